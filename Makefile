@@ -1,0 +1,62 @@
+# mSTR: `make demo` and `make test` set up everything they need on a fresh Debian/Ubuntu machine
+# (system fonts and libraries via apt, a .venv with pinned dependencies), then run. Idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OUT ?= out
+
+# Fonts for every supported script (several designs per Indic script, for train / held-out
+# splits), FriBiDi + RAQM so Pillow shapes text, aspell word lists used by tools/build_vocab.py.
+APT_PACKAGES := libfribidi0 libraqm0 fontconfig \
+	fonts-noto-core fonts-noto-ui-core fonts-noto-extra fonts-dejavu-core \
+	fonts-lohit-beng-assamese fonts-lohit-beng-bengali fonts-lohit-deva fonts-lohit-gujr \
+	fonts-lohit-guru fonts-lohit-knda fonts-lohit-mlym fonts-lohit-orya fonts-lohit-taml \
+	fonts-lohit-taml-classical fonts-lohit-telu fonts-indic fonts-smc fonts-teluguvijayam \
+	fonts-arabeyes fonts-kacst fonts-hosny-amiri fonts-sil-scheherazade fonts-farsiweb \
+	fonts-nafees fonts-paktype
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system venv demo test test-fast lock clean
+setup: system venv
+
+system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages: $$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+# torch first, from the pinned CPU build, so that no other package can pull another torch.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(BIN)/python -c "from PIL import features; assert features.check('raqm'), 'Pillow has no RAQM: install libfribidi0'"
+	touch $@
+
+demo: setup
+	$(BIN)/mstr synth fonts --langs 6lang
+	@for l in en hi bn ta te ml; do $(BIN)/mstr synth preview --lang $$l --n 16 --out $(OUT)/demo/preview-$$l.png; done
+	rm -rf $(OUT)/demo/synth
+	$(BIN)/mstr synth words --langs 6lang --n 200 --workers 2 --shard-size 100 --out $(OUT)/demo/synth
+	$(BIN)/mstr data inspect $(OUT)/demo/synth --grid $(OUT)/demo/grid.png
+
+test: setup
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not slow"
+
+lock:
+	$(BIN)/pip freeze --exclude-editable | grep -v '^torch==' > requirements.lock.tmp
+	{ echo "# Pinned dependencies (installed after torch==2.13.0; see Makefile). Regenerate with 'make lock'."; \
+	  cat requirements.lock.tmp; echo "torch==2.13.0"; } > requirements.lock; rm requirements.lock.tmp
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

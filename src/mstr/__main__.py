@@ -1,0 +1,5 @@
+import sys
+
+from mstr.cli.main import main
+
+sys.exit(main())

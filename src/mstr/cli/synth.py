@@ -1,0 +1,157 @@
+"""``mstr synth``: fonts, previews, benchmark and sharded generation of synthetic data."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from mstr.errors import UserError
+
+GEN_EPILOG = """\
+Output layout: OUT/LMDB/<lang>/{train,val}_lmdb with training fonts, OUT/LMDB/<lang>/test_lmdb
+with --fonts heldout (fonts never used for training). Keys: num-samples, image-%%09d (PNG),
+label-%%09d (NFKD label), lang-%%09d. Sample g of a language depends only on (seed, kind, lang, g):
+rerun the same command after an interruption to resume; the result is identical.
+"""
+
+
+def _part(text: str) -> tuple[int, int]:
+    try:
+        k, m = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/M such as 0/4, got {text!r}") from None
+    return k, m
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="synthetic data: fonts, previews, word/character LMDBs",
+                       description="Render synthetic word images and character crops with shaped text.")
+    ss = p.add_subparsers(dest="synth_command", metavar="SUBCOMMAND")
+    ss.required = True
+
+    f = ss.add_parser("fonts", help="print font coverage per language and the train/held-out split",
+                      description="Discover installed fonts, check each font's coverage of each language's "
+                                  "charset, and show the deterministic train / held-out split by design.")
+    f.add_argument("--langs", default="13lang", help="languages, e.g. en,hi,ta or a preset 3lang/6lang/13lang")
+    f.add_argument("--json", action="store_true", help="print the split table as JSON")
+    f.set_defaults(func=_fonts)
+
+    for kind in ("words", "chars"):
+        g = ss.add_parser(kind, help=f"generate {'word images' if kind == 'words' else 'single-character crops'} into LMDBs",
+                          description=f"Generate synthetic {kind} (sharded, resumable, deterministic).",
+                          epilog=GEN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        g.add_argument("--langs", required=True, help="languages, e.g. en,hi,bn or 3lang/6lang/13lang")
+        g.add_argument("--n", type=int, required=True, help="samples per language")
+        g.add_argument("--out", required=True, type=Path, help="output folder (created; resumed if it holds the same run)")
+        g.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+        g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        g.add_argument("--fonts", choices=("train", "heldout"), default="train",
+                       help="training fonts (train/val LMDBs) or held-out fonts (test LMDB)")
+        g.add_argument("--shard-size", type=int, default=2000, help="samples per shard LMDB (default 2000)")
+        g.add_argument("--val-frac", type=float, default=0.02, help="share of samples in val_lmdb (default 0.02)")
+        g.add_argument("--height", type=int, default=32, help="word image height in pixels (default 32)")
+        g.add_argument("--char-size", type=int, default=32, help="character crop side in pixels (default 32)")
+        g.add_argument("--no-augment", action="store_true", help="clean renders (no background, warps or effects)")
+        g.add_argument("--part", type=_part, default=(0, 1),
+                       help="K/M: make only shards i with i %% M == K (spread over M machines), then 'mstr synth merge'")
+        g.add_argument("--no-merge", action="store_true", help="stop after the shards (merge later)")
+        g.set_defaults(func=_generate, kind=kind)
+
+    m = ss.add_parser("merge", help="merge finished shards into the LMDB layout",
+                      description="Merge OUT/shards/<lang>/shard-* (e.g. copied from several machines) "
+                                  "into OUT/LMDB/<lang>/<split>_lmdb.")
+    m.add_argument("out", type=Path, help="the --out folder of the generation")
+    m.add_argument("--keep-shards", action="store_true", help="keep the shard LMDBs after merging")
+    m.set_defaults(func=_merge)
+
+    pv = ss.add_parser("preview", help="write a PNG grid of samples to look at",
+                       description="Render samples and write a grid: each augmented sample beside a clean, "
+                                   "large rendering of its label, to check shaping and augmentation by eye.")
+    pv.add_argument("--lang", required=True, help="one language code, e.g. hi")
+    pv.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    pv.add_argument("--kind", choices=("words", "chars"), default="words")
+    pv.add_argument("--n", type=int, default=24, help="number of samples (default 24)")
+    pv.add_argument("--seed", type=int, default=0)
+    pv.add_argument("--fonts", choices=("train", "heldout"), default="train")
+    pv.add_argument("--no-augment", action="store_true", help="clean renders only")
+    pv.set_defaults(func=_preview)
+
+    b = ss.add_parser("bench", help="measure rendering speed (samples/s on one core)",
+                      description="Render N samples in this process (full augmentation, PNG encoding "
+                                  "included) and report samples per second per worker.")
+    b.add_argument("--langs", default="en,hi,ta", help="languages to measure (default en,hi,ta)")
+    b.add_argument("--kind", choices=("words", "chars"), default="words")
+    b.add_argument("--n", type=int, default=300, help="samples per language (default 300)")
+    b.add_argument("--no-augment", action="store_true")
+    b.set_defaults(func=_bench)
+
+
+def _fonts(args: argparse.Namespace) -> int:
+    from mstr.charsets import parse_langs
+    from mstr.synth import fonts
+
+    langs = parse_langs(args.langs)
+    if args.json:
+        print(json.dumps(fonts.split_table(langs), indent=2, ensure_ascii=False))
+    else:
+        print(fonts.coverage_table(langs))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from mstr.synth.generate import GenSpec, generate
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    spec = GenSpec(kind=args.kind, langs=tuple(args.langs.split(",")), n=args.n, seed=args.seed,
+                   fonts=args.fonts, shard_size=args.shard_size, val_frac=args.val_frac,
+                   height=args.height, char_size=args.char_size, augment=not args.no_augment)
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    report = generate(spec, args.out, workers=args.workers, part=args.part, merge_after=not args.no_merge)
+    if "counts" in report:
+        for lang, counts in report["counts"].items():
+            print(f"{lang}\t" + "\t".join(f"{k}={v}" for k, v in counts.items()))
+        print(f"wrote {args.out / 'LMDB'}")
+    else:
+        print(f"wrote {report['samples']} samples in {report['shards']} shard(s); run 'mstr synth merge {args.out}' "
+              "once every part is in place")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from mstr.synth.generate import merge
+
+    report = merge(args.out, keep_shards=args.keep_shards)
+    for lang, counts in report["counts"].items():
+        print(f"{lang}\t" + "\t".join(f"{k}={v}" for k, v in counts.items()))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from mstr.synth.preview import preview_grid
+
+    if args.n < 1:
+        raise UserError("--n must be at least 1")
+    img = preview_grid(args.lang, kind=args.kind, n=args.n, seed=args.seed, fonts=args.fonts,
+                       augment=not args.no_augment)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(args.out)
+    print(f"wrote {args.out} ({img.width}x{img.height})")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import platform
+    import os
+
+    from mstr.charsets import parse_langs
+    from mstr.synth.generate import bench
+
+    print(f"# mstr synth bench: one process, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, kind={args.kind}, augment={not args.no_augment}")
+    print("lang\tsamples\tseconds\tsamples/s/worker")
+    for lang in parse_langs(args.langs):
+        r = bench(lang, kind=args.kind, n=args.n, augment=not args.no_augment)
+        print(f"{lang}\t{r['n']}\t{r['seconds']:.2f}\t{r['per_second']:.0f}")
+    return 0
