@@ -45,7 +45,7 @@ demo: setup
 	@for l in en hi bn ta te ml; do $(BIN)/mstr synth preview --lang $$l --n 16 --out $(OUT)/demo/preview-$$l.png; done
 	rm -rf $(OUT)/demo/synth
 	$(BIN)/mstr synth words --langs 6lang --n 200 --workers 2 --shard-size 100 --out $(OUT)/demo/synth
-	$(BIN)/mstr data inspect $(OUT)/demo/synth --grid $(OUT)/demo/grid.png
+	$(BIN)/mstr data inspect $(OUT)/demo/synth --out $(OUT)/demo/inspect
 
 test: setup
 	$(BIN)/pytest -q

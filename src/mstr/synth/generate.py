@@ -313,6 +313,9 @@ def merge(out: str | Path, *, keep_shards: bool = False) -> dict[str, Any]:
                 lo, _ = spec.shard_range(s)
                 with LmdbReader(_shard_dir(out, lang, s)) as r:
                     for rec in r.iter_labels():
+                        if rec.problem is not None:
+                            raise UserError(f"{_shard_dir(out, lang, s)} sample {rec.index}: {rec.problem}; "
+                                            "delete that shard and rerun the generation command")
                         g = lo + rec.index - 1
                         split = "test" if spec.fonts == "heldout" else (
                             "val" if val_every and g % val_every == 0 else "train")

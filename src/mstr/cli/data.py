@@ -1,0 +1,174 @@
+"""``mstr data``: inspect LMDBs and convert between gt.txt, manifests and LMDBs.
+
+Heavy modules (lmdb, PIL) are imported inside the functions that run a command, so
+``mstr --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# used in descriptions, which argparse does not %-format (help strings need %%)
+_LAYOUT = ("An LMDB uses the deep-text-recognition-benchmark/PARSeq keys (num-samples, "
+           "image-%09d, label-%09d) plus an optional lang-%09d; per language the layout is "
+           "LMDB/<lang>/train_lmdb and LMDB/<lang>/val_lmdb.")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``mstr data`` and its subcommands on the top-level ``subparsers``."""
+    parser = subparsers.add_parser(
+        "data", help="inspect LMDBs; convert gt.txt / manifests / LMDBs",
+        description="Inspect LMDB datasets and convert between gt.txt, JSON-lines manifests "
+                    "and LMDBs. " + _LAYOUT)
+    sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    sub.required = True
+    _add_inspect(sub)
+    _add_gt2lmdb(sub)
+    _add_manifest2lmdb(sub)
+    _add_lmdb2manifest(sub)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# parsers
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect", help="counts, charset coverage, label lengths and a sample grid",
+        description="Report samples per language and split, the share of labels covered by "
+                    "each language's charset (with the most frequent missing characters) and a "
+                    "histogram of label lengths in NFKD code points. PATH is one LMDB folder or "
+                    "a root holding LMDB/<lang>/<split>_lmdb (or <lang>/<split>_lmdb) folders.",
+        epilog="Example: mstr data inspect data/ --langs en,hi --out reports/data")
+    p.add_argument("path", type=Path, metavar="PATH", help="an LMDB folder or a root of LMDBs")
+    p.add_argument("--langs", default=None,
+                   help="only these languages, e.g. 'en,hi,bn' (default: all found)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder to write report.json, grid.png (sample images with labels) and "
+                        "grid.txt (every cell's label) into; without it only the report is "
+                        "printed")
+    p.add_argument("--grid-size", type=int, default=64, metavar="N",
+                   help="number of samples in the grid (default: 64)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run_inspect)
+
+
+def _add_gt2lmdb(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gt2lmdb", help="gt.txt ('<image path>\\t<label>' lines) -> LMDB",
+        description="Convert a gt.txt as deep-text-recognition-benchmark uses it (one "
+                    "'<image path><TAB><label>' per line, paths relative to --images) into an "
+                    "LMDB. Image bytes are copied unchanged. Bad lines (no tab, empty label, "
+                    "missing or corrupt image, path escaping --images) are skipped and reported "
+                    "with their line number. " + _LAYOUT,
+        epilog="Example: mstr data gt2lmdb gt.txt --images crops/ --lang hi "
+               "--out LMDB/hi/train_lmdb")
+    p.add_argument("gt", type=Path, metavar="GT_TXT", help="the gt.txt file")
+    p.add_argument("--images", type=Path, required=True, metavar="DIR",
+                   help="folder the image paths in GT_TXT are relative to")
+    p.add_argument("--out", type=Path, required=True, metavar="LMDB",
+                   help="LMDB folder to create")
+    p.add_argument("--lang", default=None,
+                   help="language code stored with every sample (lang-%%09d keys)")
+    p.add_argument("--append", action="store_true",
+                   help="add to an existing LMDB at --out instead of refusing")
+    p.set_defaults(func=run_gt2lmdb)
+
+
+def _add_manifest2lmdb(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "manifest2lmdb", help="JSON-lines manifest -> LMDB",
+        description="Convert a manifest (one JSON object per line with id, path_rel, filename, "
+                    "gt_text, lang, dataset; path_rel relative to --root) into an LMDB with "
+                    "lang keys. Bad lines are skipped and reported with their line number. "
+                    + _LAYOUT,
+        epilog="Example: mstr data manifest2lmdb eval/manifest.jsonl --root eval/ "
+               "--out LMDB/mixed/test_lmdb")
+    p.add_argument("manifest", type=Path, metavar="MANIFEST", help="the .jsonl manifest")
+    p.add_argument("--root", type=Path, required=True, metavar="DIR",
+                   help="folder the manifest's path_rel values are relative to")
+    p.add_argument("--out", type=Path, required=True, metavar="LMDB",
+                   help="LMDB folder to create")
+    p.add_argument("--verify-ids", action="store_true",
+                   help="check every id against the SHA-1 of its image")
+    p.add_argument("--append", action="store_true",
+                   help="add to an existing LMDB at --out instead of refusing")
+    p.set_defaults(func=run_manifest2lmdb)
+
+
+def _add_lmdb2manifest(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "lmdb2manifest", help="LMDB -> image files + manifest.jsonl",
+        description="Write every sample of an LMDB as an image file under "
+                    "--out/<lang>/<dataset>/images/ plus --out/manifest.jsonl (path_rel relative "
+                    "to --out). A sample's language is its lang key, else --lang, else the "
+                    "folder layout LMDB/<lang>/...",
+        epilog="Example: mstr data lmdb2manifest LMDB/hi/val_lmdb --dataset hi_val "
+               "--out eval/")
+    p.add_argument("lmdb", type=Path, metavar="LMDB", help="the LMDB folder")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder to write images and manifest.jsonl into")
+    p.add_argument("--dataset", required=True, help="dataset name written into each record")
+    p.add_argument("--lang", default=None,
+                   help="language of samples that have no lang key")
+    p.set_defaults(func=run_lmdb2manifest)
+
+
+# --------------------------------------------------------------------------------------------
+# runners
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Run ``mstr data inspect``."""
+    from mstr.data.inspect import format_report, inspect_lmdb
+
+    langs = _parse_langs(args.langs)
+    grid = args.out / "grid.png" if args.out is not None else None
+    report = inspect_lmdb(args.path, langs=langs, grid=grid, n_grid=args.grid_size)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2)
+                                              + "\n", encoding="utf-8")
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json
+          else format_report(report))
+    if args.out is not None and not args.json:
+        print(f"report: {args.out / 'report.json'}")
+    return 0
+
+
+def run_gt2lmdb(args: argparse.Namespace) -> int:
+    """Run ``mstr data gt2lmdb``."""
+    from mstr.data.convert import gt_to_lmdb
+
+    report = gt_to_lmdb(args.gt, args.images, args.out, lang=args.lang, append=args.append)
+    print(report.summary())
+    return 0
+
+
+def run_manifest2lmdb(args: argparse.Namespace) -> int:
+    """Run ``mstr data manifest2lmdb``."""
+    from mstr.data.convert import manifest_to_lmdb
+
+    report = manifest_to_lmdb(args.manifest, args.root, args.out, verify_ids=args.verify_ids,
+                              append=args.append)
+    print(report.summary())
+    return 0
+
+
+def run_lmdb2manifest(args: argparse.Namespace) -> int:
+    """Run ``mstr data lmdb2manifest``."""
+    from mstr.data.convert import lmdb_to_manifest
+
+    report = lmdb_to_manifest(args.lmdb, args.out, args.dataset, lang=args.lang)
+    print(report.summary())
+    return 0
+
+
+def _parse_langs(spec: str | None) -> list[str] | None:
+    if spec is None:
+        return None
+    from mstr.charsets import parse_langs
+
+    return list(parse_langs(spec))
