@@ -79,13 +79,22 @@ class Synthesizer:
             raise ValueError("Synthesizer needs at least one font")
         self.fonts = list(fonts)
         self.options = options or SynthOptions()
+        groups: dict[str, list[FontLike]] = {}
+        for f in self.fonts:
+            groups.setdefault(getattr(f, "design", f.path), []).append(f)
+        self._designs = list(groups.values())
 
     # ------------------------------------------------------------------ helpers
     def pick_font(self, text: str, rng: np.random.Generator) -> FontLike | None:
-        """A random font that has every code point of ``text`` (None when no font has)."""
-        first = int(rng.integers(len(self.fonts)))
-        if self.fonts[first].has(text):
-            return self.fonts[first]
+        """A random font that has every code point of ``text`` (None when no font has).
+
+        A design is drawn first, then one of its files: a family shipped in 40 weights and
+        widths must not drown the designs that come as a single file.
+        """
+        group = self._designs[int(rng.integers(len(self._designs)))]
+        font = group[int(rng.integers(len(group)))]
+        if font.has(text):
+            return font
         for i in rng.permutation(len(self.fonts)):
             if self.fonts[i].has(text):
                 return self.fonts[int(i)]
