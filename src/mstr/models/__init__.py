@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` models. Nothing here imports training, font or web code."""

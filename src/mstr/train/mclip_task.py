@@ -1,0 +1,225 @@
+"""Stage-1 training: the mCLIP dual encoder on character crops, through PyTorch Lightning.
+
+``train_mclip(cfg)`` reads ``<data.root>/LMDB/<lang>/{train,val}_lmdb`` (made by
+``mstr synth chars``), trains with AdamW, linear warm-up + cosine decay, bf16 autocast on CPU
+(``trainer.precision``), DDP across devices/nodes when asked, resumable checkpoints and CSV logs,
+and exports ``<out>/mclip.safetensors`` + ``<out>/mclip.json`` (the self-describing config).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
+
+from mstr.errors import UserError
+from mstr.models.mclip import SUBTYPES, MClip, MClipConfig, PromptTokenizer
+from mstr.preprocess import to_tensor
+from mstr.train.losses import LossWeights, MClipLoss
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CharCrops", "MClipModule", "train_mclip", "entry_class_map"]
+
+
+def entry_class_map(entries) -> dict[tuple[str, str], int]:
+    return {(e.script, e.token): i for i, e in enumerate(entries)}
+
+
+class CharCrops(Dataset):
+    """Character crops of one language LMDB → ``(image 3×S×S, class row, subtype id)``."""
+
+    def __init__(self, path: Path, lang: str, classes: dict[tuple[str, str], int], entries, size: int) -> None:
+        from mstr.charsets import load_charset
+        from mstr.data.lmdb import LmdbDataset
+
+        cs = load_charset(lang)
+        self.ds = LmdbDataset(path, charset_langs=[lang], lang=lang)
+        common = set(cs.common)
+        self.rows = []
+        for i in range(len(self.ds)):
+            ch = self.ds.label_at(i)
+            key = ("Zyyy", ch) if ch in common else (cs.script, ch)
+            if key not in classes:
+                raise UserError(f"{path}: label {ch!r} (sample {self.ds.index_at(i)}) is not a bank entry of {lang}")
+            self.rows.append(classes[key])
+        self.subtypes = [SUBTYPES.index(entries[r].subtype) for r in self.rows]
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):
+        img, _, _ = self.ds[i]
+        return to_tensor(img, (self.size, self.size)), self.rows[i], self.subtypes[i]
+
+
+def _char_dataset(root: Path, langs, split: str, classes, entries, size: int) -> ConcatDataset | None:
+    parts = []
+    for lang in langs:
+        p = root / "LMDB" / lang / f"{split}_lmdb"
+        if not (p / "data.mdb").exists():
+            if split == "train":
+                raise UserError(f"{p} not found: generate character crops first, e.g. "
+                                f"'mstr synth chars --langs {','.join(langs)} --n 40000 --out {root}'")
+            continue
+        parts.append(CharCrops(p, lang, classes, entries, size))
+    return ConcatDataset(parts) if parts else None
+
+
+def _lightning():
+    try:
+        import lightning.pytorch as pl
+    except ImportError as exc:  # pragma: no cover
+        raise UserError("training needs PyTorch Lightning: pip install 'mstr[train]'") from exc
+    return pl
+
+
+def make_module(cfg: dict[str, Any], langs, entries):
+    """Build the LightningModule for ``cfg`` (separate so tests can build it without data)."""
+    pl = _lightning()
+
+    class MClipModule(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            m = cfg["model"]
+            tok = PromptTokenizer.build()
+            self.mcfg = MClipConfig(dim=m["dim"], widths=tuple(m["widths"]), blocks=tuple(m["blocks"]),
+                                    image_size=m["image_size"], text_width=m["text_width"],
+                                    text_layers=m["text_layers"], text_heads=m["text_heads"],
+                                    vocab=tok.vocab, prompt_len=tok.max_len)
+            self.model = MClip(self.mcfg)
+            self.model.image.to(memory_format=torch.channels_last)
+            lc = cfg["loss"]
+            self.loss_fn = MClipLoss(LossWeights(lc["infonce"], lc["arcface"], lc["subtype"]), lc["arcface_scale"])
+            self.entries = entries
+            self.register_buffer("prompt_ids", self.model.tokenizer.encode(entries), persistent=False)
+            scripts = [e.script for e in entries]
+            special = torch.tensor([e.subtype == "special" for e in entries])
+            same = torch.tensor([[a == b or b == "Zyyy" for b in scripts] for a in scripts])
+            self.register_buffer("allowed", same & ~special[None, :], persistent=False)
+            per_script = lc.get("arcface_margins") or {}
+            margins = [float(per_script.get(s, lc["arcface_margin"])) for s in scripts]
+            self.register_buffer("margins", torch.tensor(margins), persistent=False)
+            self.register_buffer("valid", ~special, persistent=False)
+
+        def forward(self, x):
+            return self.model.encode_image(x)
+
+        def training_step(self, batch, _):
+            x, y, st = batch
+            x = x.contiguous(memory_format=torch.channels_last)
+            img = self.model.encode_image(x)
+            protos = self.model.encode_text(self.prompt_ids)
+            terms = self.loss_fn(img=img, txt=protos[y], labels=y, logit_scale=self.model.logit_scale,
+                                 protos=protos, margins=self.margins[y], allowed=self.allowed[y],
+                                 subtype_logits=self.model.subtype_head(img), subtypes=st)
+            for k, v in terms.items():
+                self.log(f"train/{k}", v.detach(), prog_bar=k == "loss", batch_size=len(y))
+            self.log("train/temperature", 1.0 / self.model.logit_scale.exp().detach(), batch_size=len(y))
+            return terms["loss"]
+
+        def validation_step(self, batch, _):
+            x, y, _st = batch
+            img = self.model.encode_image(x.contiguous(memory_format=torch.channels_last))
+            protos = self.model.encode_text(self.prompt_ids)
+            sims = (img @ protos.t()).masked_fill(~self.valid[None, :], -2.0)
+            self.log("val/top1", (sims.argmax(1) == y).float().mean(), prog_bar=True, batch_size=len(y),
+                     sync_dist=True)
+
+        def configure_optimizers(self):
+            o = cfg["optim"]
+            opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+            warm, total = int(o["warmup_steps"]), int(o["max_steps"])
+
+            def factor(step: int) -> float:
+                if step < warm:
+                    return (step + 1) / max(1, warm)
+                t = min(1.0, (step - warm) / max(1, total - warm))
+                return 0.5 * (1 + math.cos(math.pi * t))
+
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    return MClipModule()
+
+
+MClipModule = make_module  # the factory is the public name for the LightningModule
+
+
+def export_mclip(module, out: Path, langs, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``mclip.safetensors`` + ``mclip.json`` (config, vocab, languages) to ``out``."""
+    from mstr.weights import save_weights
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_weights(module.model, out / "mclip.safetensors")
+    meta = {"kind": "mclip", "config": module.mcfg.to_dict(), "langs": list(langs), **(extra or {})}
+    (out / "mclip.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def load_mclip(folder: str | Path) -> tuple[MClip, dict[str, Any]]:
+    """Load an exported mCLIP (safetensors + JSON) for evaluation or bank building."""
+    from mstr.weights import load_weights
+
+    folder = Path(folder)
+    meta_path = folder / "mclip.json"
+    if not meta_path.is_file():
+        raise UserError(f"{folder} has no mclip.json: give the --out folder of 'mstr train mclip'")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    model = MClip(MClipConfig.from_dict(meta["config"]))
+    load_weights(model, folder / "mclip.safetensors")
+    return model.eval(), meta
+
+
+def train_mclip(cfg: dict[str, Any]) -> Path:
+    """Run Stage-1 training as configured; returns the export folder."""
+    pl = _lightning()
+    from mstr.bank import bank_entries
+    from mstr.charsets import parse_langs
+
+    t = cfg["trainer"]
+    if t.get("threads"):
+        torch.set_num_threads(int(t["threads"]))
+    pl.seed_everything(int(t["seed"]), workers=True)
+    langs = parse_langs(cfg["data"]["langs"])
+    entries = bank_entries(langs)
+    classes = entry_class_map(entries)
+    root = Path(cfg["data"]["root"])
+    size = int(cfg["model"]["image_size"])
+    train = _char_dataset(root, langs, "train", classes, entries, size)
+    val = _char_dataset(root, langs, "val", classes, entries, size)
+    d = cfg["data"]
+    loader = DataLoader(train, batch_size=d["batch_size"], shuffle=True, num_workers=d["workers"], drop_last=True,
+                        persistent_workers=d["workers"] > 0)
+    val_loader = DataLoader(val, batch_size=512, num_workers=0) if val is not None else None
+    out = Path(cfg["out"])
+    module = make_module(cfg, langs, entries)
+    ckpt_dir = out / "checkpoints"
+    callbacks = [pl.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True,
+                                              every_n_train_steps=int(t["ckpt_every"])),
+                 pl.callbacks.LearningRateMonitor(logging_interval="step")]
+    loggers = [pl.loggers.CSVLogger(str(out), name="logs")]
+    try:
+        import tensorboard  # noqa: F401
+        loggers.append(pl.loggers.TensorBoardLogger(str(out), name="tb"))
+    except ImportError:
+        pass
+    trainer = pl.Trainer(max_steps=int(cfg["optim"]["max_steps"]), precision=t["precision"],
+                         accelerator=t["accelerator"], devices=t["devices"], num_nodes=t["num_nodes"],
+                         strategy=t["strategy"], logger=loggers, callbacks=callbacks,
+                         log_every_n_steps=int(t["log_every"]), val_check_interval=int(t["val_every"]),
+                         check_val_every_n_epoch=None, limit_val_batches=t.get("limit_val_batches", 1.0),
+                         enable_progress_bar=t.get("progress_bar", True), num_sanity_val_steps=0,
+                         default_root_dir=str(out))
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(module, loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    if trainer.is_global_zero:
+        export_mclip(module, out, langs, {"data": str(root), "steps": int(trainer.global_step),
+                                          "train_config": cfg})
+    return out
