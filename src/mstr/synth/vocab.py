@@ -1,0 +1,620 @@
+"""Word lists and the text sampler that feeds the synthetic word renderer.
+
+``load_vocab(lang)`` reads the shipped list ``mstr/resources/vocab/<lang>.txt`` (one NFKD word a
+line: the frequency-ranked words first, then dictionary words in code-point order; see the README
+in that folder and ``tools/build_vocab.py``).
+
+``TextSampler(lang)`` draws the text of one synthetic word image from a ``numpy`` Generator. It
+mixes several *modes* so that a recogniser sees more than dictionary words:
+
+``word``
+    a vocabulary word; Zipf-like over the frequency rank with a uniform floor, so frequent words
+    dominate but rare ones still appear; unranked dictionary words are drawn uniformly.
+``case``
+    (English only) a word in UPPER, Title or rAnDoM case; for other scripts it folds into word.
+``number``
+    numbers, decimals, dates, times, prices, percentages and phone-like strings, in the script's
+    native digits (when it has them) or ASCII digits, with separators ``, . - / :``.
+``punct``
+    a word with leading and/or trailing punctuation from the charset.
+``random``
+    Latin: random letters and digits. Indic: random well-formed aksharas built from the
+    charset's parts (consonant, optional virama + consonant conjunct, nukta only on consonants
+    that take one, optional vowel sign, optional anusvara / candrabindu / visarga), so uncommon
+    conjuncts and marks are seen. Urdu: random letters with occasional harakat.
+``rare``
+    a character drawn uniformly from the charset's script characters, inside a short
+    well-formed akshara string, alone or inserted into a vocabulary word (Latin: replacing or
+    inserting a letter), so that every character of the charset appears in training.
+
+Every sample is normalised with :func:`mstr.text.normalize`, non-empty, at most ``max_len`` code
+points long and covered by the language's charset. A vocabulary word with characters outside the
+charset is skipped (and counted in ``TextSampler.skipped_oov``). The sampler draws only from the
+Generator it is given: the same seed gives the same sequence.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from importlib import resources
+from typing import Mapping
+
+import numpy as np
+
+from mstr.errors import UserError
+from mstr.scripts import script_of
+from mstr.text import normalize
+
+__all__ = ["load_vocab", "vocab_path", "TextSampler", "MODES", "DEFAULT_MODE_WEIGHTS",
+           "indic_parts", "IndicParts"]
+
+MODES: tuple[str, ...] = ("word", "case", "number", "punct", "random", "rare")
+
+#: Default share of each mode; ``case`` is folded into ``word`` for scripts without case.
+DEFAULT_MODE_WEIGHTS: dict[str, float] = {
+    "word": 0.62, "case": 0.08, "number": 0.06, "punct": 0.06, "random": 0.10, "rare": 0.08,
+}
+
+_LANG_RE = re.compile(r"^[a-z]{2,3}$")
+_CASED_SCRIPTS = frozenset({"Latn"})
+_INDIC_SCRIPTS = frozenset({"Deva", "Beng", "Guru", "Gujr", "Orya", "Taml", "Telu", "Knda", "Mlym"})
+_BLOCK_START = {"Deva": 0x0900, "Beng": 0x0980, "Guru": 0x0A00, "Gujr": 0x0A80, "Orya": 0x0B00,
+                "Taml": 0x0B80, "Telu": 0x0C00, "Knda": 0x0C80, "Mlym": 0x0D00}
+_ASCII_DIGITS = "0123456789"
+
+# Names (after "<SCRIPT> LETTER ") of independent vowels in the Indic blocks.
+_VOWEL_NAMES = frozenset({
+    "A", "AA", "I", "II", "U", "UU", "E", "EE", "AI", "O", "OO", "AU", "VOCALIC R", "VOCALIC RR",
+    "VOCALIC L", "VOCALIC LL", "SHORT A", "SHORT E", "SHORT O", "CANDRA A", "CANDRA E", "CANDRA O",
+    "OE", "OOE", "AW", "UE", "UUE",
+})
+# Length marks that modern orthography also writes alone as a vowel sign: Malayalam AU (ൗ)
+# ("കൗൺസിൽ"; ൌ = െ + ൗ is the older spelling).
+_STANDALONE_VOWEL_PIECES = frozenset({"\u0d57"})
+# Consonant offsets (within a Brahmic block) whose Devanagari / Gurmukhi letters take a nukta;
+# used only for scripts whose charset has a nukta but Unicode lists no nukta decompositions.
+_NUKTA_OFFSETS = frozenset({0x15, 0x16, 0x17, 0x1C, 0x21, 0x22, 0x2B, 0x2F, 0x28, 0x30, 0x33, 0x38})
+
+
+# --------------------------------------------------------------------------- vocabulary files
+def vocab_path(lang: str):
+    """The shipped word list of ``lang`` (an importlib.resources Traversable)."""
+    if not isinstance(lang, str) or not _LANG_RE.match(lang):
+        raise UserError(f"invalid language code {lang!r}: use an ISO 639-1 code such as 'hi'")
+    return resources.files("mstr").joinpath("resources", "vocab", f"{lang}.txt")
+
+
+@functools.lru_cache(maxsize=None)
+def load_vocab(lang: str) -> tuple[str, ...]:
+    """The word list of ``lang``: a tuple of NFKD words, frequency-ranked words first."""
+    path = vocab_path(lang)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(
+            f"no word list for language {lang!r} ({path}); the shipped languages have one — "
+            "regenerate them with `python tools/build_vocab.py`") from None
+    lines = [line for line in text.split("\n") if line]
+    if unicodedata.is_normalized("NFKD", text) and text.split() == lines:
+        words = tuple(lines)  # already normalised (the shipped files): skip the slow path
+    else:
+        words = tuple(w for w in (normalize(line) for line in lines) if w)
+    if not words:
+        raise UserError(f"the word list {path} is empty; regenerate it with "
+                        "`python tools/build_vocab.py`")
+    return words
+
+
+def _ranked_prefix_len(words: tuple[str, ...]) -> int:
+    """Length of the frequency-ranked head: everything before the sorted dictionary tail.
+
+    A list from a dictionary only is sorted as a whole (no ranked head). A list from a frequency
+    source only has (almost) no sorted tail. A handful of ranked words that happen to sort before
+    the first dictionary word are counted as dictionary words, which is harmless.
+    """
+    i = len(words) - 1
+    while i > 0 and words[i - 1] <= words[i]:
+        i -= 1
+    return 0 if i == 0 else i
+
+
+@functools.lru_cache(maxsize=64)
+def _vocab_tables(lang: str, max_len: int):
+    """Per (language, max_len): the draw tables of the ``word`` mode.
+
+    Returns ``(ok, ranked_cdf, dict_idx)``: which words the charset covers; the CDF over the
+    frequency-ranked head (Zipf over rank with a uniform floor) restricted to the words that fit
+    ``max_len`` (None when none does); the indices of the dictionary words that fit.
+    """
+    from mstr.charsets import load_charset
+
+    words = load_vocab(lang)
+    covered = frozenset(load_charset(lang).chars())
+    ok = np.fromiter((covered.issuperset(w) for w in words), dtype=bool, count=len(words))
+    fits = np.fromiter((len(w) <= max_len for w in words), dtype=bool, count=len(words))
+    n_ranked = _ranked_prefix_len(words)
+    cdf = None
+    if n_ranked and fits[:n_ranked].any():
+        zipf = 1.0 / (np.arange(n_ranked, dtype=np.float64) + 10.0)
+        zipf /= zipf.sum()
+        # 80 % Zipf over the frequency rank, 20 % uniform floor so rare words keep appearing.
+        p = (0.8 * zipf + 0.2 / n_ranked) * fits[:n_ranked]
+        cdf = np.cumsum(p / p.sum())
+        cdf[-1] = 1.0
+        cdf.flags.writeable = False
+    dict_idx = np.flatnonzero(fits[n_ranked:]) + n_ranked
+    ok.flags.writeable = False
+    dict_idx.flags.writeable = False
+    return ok, cdf, dict_idx
+
+
+# --------------------------------------------------------------------------- Indic structure
+class IndicParts:
+    """The charset's characters of a Brahmic script, sorted into the parts of an akshara."""
+
+    def __init__(self, charset):
+        self.script: str = charset.script
+        self.virama: str | None = charset.virama
+        self.nukta: str | None = charset.nukta
+        in_charset = set(charset.chars())
+        consonants, vowels, others, vowel_pieces, modifiers, addak = [], [], [], [], [], []
+        for ch in sorted(set(charset.letters) | set(charset.diacritics)):
+            if len(ch) != 1 or script_of(ch) != self.script:
+                continue
+            kind = self.classify(ch)
+            {"consonant": consonants, "vowel": vowels, "other": others,
+             "vowel_sign": vowel_pieces, "modifier": modifiers, "addak": addak,
+             }.get(kind, []).append(ch)
+        self.consonants = tuple(consonants)
+        self.vowels = tuple(vowels)
+        self.others = tuple(others)
+        self.modifiers = tuple(modifiers)
+        self.addak = tuple(addak)
+        # Vowel-sign units: the NFKD form of every vowel sign of the block whose pieces are all in
+        # the charset (Tamil ொ → ெ + ா is one unit), plus any single piece no unit holds.
+        units: set[str] = set()
+        start = _BLOCK_START[self.script]
+        for cp in range(start, start + 0x80):
+            ch = chr(cp)
+            if "VOWEL SIGN" in unicodedata.name(ch, ""):
+                unit = unicodedata.normalize("NFKD", ch)
+                if all(p in in_charset for p in unit):
+                    units.add(unit)
+        covered = {p for u in units for p in u}
+        for p in vowel_pieces:
+            if p not in covered or p in _STANDALONE_VOWEL_PIECES:
+                units.add(p)
+        self.vowel_units = tuple(sorted(units))
+        self.vowel_pieces = tuple(vowel_pieces)
+        # Consonants that take the nukta: the bases of Unicode's nukta decompositions in the block.
+        takes: set[str] = set()
+        if self.nukta:
+            for cp in range(start, start + 0x80):
+                dec = unicodedata.normalize("NFD", chr(cp))
+                if len(dec) == 2 and dec[1] == self.nukta and dec[0] in consonants:
+                    takes.add(dec[0])
+            if not takes:
+                takes = {c for c in consonants if ord(c) - start in _NUKTA_OFFSETS}
+        self.nukta_consonants = tuple(sorted(takes))
+        self._units_by_piece = {p: tuple(u for u in self.vowel_units if p in u)
+                                for p in vowel_pieces}
+
+    def classify(self, ch: str) -> str:
+        """Role of one character: consonant, vowel, other, vowel_sign, virama, nukta,
+        modifier, addak, digit or punct (from its Unicode name and category)."""
+        if ch == self.virama:
+            return "virama"
+        if ch == self.nukta:
+            return "nukta"
+        cat = unicodedata.category(ch)
+        name = unicodedata.name(ch, "")
+        if cat == "Nd":
+            return "digit"
+        if cat[0] == "M":
+            if "VOWEL SIGN" in name or "LENGTH MARK" in name:
+                return "vowel_sign"
+            if "ADDAK" in name:
+                return "addak"
+            return "modifier"
+        if cat[0] == "L":
+            if " VOWEL " in name:  # e.g. GUJARATI VOWEL CANDRA E (an independent vowel)
+                return "vowel"
+            _, sep, tail = name.partition(" LETTER ")
+            if not sep or tail.startswith("CHILLU") or tail == "KHANDA TA":
+                return "other"  # avagraha, chillus, khanda ta, Gurmukhi iri / ura (ੲ ੳ), …
+            return "vowel" if tail in _VOWEL_NAMES else "consonant"
+        if cat[0] == "P":
+            return "punct"
+        return "other"
+
+    def units_with(self, piece: str) -> tuple[str, ...]:
+        return self._units_by_piece.get(piece, ())
+
+
+def indic_parts(charset) -> IndicParts:
+    """:class:`IndicParts` of a Brahmic-script charset."""
+    return IndicParts(charset)
+
+
+def _pick(rng: np.random.Generator, seq):
+    return seq[int(rng.integers(len(seq)))]
+
+
+# --------------------------------------------------------------------------- sampler
+class TextSampler:
+    """Draws the text of synthetic word images for one language (see the module docstring)."""
+
+    modes: tuple[str, ...] = MODES
+
+    def __init__(self, lang: str, *, mode_weights: Mapping[str, float] | None = None,
+                 max_len: int = 24):
+        from mstr.charsets import load_charset
+
+        if int(max_len) < 1:
+            raise UserError(f"max_len must be at least 1, got {max_len}")
+        self.lang = lang
+        self.max_len = int(max_len)
+        self.charset = cs = load_charset(lang)
+        self.script: str = cs.script
+        self.skipped_oov = 0
+
+        # mode weights -------------------------------------------------------------------
+        weights = dict(DEFAULT_MODE_WEIGHTS if mode_weights is None else mode_weights)
+        unknown = sorted(set(weights) - set(MODES))
+        if unknown:
+            raise UserError(f"unknown text-sampler mode(s) {unknown}; modes are {list(MODES)}")
+        for m, w in weights.items():
+            if not np.isfinite(w) or w < 0:
+                raise UserError(f"mode weight {m}={w} must be a finite number >= 0")
+        weights = {m: float(weights.get(m, 0.0)) for m in MODES}
+        if self.script not in _CASED_SCRIPTS:
+            weights["word"] += weights["case"]
+            weights["case"] = 0.0
+        total = sum(weights.values())
+        if total <= 0:
+            raise UserError("the text-sampler mode weights sum to 0: give at least one mode a "
+                            "positive weight")
+        self._weights = {m: w / total for m, w in weights.items()}
+        self._active = tuple(m for m in MODES if self._weights[m] > 0)
+        self._cum = np.cumsum([self._weights[m] for m in self._active])
+        self._cum[-1] = 1.0
+
+        # characters ---------------------------------------------------------------------
+        self._covered = set(cs.chars())
+        self._script_chars = tuple(sorted(cs.script_chars()))
+        self._native_digits = tuple(d for d in cs.digits if d in self._covered)
+        self._ascii_digits = tuple(d for d in _ASCII_DIGITS if d in self._covered)
+        punct = [p for p in (*cs.punctuation, *cs.common)
+                 if len(p) == 1 and p in self._covered and unicodedata.category(p)[0] in "PS"]
+        self._punct = tuple(dict.fromkeys(punct))
+        # the usual marks are drawn more often than the rest of the charset's punctuation
+        self._trail_punct = tuple(p for p in ".,!?:;-\u0964\u0965\u06d4\u060c\u061f\u061b"
+                                  if p in self._punct)
+        self._lead_punct = tuple(p for p in "(\"'#@*-" if p in self._punct)
+        self._indic = indic_parts(cs) if self.script in _INDIC_SCRIPTS else None
+        letters = [ch for ch in cs.letters if len(ch) == 1 and script_of(ch) == self.script
+                   and unicodedata.category(ch)[0] == "L"]
+        self._letters = tuple(sorted(letters))
+        self._marks = tuple(sorted(ch for ch in cs.diacritics
+                                   if len(ch) == 1 and unicodedata.category(ch)[0] == "M"))
+        if self._indic is not None:
+            starters = self._indic.consonants + self._indic.vowels
+        else:
+            starters = self._letters
+        self._fallback = tuple(ch for ch in (starters or self._letters) if ch in self._covered)
+        if not self._fallback:
+            raise UserError(f"the charset of {lang!r} has no letters to sample from")
+
+        # vocabulary ---------------------------------------------------------------------
+        words = load_vocab(lang)
+        self.vocab = words
+        self._n_ranked = _ranked_prefix_len(words)
+        self._ok, self._rank_cdf, self._dict_idx = _vocab_tables(lang, self.max_len)
+        has_ranked, has_dict = self._rank_cdf is not None, len(self._dict_idx) > 0
+        # share of draws from the frequency-ranked head when there is also a dictionary tail
+        self._p_ranked = (0.75 if has_dict else 1.0) if has_ranked else 0.0
+        self._has_words = has_ranked or has_dict
+
+    # ------------------------------------------------------------------ public API
+    def describe(self) -> dict:
+        """The effective (normalised) mode weights and the sampler's settings."""
+        return {
+            "lang": self.lang, "script": self.script, "max_len": self.max_len,
+            "mode_weights": {m: round(w, 6) for m, w in self._weights.items()},
+            "vocab_size": len(self.vocab), "vocab_ranked": self._n_ranked,
+            "vocab_covered": int(self._ok.sum()),
+        }
+
+    def sample(self, rng: np.random.Generator) -> str:
+        """One text: normalised, non-empty, at most ``max_len`` code points, in the charset."""
+        return self.sample_with_mode(rng)[1]
+
+    def sample_with_mode(self, rng: np.random.Generator) -> tuple[str, str]:
+        """``(mode, text)``: like :meth:`sample`, also naming the mode that produced the text."""
+        mode = self._active[int(np.searchsorted(self._cum, rng.random(), side="right"))
+                            if len(self._active) > 1 else 0]
+        return mode, self.sample_mode(rng, mode)
+
+    def sample_mode(self, rng: np.random.Generator, mode: str) -> str:
+        """One text of a given mode (any mode in :attr:`modes`; ``case`` needs a cased script)."""
+        if mode not in MODES:
+            raise UserError(f"unknown text-sampler mode {mode!r}; modes are {list(MODES)}")
+        if mode == "case" and self.script not in _CASED_SCRIPTS:
+            mode = "word"
+        fn = getattr(self, f"_mode_{mode}")
+        for _ in range(50):
+            text = normalize(fn(rng))
+            if text and len(text) <= self.max_len and self.charset.covers(text):
+                return text
+        return _pick(rng, self._fallback)
+
+    # ------------------------------------------------------------------ helpers
+    def _word(self, rng: np.random.Generator) -> str:
+        """A vocabulary word that fits ``max_len`` and the charset ('' if none found)."""
+        if not self._has_words:
+            return ""
+        for _ in range(100):
+            if self._p_ranked >= 1.0 or (self._p_ranked > 0 and rng.random() < self._p_ranked):
+                i = int(np.searchsorted(self._rank_cdf, rng.random(), side="right"))
+                i = min(i, self._n_ranked - 1)
+            else:
+                i = int(self._dict_idx[int(rng.integers(len(self._dict_idx)))])
+            if self._ok[i]:
+                return self.vocab[i]
+            self.skipped_oov += 1
+        return ""
+
+    def _digits(self, rng: np.random.Generator) -> tuple[str, ...]:
+        if self._native_digits and len(self._native_digits) == 10 and (
+                not self._ascii_digits or rng.random() < 0.5):
+            return self._native_digits
+        return self._ascii_digits or self._native_digits
+
+    # ------------------------------------------------------------------ modes
+    def _mode_word(self, rng: np.random.Generator) -> str:
+        return self._word(rng) or self._mode_random(rng)
+
+    def _mode_case(self, rng: np.random.Generator) -> str:
+        w = self._word(rng) or self._mode_random(rng)
+        r = rng.random()
+        if r < 0.5:
+            return w.upper()
+        if r < 0.8:
+            return w[:1].upper() + w[1:]
+        flips = rng.random(len(w)) < 0.5
+        return "".join(c.upper() if f else c.lower() for c, f in zip(w, flips))
+
+    def _mode_number(self, rng: np.random.Generator) -> str:
+        d = self._digits(rng)
+        if len(d) != 10:
+            return self._mode_word(rng)
+        ri = lambda lo, hi: int(rng.integers(lo, hi + 1))  # noqa: E731  (inclusive)
+        kind = ri(0, 7)
+        if kind == 0:  # integer
+            text = str(ri(0, 10 ** ri(1, 6) - 1))
+        elif kind == 1:  # decimal
+            text = f"{ri(0, 9999)}{_pick(rng, '.,')}{ri(0, 99):0{ri(1, 2)}d}"
+        elif kind == 2:  # thousands: western 12,345,678 or Indian 1,23,45,678 grouping
+            n = ri(1000, 99_999_999)
+            if rng.random() < 0.5:
+                text = f"{n:,}"
+            else:
+                head, tail = str(n)[:-3], str(n)[-3:]
+                groups = []
+                while len(head) > 2:
+                    groups.insert(0, head[-2:])
+                    head = head[:-2]
+                text = ",".join([head, *groups, tail])
+        elif kind == 3:  # date
+            sep = _pick(rng, "/-.")
+            year = f"{ri(1950, 2035)}" if rng.random() < 0.6 else f"{ri(0, 99):02d}"
+            text = sep.join([f"{ri(1, 31):02d}", f"{ri(1, 12):02d}", year])
+        elif kind == 4:  # time
+            text = f"{ri(0, 23):02d}:{ri(0, 59):02d}"
+        elif kind == 5:  # price
+            text = str(ri(1, 10 ** ri(1, 5) - 1))
+            if rng.random() < 0.4:
+                text += f".{ri(0, 99):02d}"
+            cur = [c for c in ("₹", "$", "Rs.", "/-") if all(ch in self._covered for ch in c)]
+            if cur:
+                c = _pick(rng, cur)
+                text = text + c if c == "/-" else c + text
+        elif kind == 6:  # phone-like
+            if rng.random() < 0.5:
+                text = f"{ri(6, 9)}{ri(0, 9999):04d}-{ri(0, 99999):05d}"
+            else:
+                text = f"+{ri(1, 99)}-{ri(10, 9999)}-{ri(0, 999999):06d}"
+        else:  # percentage
+            text = f"{ri(0, 100)}%"
+        if d[0] != "0":  # native digits
+            text = text.translate({ord(a): n for a, n in zip(_ASCII_DIGITS, d)})
+        return text
+
+    def _mode_punct(self, rng: np.random.Generator) -> str:
+        w = self._word(rng) or self._mode_random(rng)
+        if not self._punct:
+            return w
+        pairs = [(a, b) for a, b in ('()', '[]', '""', "''", '{}', '<>')
+                 if a in self._covered and b in self._covered]
+        r = rng.random()
+        if r < 0.2 and pairs:
+            a, b = _pick(rng, pairs)
+            return a + w + b
+
+        def one(preferred: tuple[str, ...]) -> str:
+            return _pick(rng, preferred if preferred and rng.random() < 0.7 else self._punct)
+
+        lead = one(self._lead_punct) if r < 0.45 else ""
+        trail = "" if 0.2 <= r < 0.3 else one(self._trail_punct)
+        if rng.random() < 0.1 and trail:
+            trail = trail * int(rng.integers(2, 4))  # "!!", "..."
+        return lead + w + trail
+
+    def _mode_random(self, rng: np.random.Generator) -> str:
+        target = int(rng.integers(1, min(self.max_len, 12) + 1))
+        if self._indic is not None:
+            out = ""
+            for _ in range(target):
+                a = self._akshara(rng)
+                if len(out) + len(a) > self.max_len:
+                    break
+                out += a
+                if len(out) >= target:
+                    break
+            return out or _pick(rng, self._fallback)
+        if self.script == "Arab":
+            return self._arabic_string(rng, target)
+        # Latin: letters and digits, in one of several case styles.
+        pool = self._letters or self._fallback
+        style = rng.random()
+        chars = []
+        for _ in range(target):
+            if self._ascii_digits and rng.random() < 0.15:
+                chars.append(_pick(rng, self._ascii_digits))
+                continue
+            c = _pick(rng, pool)
+            if style < 0.4:
+                c = c.lower()
+            elif style < 0.7:
+                c = c.upper()
+            chars.append(c)
+        return "".join(chars)
+
+    def _arabic_string(self, rng: np.random.Generator, n: int) -> str:
+        """``n`` code points of random letters, a letter now and then carrying a haraka."""
+        letters = self._letters or self._fallback
+        out: list[str] = []
+        while len(out) < n:
+            out.append(_pick(rng, letters))
+            if self._marks and len(out) < n and rng.random() < 0.12:
+                out.append(_pick(rng, self._marks))
+        return "".join(out)
+
+    def _akshara(self, rng: np.random.Generator, *, consonant: str | None = None,
+                 vowel_unit: str | None = None, modifier: str | None = None,
+                 force_virama: bool = False, force_nukta: bool = False,
+                 force_conjunct: bool = False, addak: bool = False) -> str:
+        """One well-formed akshara (the keyword arguments force a part, for the rare mode)."""
+        P = self._indic
+        assert P is not None
+        r = rng.random()
+        forced = (consonant or vowel_unit or force_virama or force_nukta or force_conjunct
+                  or addak)
+        if not forced and modifier is None and P.vowels and r < 0.12:
+            s = _pick(rng, P.vowels)
+            if P.modifiers and rng.random() < 0.15:
+                s += _pick(rng, P.modifiers)
+            return s
+        if not forced and modifier is None and P.others and r < 0.15:
+            return _pick(rng, P.others)
+        if not P.consonants:
+            return _pick(rng, P.vowels or self._fallback)
+        nukta_ok = P.nukta and P.nukta in self._covered and P.nukta_consonants
+        if force_nukta and nukta_ok:
+            c1 = consonant if consonant in P.nukta_consonants else _pick(rng, P.nukta_consonants)
+        else:
+            c1 = consonant or _pick(rng, P.consonants)
+        s = c1
+        if nukta_ok and c1 in P.nukta_consonants and (force_nukta or rng.random() < 0.15):
+            s += P.nukta
+        virama_ok = P.virama and P.virama in self._covered
+        if virama_ok and (force_conjunct or rng.random() < 0.25):
+            for _ in range(1 + int(rng.random() < 0.15)):
+                c = _pick(rng, P.consonants)
+                s += P.virama + c
+                if nukta_ok and c in P.nukta_consonants and rng.random() < 0.1:
+                    s += P.nukta
+        if virama_ok and (force_virama or (vowel_unit is None and modifier is None
+                                           and not addak and rng.random() < 0.1)):
+            return s + P.virama  # dead consonant: nothing may follow within the akshara
+        if vowel_unit is not None:
+            s += vowel_unit
+        elif P.vowel_units and rng.random() < 0.65:
+            s += _pick(rng, P.vowel_units)
+        if modifier is not None:
+            s += modifier
+        elif P.modifiers and rng.random() < 0.15:
+            s += _pick(rng, P.modifiers)
+        if addak or (P.addak and rng.random() < 0.05):
+            # Gurmukhi addak geminates the next consonant, so a consonant must follow.
+            s += _pick(rng, P.addak) + _pick(rng, P.consonants)
+            if P.vowel_units and rng.random() < 0.5:
+                s += _pick(rng, P.vowel_units)
+        return s
+
+    def _rare_piece(self, rng: np.random.Generator, c: str) -> str:
+        """A short well-formed string containing the script character ``c``."""
+        cat = unicodedata.category(c)
+        if cat == "Nd":
+            digits = self._native_digits or (c,)
+            n = int(rng.integers(0, 4))
+            s = [_pick(rng, digits) for _ in range(n)]
+            s.insert(int(rng.integers(0, n + 1)), c)
+            return "".join(s)
+        P = self._indic
+        if P is None:
+            if self.script == "Arab" and cat[0] == "M":
+                return _pick(rng, self._letters or self._fallback) + c
+            return c
+        kind = P.classify(c)
+        if kind == "consonant":
+            return self._akshara(rng, consonant=c)
+        if kind == "vowel":
+            return c + (_pick(rng, P.modifiers) if P.modifiers and rng.random() < 0.2 else "")
+        if kind == "vowel_sign":
+            units = P.units_with(c) or (c,)
+            return self._akshara(rng, vowel_unit=_pick(rng, units))
+        if kind == "virama":
+            return self._akshara(rng, force_conjunct=rng.random() < 0.5, force_virama=True) \
+                if rng.random() < 0.5 else self._akshara(rng, force_conjunct=True)
+        if kind == "nukta":
+            return self._akshara(rng, force_nukta=True)
+        if kind == "modifier":
+            if P.vowels and rng.random() < 0.2:
+                return _pick(rng, P.vowels) + c
+            return self._akshara(rng, modifier=c)
+        if kind == "addak":
+            return self._akshara(rng, addak=True)
+        return c  # other letters (avagraha, chillu, khanda ta…), punctuation
+
+    def _mode_rare(self, rng: np.random.Generator) -> str:
+        if not self._script_chars:
+            return self._mode_random(rng)
+        c = _pick(rng, self._script_chars)
+        piece = self._rare_piece(rng, c)
+        cat = unicodedata.category(c)
+        if cat == "Nd" or rng.random() < 0.4:
+            # the piece alone, or with a neighbouring random akshara / letter
+            if self._indic is not None and cat != "Nd" and rng.random() < 0.5:
+                extra = self._akshara(rng)
+                piece = piece + extra if rng.random() < 0.5 else extra + piece
+            return piece  # too long for max_len: sample_mode draws again
+        w = self._word(rng)
+        if not w or len(w) + len(piece) > self.max_len:
+            return piece
+        if cat[0] == "P":
+            return w + piece
+        if self._indic is None:
+            if self.script == "Arab":
+                # insert at a letter boundary (never between a letter and its harakat)
+                cuts = [i for i in range(len(w) + 1)
+                        if i == len(w) or unicodedata.category(w[i])[0] != "M"]
+            else:
+                # Latin: replace one letter, or insert
+                i = int(rng.integers(len(w)))
+                if rng.random() < 0.5:
+                    return w[:i] + piece + w[i + 1:]
+                cuts = list(range(len(w) + 1))
+            i = _pick(rng, cuts)
+            return w[:i] + piece + w[i:]
+        # Indic: insert at an akshara boundary: before a consonant / vowel letter that does not
+        # follow a virama, or at either end.
+        P = self._indic
+        starts = set(P.consonants) | set(P.vowels) | set(P.others)
+        cuts = [0, len(w)] + [i for i in range(1, len(w))
+                              if w[i] in starts and w[i - 1] != P.virama]
+        if P.addak:
+            cuts = [i for i in cuts if i == 0 or w[i - 1] not in P.addak]
+        i = _pick(rng, cuts)
+        return w[:i] + piece + w[i:]
