@@ -1,0 +1,81 @@
+"""Build and extend the prototype bank from a trained mCLIP.
+
+Prototypes come from the frozen text tower (the entry's prompt), optionally blended with the
+image tower's centroid of the entry's training crops (``alpha`` = share of the centroid).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from mstr.bank import Bank, BankEntry, bank_entries, build_bank
+from mstr.errors import UserError
+
+__all__ = ["text_prototypes", "image_centroids", "build_from_mclip", "extend_from_mclip"]
+
+
+@torch.no_grad()
+def text_prototypes(model, entries: Sequence[BankEntry], batch: int = 512) -> torch.Tensor:
+    """``N, D`` text-tower embeddings of the entries' prompts."""
+    model.eval()
+    parts = [model.encode_entries(entries[i:i + batch]) for i in range(0, len(entries), batch)]
+    return torch.cat(parts).float()
+
+
+@torch.no_grad()
+def image_centroids(model, entries: Sequence[BankEntry], root: str | Path, langs: Sequence[str],
+                    max_per_entry: int = 64, split: str = "train") -> torch.Tensor:
+    """``N, D`` mean image embedding of up to ``max_per_entry`` crops per entry (NaN rows: none)."""
+    from mstr.charsets import load_charset
+    from mstr.data.lmdb import LmdbDataset
+    from mstr.preprocess import preprocess
+
+    model.eval()
+    index = {e.key: i for i, e in enumerate(entries)}
+    sums = torch.zeros(len(entries), model.cfg.dim)
+    counts = torch.zeros(len(entries))
+    size = model.cfg.image_size
+    for lang in langs:
+        path = Path(root) / "LMDB" / lang / f"{split}_lmdb"
+        if not (path / "data.mdb").exists():
+            raise UserError(f"{path} not found: give --centroids the --out folder of 'mstr synth chars'")
+        cs = load_charset(lang)
+        common = set(cs.common)
+        ds = LmdbDataset(path, charset_langs=[lang], lang=lang)
+        picks: list[tuple[int, int]] = []
+        for i in range(len(ds)):
+            ch = ds.label_at(i)
+            row = index.get(("Zyyy", ch) if ch in common else (cs.script, ch))
+            if row is not None and counts[row] + sum(1 for _, r in picks if r == row) < max_per_entry:
+                picks.append((i, row))
+        for start in range(0, len(picks), 256):
+            chunk = picks[start:start + 256]
+            x = preprocess([ds[i][0] for i, _ in chunk], (size, size))
+            emb = model.encode_image(x)
+            rows = torch.tensor([r for _, r in chunk])
+            sums.index_add_(0, rows, emb)
+            counts.index_add_(0, rows, torch.ones(len(chunk)))
+        ds.close()
+    cent = sums / counts.clamp(min=1)[:, None]
+    cent[counts == 0] = float("nan")
+    return cent
+
+
+def build_from_mclip(model, meta: dict[str, Any], langs: Sequence[str], *, centroids_root: str | Path | None = None,
+                     alpha: float = 0.0, max_per_entry: int = 64) -> Bank:
+    entries = bank_entries(langs)
+    text = text_prototypes(model, entries)
+    cent = None
+    if centroids_root is not None and alpha > 0:
+        cent = image_centroids(model, entries, centroids_root, langs, max_per_entry)
+    info = {"mclip": meta.get("source", ""), "langs": list(langs), "alpha": alpha}
+    return build_bank(entries, text, image_centroids=cent, alpha=alpha if cent is not None else 0.0, meta=info)
+
+
+def extend_from_mclip(bank: Bank, model, langs: Sequence[str]) -> Bank:
+    """Append the entries ``langs`` need (text prototypes); existing rows stay bit-identical."""
+    new = bank.new_entries_for(langs)
+    vectors = text_prototypes(model, new) if new else torch.zeros(0, bank.dim)
+    return bank.extend(new, vectors)
