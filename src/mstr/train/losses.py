@@ -18,7 +18,12 @@ def class_aware_infonce(img: torch.Tensor, txt: torch.Tensor, labels: torch.Tens
     their identical prompts would be pushed apart as negatives. Here the target distribution of
     row i is uniform over the columns j with ``labels[j] == labels[i]``, in both directions.
     """
-    logits = logit_scale.exp().clamp(max=100.0) * img.float() @ txt.float().t()
+    with torch.autocast(img.device.type, enabled=False):
+        return _infonce_fp32(img.float(), txt.float(), labels, logit_scale.float())
+
+
+def _infonce_fp32(img, txt, labels, logit_scale):
+    logits = logit_scale.exp().clamp(max=100.0) * img @ txt.t()
     same = labels[:, None].eq(labels[None, :]).float()
     targets = same / same.sum(dim=1, keepdim=True)
     i2t = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
@@ -36,11 +41,17 @@ def arcface(img: torch.Tensor, protos: torch.Tensor, labels: torch.Tensor, margi
     competitors to the sample's own script (plus the shared Common entries) sharpens the
     boundaries inside a script without pushing one script's region away from the others.
     """
-    cos = (img.float() @ protos.float().t()).clamp(-1 + 1e-6, 1 - 1e-6)
+    # fp32 outside autocast: in bf16, 1 - 1e-6 rounds to 1 and acos' gradient becomes infinite
+    with torch.autocast(img.device.type, enabled=False):
+        return _arcface_fp32(img.float(), protos.float(), labels, margins.float(), allowed, scale)
+
+
+def _arcface_fp32(img, protos, labels, margins, allowed, scale):
+    cos = (img @ protos.t()).clamp(-1 + 1e-6, 1 - 1e-6)
     target_cos = cos.gather(1, labels[:, None]).squeeze(1)
     theta = torch.acos(target_cos)
     with_margin = torch.cos((theta + margins).clamp(max=torch.pi))
-    logits = cos.scatter(1, labels[:, None], with_margin[:, None])
+    logits = cos.scatter(1, labels[:, None], with_margin[:, None].to(cos.dtype))
     if allowed is not None:
         logits = logits.masked_fill(~allowed, float("-inf"))
     return F.cross_entropy(scale * logits, labels)
