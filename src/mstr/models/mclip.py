@@ -37,13 +37,13 @@ class PromptTokenizer:
     """Maps a bank entry (``token, script, langs, subtype``) to prompt token ids."""
 
     vocab: list[str] = field(default_factory=list)
-    max_len: int = 16
+    max_len: int = 12
 
     def __post_init__(self) -> None:
         self._ids = {t: i for i, t in enumerate(self.vocab)}
 
     @classmethod
-    def build(cls, langs: Sequence[str] | None = None, max_len: int = 16) -> "PromptTokenizer":
+    def build(cls, langs: Sequence[str] | None = None, max_len: int = 12) -> "PromptTokenizer":
         """A deterministic vocabulary over the charsets of ``langs`` (default: all languages)."""
         from mstr.bank import SPECIALS
         from mstr.charsets import ALL_LANGS, load_charset
@@ -94,7 +94,7 @@ class MClipConfig:
     text_layers: int = 2
     text_heads: int = 4
     vocab: list[str] = field(default_factory=list)
-    prompt_len: int = 16
+    prompt_len: int = 12
     n_subtypes: int = len(SUBTYPES)
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +163,11 @@ class TextTower(nn.Module):
         nn.init.normal_(self.pos, std=0.02)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        # fp32 even under autocast: a few hundred short prompts, where bf16 only adds casts
+        with torch.autocast(ids.device.type, enabled=False):
+            return self._forward(ids)
+
+    def _forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids) + self.pos[: ids.shape[1]]
         x = self.encoder(x, src_key_padding_mask=ids.eq(0))
         return F.normalize(self.proj(self.norm(x[:, 0])).float(), dim=-1)

@@ -94,7 +94,6 @@ def make_module(cfg: dict[str, Any], langs, entries):
                                     text_layers=m["text_layers"], text_heads=m["text_heads"],
                                     vocab=tok.vocab, prompt_len=tok.max_len)
             self.model = MClip(self.mcfg)
-            self.model.image.to(memory_format=torch.channels_last)
             lc = cfg["loss"]
             self.loss_fn = MClipLoss(LossWeights(lc["infonce"], lc["arcface"], lc["subtype"]), lc["arcface_scale"])
             self.entries = entries
@@ -113,7 +112,6 @@ def make_module(cfg: dict[str, Any], langs, entries):
 
         def training_step(self, batch, _):
             x, y, st = batch
-            x = x.contiguous(memory_format=torch.channels_last)
             img = self.model.encode_image(x)
             protos = self.model.encode_text(self.prompt_ids)
             terms = self.loss_fn(img=img, txt=protos[y], labels=y, logit_scale=self.model.logit_scale,
@@ -126,7 +124,7 @@ def make_module(cfg: dict[str, Any], langs, entries):
 
         def validation_step(self, batch, _):
             x, y, _st = batch
-            img = self.model.encode_image(x.contiguous(memory_format=torch.channels_last))
+            img = self.model.encode_image(x)
             protos = self.model.encode_text(self.prompt_ids)
             sims = (img @ protos.t()).masked_fill(~self.valid[None, :], -2.0)
             self.log("val/top1", (sims.argmax(1) == y).float().mean(), prog_bar=True, batch_size=len(y),
