@@ -168,12 +168,12 @@ def illumination(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     t = (xs - w / 2) * np.cos(angle) + (ys - h / 2) * np.sin(angle)
     t /= max(float(np.abs(t).max()), 1e-6)
     if rng.random() < 0.5:
-        lo, hi = rng.uniform(0.45, 0.9), rng.uniform(1.0, 1.3)
+        lo, hi = rng.uniform(0.55, 0.9), rng.uniform(1.0, 1.25)
         gain = lo + (hi - lo) * (t + 1) / 2
     else:
         edge = rng.uniform(-0.6, 0.6)
         soft = rng.uniform(0.02, 0.3)
-        dark = rng.uniform(0.35, 0.75)
+        dark = rng.uniform(0.45, 0.8)
         gain = dark + (1 - dark) / (1 + np.exp(-(t - edge) / soft))
     return img * gain[..., None]
 
@@ -224,7 +224,7 @@ def occlusion(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def contrast(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Scale contrast around the mean and apply a gamma curve."""
     mean = img.mean(axis=(0, 1), keepdims=True)
-    out = np.clip(mean + (img - mean) * rng.uniform(0.45, 1.35), 0, 1)
+    out = np.clip(mean + (img - mean) * rng.uniform(0.6, 1.35), 0, 1)
     return out ** rng.uniform(0.7, 1.4)
 
 

@@ -123,11 +123,11 @@ class Synthesizer:
             shadow = np.asarray(Image.fromarray(shadow).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5))))
             a = shadow.astype(np.float32)[..., None] / 255.0 * rng.uniform(0.4, 0.8)
             img = img * (1 - a)
-        if masks.shape[0] > 1:
-            stroke = masks[1].astype(np.float32)[..., None] / 255.0
-            img = img * (1 - stroke) + _text_colour(rng, bg_lum) * stroke
         colour = _text_colour(rng, bg_lum) if self.options.augment else np.zeros(3, np.float32)
-        opacity = rng.uniform(0.75, 1.0) if self.options.augment else 1.0
+        if masks.shape[0] > 1:  # the outline contrasts with the glyph fill, not only the background
+            stroke = masks[1].astype(np.float32)[..., None] / 255.0
+            img = img * (1 - stroke) + _text_colour(rng, float(_luminance(colour))) * stroke
+        opacity = rng.uniform(0.85, 1.0) if self.options.augment else 1.0
         return img * (1 - fill * opacity) + colour * (fill * opacity)
 
     def _finish(self, img: np.ndarray, rng: np.random.Generator) -> Image.Image:
