@@ -1,0 +1,130 @@
+"""``mstr read``: read the text of word images with a model bundle.
+
+Each image gives one line on stdout, in the order given::
+
+    path<TAB>text<TAB>confidence<TAB>script
+
+(confidence with 3 decimals; script "-" when none was detected), or with ``--json`` one JSON
+object per line: ``{"path": …, "text", "confidence", "script", "chars", "topk", "error"}``.
+A folder argument reads the image files directly inside it, sorted by name. A file that cannot
+be read (missing, corrupt, empty, zero-size, too large) prints one line on stderr naming it and
+the reason; the other files are still read and the exit status is 1 (0 when all were read).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from mstr.errors import UserError
+
+#: file name extensions a folder argument is searched for (lower-case)
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+                              ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k", ".jfif"})
+
+_EPILOG = """\
+Output, one line per image, in argument order (folders expanded to their image files, sorted):
+  path<TAB>text<TAB>confidence<TAB>script
+    text        the word read, normalised (Unicode NFKD, no whitespace)
+    confidence  0..1, the product of the per-character probabilities, 3 decimals
+    script      ISO 15924 code of the script read (Latn, Deva, Beng, Taml, ...), "-" if none
+With --json: one JSON object per line with "path" and the full prediction ("text",
+"confidence", "script", "chars" = per-character probabilities, "topk" = the Spotter's
+alternatives per position, "error").
+Files that cannot be read are reported on stderr ("mstr read: PATH: reason") and skipped; the
+exit status is then 1. Without --bundle the shipped default model is used.
+
+  mstr read word.png crops/ --bundle runs/bundle
+  mstr read crops/ --json > predictions.jsonl"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("read", help="read word images (prints path, text, confidence, script)",
+                       description="Read the text of cropped word images.", epilog=_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", nargs="+", metavar="IMG",
+                   help="image files, or folders whose image files are read")
+    p.add_argument("--bundle", type=Path, default=None,
+                   help="model bundle folder (default: the model shipped with mstr)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--no-refiner", action="store_true",
+                   help="read with the Spotter alone (faster, less accurate)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1 …")
+    p.set_defaults(func=run)
+
+
+def expand_paths(items: Sequence[str]) -> Iterator[tuple[str, str | None]]:
+    """``(path, problem)`` per image to read: files as given, folders expanded (sorted).
+
+    ``problem`` is None for a file to try, or why a path gives nothing (missing, empty folder).
+    """
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not files:
+                yield item, ("folder holds no image files (" +
+                             ", ".join(sorted(IMAGE_EXTENSIONS)) + ")")
+            for file in files:
+                yield str(file), None
+        elif not path.exists():
+            yield item, "no such file"
+        else:
+            yield item, None
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from mstr.images import BadImage, load_image
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    from mstr.api import load
+
+    recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device)
+    failed = 0
+
+    def fail(path: str, reason: str) -> None:
+        nonlocal failed
+        failed += 1
+        print(f"mstr read: {path}: {reason}", file=sys.stderr, flush=True)
+
+    def flush(paths: list[str], images: list[Any]) -> None:
+        if not images:
+            return
+        predictions = recognizer.read(images, batch_size=args.batch_size)
+        if len(predictions) != len(images):
+            raise RuntimeError(f"the recognizer returned {len(predictions)} predictions for "
+                               f"{len(images)} images")
+        for path, prediction in zip(paths, predictions):
+            if getattr(prediction, "error", None):
+                fail(path, prediction.error)
+            elif args.json:
+                print(json.dumps({"path": path, **prediction.to_dict()}, ensure_ascii=False))
+            else:
+                script = prediction.script or "-"
+                print(f"{path}\t{prediction.text}\t{prediction.confidence:.3f}\t{script}")
+        sys.stdout.flush()
+        paths.clear()
+        images.clear()
+
+    paths: list[str] = []
+    images: list[Any] = []
+    for path, problem in expand_paths(args.images):
+        if problem is not None:
+            fail(path, problem)
+            continue
+        try:
+            images.append(load_image(path))
+        except BadImage as exc:
+            fail(path, exc.problem)
+            continue
+        paths.append(path)
+        if len(images) >= args.batch_size:
+            flush(paths, images)
+    flush(paths, images)
+    return 1 if failed else 0

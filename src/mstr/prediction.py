@@ -1,0 +1,30 @@
+"""What a recognizer returns for one image."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Prediction"]
+
+
+@dataclass
+class Prediction:
+    """The reading of one word image.
+
+    ``text``: the word, normalised (NFKD, no whitespace); ``confidence``: in [0, 1], the product
+    of the per-character probabilities (end-of-sequence included); ``script``: ISO 15924 code of
+    the script holding most retrieved script-specific characters (None for digits/punctuation
+    only, or when unreadable); ``chars``: ``(character, probability)`` per output position;
+    ``topk``: per position the K best ``(token, score)`` of the Spotter (``<eos>`` included);
+    ``error``: set (and text empty) when the image could not be read.
+    """
+
+    text: str
+    confidence: float
+    script: str | None
+    chars: list[tuple[str, float]] = field(default_factory=list)
+    topk: list[list[tuple[str, float]]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,123 @@
+"""``mstr read`` with a stub recognizer (no model): output format, bad files, folders, JSON."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+import mstr.cli.main as cli_main
+from mstr.prediction import Prediction
+
+RED, BLUE = (200, 0, 0), (0, 0, 200)
+READS = {RED: ("BMW", 0.91234, "Latn"), BLUE: ("कलम", 0.5, "Deva")}
+
+
+def write_png(path, colour, size=(40, 12)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+class StubRecognizer:
+    name = "stub"
+    langs = ["en", "hi"]
+    config: dict = {}
+
+    def __init__(self):
+        self.batches: list[int] = []
+
+    def read(self, images, batch_size=64):
+        self.batches.append(len(images))
+        out = []
+        for image in images:
+            text, conf, script = READS.get(image.getpixel((0, 0)), ("12", 0.25, None))
+            out.append(Prediction(text=text, confidence=conf, script=script,
+                                  chars=[(ch, conf) for ch in text]))
+        return out
+
+
+@pytest.fixture
+def read_cli(monkeypatch):
+    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("mstr.cli.read",))
+    state = {"calls": [], "recognizer": StubRecognizer()}
+
+    def fake_load(path=None, *, refiner=True, device="cpu", **kwargs):
+        state["calls"].append({"path": path, "refiner": refiner, "device": device})
+        return state["recognizer"]
+
+    monkeypatch.setattr("mstr.api.load", fake_load)
+    return state
+
+
+@pytest.fixture
+def images(tmp_path):
+    good1 = write_png(tmp_path / "red.png", RED)
+    good2 = write_png(tmp_path / "blue.png", BLUE)
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n this is truncated")
+    return good1, good2, corrupt
+
+
+def test_read_prints_tab_lines_and_reports_bad_files(images, read_cli, capsys):
+    good1, good2, corrupt = images
+    assert cli_main.main(["read", str(good1), str(corrupt), str(good2)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{good1}\tBMW\t0.912\tLatn", f"{good2}\tकलम\t0.500\tDeva"]
+    err_lines = err.splitlines()
+    assert len(err_lines) == 1 and str(corrupt) in err_lines[0]
+    # the default bundle (None) is left to mstr.api.load to resolve; the refiner is on
+    assert read_cli["calls"] == [{"path": None, "refiner": True, "device": "cpu"}]
+
+
+def test_read_all_good_exits_0_and_batches(images, read_cli, capsys, tmp_path):
+    good1, good2, _ = images
+    argv = ["read", str(good1), str(good2), str(good1), "--batch-size", "2", "--no-refiner",
+            "--bundle", str(tmp_path / "bundle")]
+    assert cli_main.main(argv) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert read_cli["recognizer"].batches == [2, 1]
+    assert read_cli["calls"] == [{"path": tmp_path / "bundle", "refiner": False, "device": "cpu"}]
+
+
+def test_read_json_lines_parse(images, read_cli, capsys):
+    good1, good2, corrupt = images
+    assert cli_main.main(["read", "--json", str(good1), str(good2), str(corrupt)]) == 1
+    out, err = capsys.readouterr()
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert [o["path"] for o in objects] == [str(good1), str(good2)]
+    assert objects[0]["text"] == "BMW" and objects[0]["confidence"] == pytest.approx(0.91234)
+    assert objects[1]["text"] == "कलम" and objects[1]["script"] == "Deva"
+    assert objects[0]["chars"][0] == ["B", pytest.approx(0.91234)]
+    assert "corrupt.png" in err
+
+
+def test_read_folder_sorted_missing_file_and_no_script(tmp_path, read_cli, capsys):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    write_png(folder / "b.png", BLUE)
+    write_png(folder / "a.PNG", RED)
+    write_png(folder / "c.jpg", (10, 10, 10))  # PNG bytes with a .jpg name still decode
+    (folder / "notes.txt").write_text("not an image")
+    missing = tmp_path / "nope.png"
+    assert cli_main.main(["read", str(folder), str(missing)]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split("\t")[0] for line in out.splitlines()] == [
+        str(folder / "a.PNG"), str(folder / "b.png"), str(folder / "c.jpg")]
+    assert out.splitlines()[2].endswith("\t12\t0.250\t-")  # no script → "-"
+    assert "nope.png" in err and "no such file" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli_main.main(["read", str(empty)]) == 1
+    assert "no image files" in capsys.readouterr().err
+
+
+def test_read_help_explains_columns(read_cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main.main(["read", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "path<TAB>text<TAB>confidence<TAB>script" in text and "--bundle" in text
+    assert read_cli["calls"] == []
