@@ -149,7 +149,7 @@ class ImageTower(nn.Module):
 
 
 class TextTower(nn.Module):
-    """``N, L`` prompt ids → ``N, D`` unit vectors (pre-LN Transformer encoder, GELU, CLS pooling)."""
+    """``N, L`` prompt ids → ``N, D`` unit vectors (pre-LN Transformer encoder, GELU, mean pooling)."""
 
     def __init__(self, cfg: MClipConfig) -> None:
         super().__init__()
@@ -169,8 +169,12 @@ class TextTower(nn.Module):
 
     def _forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids) + self.pos[: ids.shape[1]]
-        x = self.encoder(x, src_key_padding_mask=ids.eq(0))
-        return F.normalize(self.proj(self.norm(x[:, 0])).float(), dim=-1)
+        x = self.norm(self.encoder(x, src_key_padding_mask=ids.eq(0)))
+        # mean over the prompt's tokens: the character and its name words reach the output
+        # directly (with CLS pooling the shared <cls> embedding dominated every prompt)
+        keep = ids.ne(0).unsqueeze(-1).to(x.dtype)
+        pooled = (x * keep).sum(1) / keep.sum(1).clamp(min=1.0)
+        return F.normalize(self.proj(pooled).float(), dim=-1)
 
 
 class MClip(nn.Module):
