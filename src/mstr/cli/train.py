@@ -6,7 +6,11 @@ import json
 from importlib import resources
 from pathlib import Path
 
-STAGES = {"mclip": "Stage 1: the mCLIP character dual encoder (character crops from 'mstr synth chars')"}
+STAGES = {
+    "mclip": "Stage 1: the mCLIP character dual encoder (character crops from 'mstr synth chars')",
+    "spotter": "Stage 2a: the Sequence Spotter on word images, bank frozen (bank=… or init_bundle=…)",
+    "refiner": "Stage 2b: the Refiner behind a frozen Spotter bundle (init_bundle=…)",
+}
 
 
 def _default_config(stage: str) -> Path:
@@ -44,4 +48,12 @@ def _run(args: argparse.Namespace) -> int:
 
         out = train_mclip(cfg)
         print(f"wrote {out / 'mclip.safetensors'} and {out / 'mclip.json'}")
+    elif args.stage == "spotter":
+        from mstr.train.stage2_task import train_spotter
+
+        print(f"wrote {train_spotter(cfg)}")
+    elif args.stage == "refiner":
+        from mstr.train.stage2_task import train_refiner
+
+        print(f"wrote {train_refiner(cfg)}")
     return 0

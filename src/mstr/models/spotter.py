@@ -1,0 +1,161 @@
+"""mSequenceSpotter: read a word by retrieving characters from the frozen bank, all positions at once.
+
+* Encoder: a small residual CNN over the word image (``B, 3, 32, 128``) exposing multi-scale maps
+  at strides 4, 8 and 16 (the last one keeps the horizontal stride at 8: words are wide).
+* Decoder: ``max_len`` learned position queries that attend to each other and cross-attend to the
+  stride-8 and stride-16 maps (level embeddings + learned 2-D positions), in parallel — no
+  autoregression.
+* Head: each position emits an L2-normalised embedding ``e_t``; its scores are the scaled cosines
+  to the bank's prototypes ``P`` (a frozen buffer), so the token is ``argmax_j cos(e_t, P_j)``.
+  Training is cross-entropy over those scaled cosines; end of word is the bank's ``<eos>`` entry.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mstr.models.mclip import BasicBlock
+
+__all__ = ["SpotterConfig", "WordEncoder", "Spotter", "SpotterOutput", "PositionDecoder"]
+
+
+@dataclass
+class SpotterConfig:
+    dim: int = 256                       # bank dimension D
+    d_model: int = 192
+    widths: tuple[int, ...] = (32, 64, 128, 192)
+    image_size: tuple[int, int] = (32, 128)
+    max_len: int = 26                    # output positions, end-of-sequence included
+    dec_layers: int = 2
+    heads: int = 4
+    topk: int = 5
+    init_scale: float = 20.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["widths"], d["image_size"] = list(self.widths), list(self.image_size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SpotterConfig":
+        d = dict(d)
+        d["widths"], d["image_size"] = tuple(d["widths"]), tuple(d["image_size"])
+        return cls(**d)
+
+
+@dataclass
+class SpotterOutput:
+    """``embeddings``: ``B, L, D`` unit vectors; ``logits``: ``B, L, N`` scaled cosines;
+    ``features``: multi-scale maps ``[B, C_s, H_s, W_s]`` for strides 4, 8, 16."""
+
+    embeddings: torch.Tensor
+    logits: torch.Tensor
+    features: list[torch.Tensor]
+
+
+class WordEncoder(nn.Module):
+    """``B, 3, 32, 128`` → feature maps at strides 4 (8×32), 8 (4×16) and 16×8 (2×16)."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        w0, w1, w2, w3 = widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True),
+            nn.Conv2d(w0, w0, 3, 2, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True))
+        self.s4 = nn.Sequential(BasicBlock(w0, w1, 2), BasicBlock(w1, w1, 1))
+        self.s8 = nn.Sequential(BasicBlock(w1, w2, 2), BasicBlock(w2, w2, 1))
+        self.s16 = nn.Sequential(_Block2(w2, w3), BasicBlock(w3, w3, 1))
+        self.channels = (w1, w2, w3)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        f4 = self.s4(self.stem(x))
+        f8 = self.s8(f4)
+        f16 = self.s16(f8)
+        return [f4, f8, f16]
+
+
+class _Block2(BasicBlock):
+    """A residual block that halves the height only (stride (2, 1))."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(cin, cout, 1)
+        self.conv1 = nn.Conv2d(cin, cout, 3, (2, 1), 1, bias=False)
+        self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, (2, 1), bias=False), nn.BatchNorm2d(cout))
+
+
+class FeatureTokens(nn.Module):
+    """Project chosen feature maps to ``d_model`` tokens with level and 2-D position embeddings."""
+
+    def __init__(self, channels: tuple[int, ...], shapes: tuple[tuple[int, int], ...], d_model: int) -> None:
+        super().__init__()
+        self.proj = nn.ModuleList(nn.Conv2d(c, d_model, 1) for c in channels)
+        self.level = nn.Parameter(torch.zeros(len(channels), d_model))
+        self.pos = nn.ParameterList(nn.Parameter(torch.randn(h * w, d_model) * 0.02) for h, w in shapes)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:
+        toks = []
+        for i, (m, proj) in enumerate(zip(maps, self.proj)):
+            t = proj(m).flatten(2).transpose(1, 2)  # B, HW, d
+            toks.append(t + self.pos[i][: t.shape[1]] + self.level[i])
+        return self.norm(torch.cat(toks, dim=1))
+
+
+class PositionDecoder(nn.Module):
+    """Pre-LN Transformer decoder layers: queries (self-attention) → memory (cross-attention)."""
+
+    def __init__(self, d_model: int, heads: int, layers: int, causal: bool = False) -> None:
+        super().__init__()
+        layer = nn.TransformerDecoderLayer(d_model, heads, 4 * d_model, dropout=0.1, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.layers = nn.TransformerDecoder(layer, layers)
+        self.causal = causal
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, q: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(q.shape[1], device=q.device, dtype=q.dtype)
+        return self.norm(self.layers(q, memory, tgt_mask=mask, tgt_is_causal=self.causal))
+
+
+class Spotter(nn.Module):
+    """Parallel retrieval reader. ``bank`` (``N, D`` unit vectors) is a frozen buffer."""
+
+    def __init__(self, cfg: SpotterConfig, bank_vectors: torch.Tensor, pad_id: int = 1) -> None:
+        super().__init__()
+        if bank_vectors.shape[1] != cfg.dim:
+            raise ValueError(f"bank dimension {bank_vectors.shape[1]} != spotter dim {cfg.dim}")
+        self.cfg = cfg
+        self.encoder = WordEncoder(cfg.widths)
+        h, w = cfg.image_size
+        shapes = ((h // 8, w // 8), (h // 16, w // 8))
+        self.tokens = FeatureTokens(self.encoder.channels[1:], shapes, cfg.d_model)
+        self.queries = nn.Parameter(torch.randn(cfg.max_len, cfg.d_model) * 0.02)
+        self.decoder = PositionDecoder(cfg.d_model, cfg.heads, cfg.dec_layers)
+        self.head = nn.Linear(cfg.d_model, cfg.dim)
+        self.log_scale = nn.Parameter(torch.tensor(float(cfg.init_scale)).log())
+        self.register_buffer("bank", bank_vectors.float().clone(), persistent=False)
+        mask = torch.zeros(bank_vectors.shape[0], dtype=torch.bool)
+        mask[pad_id] = True
+        self.register_buffer("never", mask, persistent=False)
+
+    def scale(self) -> torch.Tensor:
+        return self.log_scale.exp().clamp(1.0, 100.0)
+
+    def score(self, emb: torch.Tensor) -> torch.Tensor:
+        """``B, L, D`` unit vectors → ``B, L, N`` scaled cosines to the bank (pad never wins)."""
+        logits = self.scale() * emb.float() @ self.bank.t()
+        return logits.masked_fill(self.never, float("-inf"))
+
+    def forward(self, images: torch.Tensor) -> SpotterOutput:
+        feats = self.encoder(images)
+        memory = self.tokens(feats[1:])
+        q = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
+        h = self.decoder(q, memory)
+        emb = F.normalize(self.head(h).float(), dim=-1)
+        return SpotterOutput(embeddings=emb, logits=self.score(emb), features=feats)

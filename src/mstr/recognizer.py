@@ -1,0 +1,103 @@
+"""Reading word images with a loaded bundle: Spotter (+ Refiner) over the frozen bank.
+
+Imports no training, font or web code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from PIL import Image
+
+from mstr.bank import EOS_ID, Bank
+from mstr.images import BadImage, load_image
+from mstr.models.refiner import Refiner
+from mstr.models.spotter import Spotter
+from mstr.prediction import Prediction
+from mstr.preprocess import preprocess
+
+__all__ = ["Recognizer", "spotter_decode"]
+
+
+def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``B, L, N`` logits → (argmax ids ``B, L``, their probs, top-K ids ``B, L, K``, top-K probs)."""
+    probs = logits.float().softmax(-1)
+    top_p, top_i = probs.topk(k, dim=-1)
+    return top_i[..., 0], top_p[..., 0], top_i, top_p
+
+
+def _cut(ids: list[int], probs: list[float]) -> tuple[list[int], list[float], float]:
+    """Characters before the first EOS, their probs, and the confidence (EOS prob included)."""
+    out_ids, out_p, conf = [], [], 1.0
+    for i, p in zip(ids, probs):
+        conf *= p
+        if i == EOS_ID:
+            break
+        out_ids.append(i)
+        out_p.append(p)
+    return out_ids, out_p, conf
+
+
+class Recognizer:
+    """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`."""
+
+    def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
+                 config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
+                 bf16: bool = False) -> None:
+        self.spotter = spotter.eval().to(device)
+        self.refiner = refiner.eval().to(device) if refiner is not None else None
+        self.bank = bank
+        self.config = config or {}
+        self.name = name
+        self.device = device
+        self.bf16 = bf16
+        self.langs = bank.langs()
+        self.image_size = tuple(spotter.cfg.image_size)
+
+    def _autocast(self):
+        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    @torch.inference_mode()
+    def read_tensor(self, x: torch.Tensor, use_refiner: bool = True) -> list[Prediction]:
+        """``B, 3, H, W`` preprocessed batch → predictions."""
+        k = self.spotter.cfg.topk
+        with self._autocast():
+            out = self.spotter(x.to(self.device))
+        ids, p, top_i, top_p = spotter_decode(out.logits, k)
+        if use_refiner and self.refiner is not None:
+            with self._autocast():
+                ids, p = self.refiner.greedy(top_i, top_p, out.features, EOS_ID)
+            p = p.float()
+        preds = []
+        tokens = [e.token for e in self.bank.entries]
+        for b in range(x.shape[0]):
+            char_ids, char_p, conf = _cut(ids[b].tolist(), p[b].tolist())
+            s_ids = top_i[b, :, 0].tolist()
+            n_top = s_ids.index(EOS_ID) + 1 if EOS_ID in s_ids else len(s_ids)
+            topk = [[(tokens[i], round(float(q), 4)) for i, q in zip(top_i[b, t].tolist(), top_p[b, t].tolist())]
+                    for t in range(n_top)]
+            preds.append(Prediction(text=self.bank.decode(char_ids), confidence=float(conf),
+                                    script=self.bank.script_vote(char_ids),
+                                    chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))
+        return preds
+
+    def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
+             use_refiner: bool = True) -> list[Prediction]:
+        """Read RGB PIL images (or image paths). An unreadable path gives a Prediction with ``error``."""
+        results: list[Prediction | None] = [None] * len(images)
+        ok: list[tuple[int, Image.Image]] = []
+        for i, im in enumerate(images):
+            if isinstance(im, (str, Path)):
+                try:
+                    im = load_image(im)
+                except BadImage as exc:
+                    results[i] = Prediction(text="", confidence=0.0, script=None, error=str(exc))
+                    continue
+            ok.append((i, im if im.mode == "RGB" else im.convert("RGB")))
+        for start in range(0, len(ok), batch_size):
+            chunk = ok[start:start + batch_size]
+            x = preprocess([im for _, im in chunk], self.image_size)
+            for (i, _), pred in zip(chunk, self.read_tensor(x, use_refiner)):
+                results[i] = pred
+        return results  # type: ignore[return-value]

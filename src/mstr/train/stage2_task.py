@@ -1,0 +1,257 @@
+"""Stage-2 training through PyTorch Lightning: the Spotter (bank frozen), then the Refiner
+(Spotter frozen; its inputs are real Spotter outputs and/or the Spotter-output simulator).
+
+Both export a model bundle (``<out>/bundle``) that ``mstr.load`` reads.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from mstr.bank import EOS_ID, PAD_ID, Bank
+from mstr.errors import UserError
+from mstr.models.refiner import Refiner, RefinerConfig
+from mstr.models.spotter import Spotter, SpotterConfig
+from mstr.train.words import IGNORE, build_sources, collate, mixed_sampler
+
+log = logging.getLogger(__name__)
+
+__all__ = ["train_spotter", "train_refiner", "make_spotter_module", "make_refiner_module"]
+
+
+def _pl():
+    try:
+        import lightning.pytorch as pl
+    except ImportError as exc:  # pragma: no cover
+        raise UserError("training needs PyTorch Lightning: pip install 'mstr[train]'") from exc
+    return pl
+
+
+def _schedule(opt, warm: int, total: int):
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / max(1, warm)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def _exact(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Word-level exact match of argmax ids against targets (positions after EOS ignored)."""
+    valid = target.ne(IGNORE)
+    return ((pred == target) | ~valid).all(dim=1).float()
+
+
+def _targets_for_refiner(target: torch.Tensor) -> torch.Tensor:
+    return target.masked_fill(target.eq(IGNORE), PAD_ID)
+
+
+def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
+    pl = _pl()
+
+    class SpotterModule(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.spotter = spotter
+
+        def training_step(self, batch, _):
+            x, y, _langs = batch
+            out = self.spotter(x)
+            loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
+                                   label_smoothing=float(cfg["optim"].get("label_smoothing", 0.0)))
+            acc = _exact(out.logits.argmax(-1), y).mean()
+            self.log("train/loss", loss.detach(), prog_bar=True, batch_size=len(y))
+            self.log("train/word_acc", acc, prog_bar=True, batch_size=len(y))
+            return loss
+
+        def validation_step(self, batch, _):
+            x, y, _langs = batch
+            out = self.spotter(x)
+            self.log("val/word_acc", _exact(out.logits.argmax(-1), y).mean(), prog_bar=True, batch_size=len(y),
+                     sync_dist=True)
+
+        def configure_optimizers(self):
+            o = cfg["optim"]
+            opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": _schedule(opt, int(o["warmup_steps"]),
+                                                                               int(o["max_steps"])), "interval": "step"}}
+
+    return SpotterModule()
+
+
+def make_refiner_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter, refiner: Refiner):
+    pl = _pl()
+    from mstr.recognizer import spotter_decode
+    from mstr.train.simulator import SimulatorConfig, SpotterSimulator
+
+    sim = SpotterSimulator(bank, refiner.cfg.topk, refiner.cfg.max_len, SimulatorConfig(**cfg.get("simulator", {})))
+    p_sim = float(cfg["refiner"]["p_simulated"])
+
+    class RefinerModule(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refiner = refiner
+            self.spotter = spotter.eval()
+            for p in self.spotter.parameters():
+                p.requires_grad_(False)
+            self.g = torch.Generator().manual_seed(int(cfg["trainer"]["seed"]))
+
+        def train(self, mode: bool = True):
+            super().train(mode)
+            self.spotter.eval()  # frozen, BatchNorm statistics included
+            return self
+
+        def _prefix(self, x, y, simulate: bool):
+            with torch.no_grad():
+                out = self.spotter(x)
+                _, _, top_i, top_p = spotter_decode(out.logits, self.refiner.cfg.topk)
+            feats = [f.detach() for f in out.features]
+            if simulate and p_sim > 0:
+                s_i, s_p = sim(y.cpu(), self.g)
+                pick = torch.rand(len(y), generator=self.g) < p_sim
+                top_i[pick] = s_i[pick].to(top_i.device)
+                top_p[pick] = s_p[pick].to(top_p.device, top_p.dtype)
+            return top_i, top_p, feats, out.logits.argmax(-1)
+
+        def training_step(self, batch, _):
+            x, y, _langs = batch
+            top_i, top_p, feats, _ = self._prefix(x, y, simulate=True)
+            tgt = _targets_for_refiner(y)
+            logits = self.refiner(top_i, top_p, feats, tgt[:, :-1])
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE)
+            self.log("train/loss", loss.detach(), prog_bar=True, batch_size=len(y))
+            return loss
+
+        def validation_step(self, batch, _):
+            x, y, _langs = batch
+            top_i, top_p, feats, spot = self._prefix(x, y, simulate=False)
+            ids, _ = self.refiner.greedy(top_i, top_p, feats, EOS_ID)
+            full = torch.full_like(y, EOS_ID)
+            full[:, : ids.shape[1]] = ids[:, : y.shape[1]]
+            self.log("val/word_acc", _exact(full, y).mean(), prog_bar=True, batch_size=len(y), sync_dist=True)
+            self.log("val/spotter_word_acc", _exact(spot, y).mean(), batch_size=len(y), sync_dist=True)
+
+        def configure_optimizers(self):
+            o = cfg["optim"]
+            opt = torch.optim.AdamW(self.refiner.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": _schedule(opt, int(o["warmup_steps"]),
+                                                                               int(o["max_steps"])), "interval": "step"}}
+
+    return RefinerModule()
+
+
+def _loaders(cfg: dict[str, Any], bank: Bank, max_len: int, image_size: tuple[int, int]):
+    from mstr.charsets import parse_langs
+
+    d = cfg["data"]
+    langs = parse_langs(d["langs"]) if d.get("langs") else bank.langs()
+    parts = build_sources(d["sources"], bank, max_len=max_len, image_size=image_size, langs=langs)
+    n = int(cfg["optim"]["max_steps"]) * int(d["batch_size"])
+    ds, sampler = mixed_sampler(parts, n, d.get("lang_weights") or {}, int(cfg["trainer"]["seed"]))
+    for ws, w in parts:
+        log.info("source %-10s %-3s %7d samples, weight %.2f", ws.name, ws.lang, len(ws), w)
+    train = DataLoader(ds, batch_size=int(d["batch_size"]), sampler=sampler, num_workers=int(d["workers"]),
+                       collate_fn=collate, drop_last=True, persistent_workers=int(d["workers"]) > 0)
+    val = None
+    if d.get("val_sources"):
+        vparts = build_sources(d["val_sources"], bank, max_len=max_len, image_size=image_size, langs=langs)
+        from torch.utils.data import ConcatDataset, Subset
+
+        vds = ConcatDataset([p for p, _ in vparts])
+        limit = int(d.get("val_max", 2000))
+        if len(vds) > limit:
+            step = len(vds) / limit
+            vds = Subset(vds, [int(i * step) for i in range(limit)])
+        val = DataLoader(vds, batch_size=128, num_workers=0, collate_fn=collate)
+    return train, val
+
+
+def _trainer(cfg: dict[str, Any], out: Path):
+    pl = _pl()
+    t = cfg["trainer"]
+    if t.get("threads"):
+        torch.set_num_threads(int(t["threads"]))
+    callbacks = [pl.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", save_last=True,
+                                              every_n_train_steps=int(t["ckpt_every"])),
+                 pl.callbacks.LearningRateMonitor(logging_interval="step")]
+    return pl.Trainer(max_steps=int(cfg["optim"]["max_steps"]), precision=t["precision"],
+                      accelerator=t["accelerator"], devices=t["devices"], num_nodes=t["num_nodes"],
+                      strategy=t["strategy"], logger=[pl.loggers.CSVLogger(str(out), name="logs")],
+                      callbacks=callbacks, log_every_n_steps=int(t["log_every"]),
+                      val_check_interval=int(t["val_every"]), check_val_every_n_epoch=None,
+                      num_sanity_val_steps=0, enable_progress_bar=t.get("progress_bar", True),
+                      gradient_clip_val=float(cfg["optim"].get("grad_clip", 0) or 0) or None,
+                      default_root_dir=str(out))
+
+
+def _fit(trainer, module, train, val, out: Path) -> None:
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(module, train, val, ckpt_path=str(last) if last.exists() else None)
+
+
+def train_spotter(cfg: dict[str, Any]) -> Path:
+    """Train the Spotter on a frozen bank; writes ``<out>/bundle``."""
+    pl = _pl()
+    from mstr.bundle import load_bundle, save_bundle
+    from mstr.weights import load_weights
+
+    pl.seed_everything(int(cfg["trainer"]["seed"]), workers=True)
+    out = Path(cfg["out"])
+    init = cfg.get("init_bundle")
+    if init:  # fine-tuning: architecture, bank and weights from the bundle
+        rec = load_bundle(init, refiner=False)
+        bank, spotter = rec.bank, rec.spotter.train()
+    else:
+        if not cfg.get("bank"):
+            raise UserError("set 'bank=' (a folder from 'mstr bank build') or 'init_bundle=' (fine-tuning)")
+        bank = Bank.load(cfg["bank"])
+        m = cfg["model"]
+        scfg = SpotterConfig(dim=bank.dim, d_model=m["d_model"], widths=tuple(m["widths"]),
+                             image_size=tuple(m["image_size"]), max_len=m["max_len"], dec_layers=m["dec_layers"],
+                             heads=m["heads"], topk=m["topk"])
+        spotter = Spotter(scfg, bank.vectors, PAD_ID)
+        if cfg.get("init_weights"):
+            load_weights(spotter, cfg["init_weights"])
+    train, val = _loaders(cfg, bank, spotter.cfg.max_len, tuple(spotter.cfg.image_size))
+    module = make_spotter_module(cfg, bank, spotter)
+    trainer = _trainer(cfg, out)
+    _fit(trainer, module, train, val, out)
+    if trainer.is_global_zero:
+        save_bundle(out / "bundle", spotter=spotter, bank=bank, name=cfg.get("name", "mstr"),
+                    extra={"training": {"spotter": {"steps": int(trainer.global_step), "config": cfg}}})
+    return out / "bundle"
+
+
+def train_refiner(cfg: dict[str, Any]) -> Path:
+    """Train the Refiner behind a frozen Spotter bundle; writes ``<out>/bundle`` (both stages)."""
+    pl = _pl()
+    from mstr.bundle import load_bundle, read_config, save_bundle
+
+    pl.seed_everything(int(cfg["trainer"]["seed"]), workers=True)
+    if not cfg.get("init_bundle"):
+        raise UserError("set 'init_bundle=' to the Spotter bundle the Refiner is trained behind")
+    rec = load_bundle(cfg["init_bundle"], refiner=False)
+    bank, spotter = rec.bank, rec.spotter
+    r = cfg["refiner"]
+    rcfg = RefinerConfig(dim=bank.dim, d_model=r["d_model"], layers=r["layers"], heads=r["heads"],
+                         topk=spotter.cfg.topk, max_len=spotter.cfg.max_len, channels=spotter.encoder.channels,
+                         image_size=tuple(spotter.cfg.image_size))
+    refiner = Refiner(rcfg, bank.vectors, PAD_ID)
+    out = Path(cfg["out"])
+    train, val = _loaders(cfg, bank, spotter.cfg.max_len, tuple(spotter.cfg.image_size))
+    module = make_refiner_module(cfg, bank, spotter, refiner)
+    trainer = _trainer(cfg, out)
+    _fit(trainer, module, train, val, out)
+    if trainer.is_global_zero:
+        prev = read_config(Path(cfg["init_bundle"]))
+        training = dict(prev.get("training", {}))
+        training["refiner"] = {"steps": int(trainer.global_step), "config": cfg}
+        save_bundle(out / "bundle", spotter=spotter, bank=bank, refiner=refiner, name=prev.get("name", "mstr"),
+                    extra={"training": training})
+    return out / "bundle"

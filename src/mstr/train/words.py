@@ -1,0 +1,166 @@
+"""Word datasets for Stage 2: synthetic LMDBs and real manifests/LMDBs, encoded against the bank,
+mixed with per-source and per-language ratios.
+
+A source is a mapping in the training config::
+
+    {name: synth, root: runs/data/words6, split: train, weight: 1.0}          # LMDB/<lang>/<split>_lmdb
+    {name: iiit, manifest: data/real/finetune.jsonl, root: ../shared/data/real, weight: 0.5}
+    {name: mine, lmdb: path/to/train_lmdb, lang: en, weight: 0.3}            # one PARSeq/DTRB LMDB
+
+Labels the bank cannot encode, or longer than the Spotter's positions, are skipped and counted
+per source (one warning with examples), never silently.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
+
+from mstr.bank import EOS_ID, Bank
+from mstr.errors import UserError
+from mstr.preprocess import to_tensor
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WordSamples", "build_sources", "mixed_sampler", "IGNORE"]
+
+IGNORE = -100
+
+
+class WordSamples(Dataset):
+    """Encoded samples of one source and language: ``(image 3×H×W, target ids L, lang)``."""
+
+    def __init__(self, name: str, lang: str, items: list[tuple[Any, str]], loader, bank: Bank, max_len: int,
+                 image_size: tuple[int, int]) -> None:
+        self.name, self.lang = name, lang
+        self.loader, self.image_size, self.max_len = loader, image_size, max_len
+        self.items: list[tuple[Any, list[int]]] = []
+        self.skipped: Counter[str] = Counter()
+        examples = []
+        for ref, label in items:
+            ids, missing = bank.try_encode(label, lang)
+            if ids is None:
+                self.skipped["not_in_bank"] += 1
+                if len(examples) < 3:
+                    examples.append(f"{label!r} ({''.join(missing)})")
+            elif not ids:
+                self.skipped["empty"] += 1
+            elif len(ids) + 1 > max_len:
+                self.skipped["too_long"] += 1
+            else:
+                self.items.append((ref, ids))
+        if self.skipped:
+            log.warning("%s/%s: skipped %s of %d labels; e.g. %s", name, lang, dict(self.skipped), len(items),
+                        ", ".join(examples) or "-")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def target(self, ids: list[int]) -> torch.Tensor:
+        t = torch.full((self.max_len,), IGNORE, dtype=torch.long)
+        t[: len(ids)] = torch.tensor(ids)
+        t[len(ids)] = EOS_ID
+        return t
+
+    def __getitem__(self, i: int):
+        ref, ids = self.items[i]
+        return to_tensor(self.loader(ref), self.image_size), self.target(ids), self.lang
+
+
+def _lmdb_parts(path: Path, lang: str | None):
+    from mstr.data.lmdb import LmdbDataset
+
+    ds = LmdbDataset(path, lang=lang)
+    by_lang: dict[str, list[tuple[int, str]]] = {}
+    for i in range(len(ds)):
+        lg = ds.lang_at(i) or lang
+        if lg is None:
+            raise UserError(f"{path}: sample {ds.index_at(i)} has no language; give the source a 'lang'")
+        by_lang.setdefault(lg, []).append((i, ds.label_at(i)))
+
+    def loader(i: int):
+        return ds[i][0]
+
+    return by_lang, loader
+
+
+def _manifest_parts(manifest: Path, root: Path):
+    from mstr.data.manifest import read_manifest
+    from mstr.images import load_image
+
+    read = read_manifest(manifest, root)
+    if read.problems:
+        log.warning("%s: %d line(s) skipped: %s", manifest, len(read.problems), "; ".join(map(str, read.problems[:3])))
+    by_lang: dict[str, list[tuple[Path, str]]] = {}
+    for rec in read.records:
+        by_lang.setdefault(rec.lang, []).append((rec.image_path(root), rec.gt_text))
+    return by_lang, load_image
+
+
+def build_sources(sources: Sequence[dict[str, Any]], bank: Bank, *, max_len: int, image_size: tuple[int, int],
+                  langs: Sequence[str], split_override: str | None = None) -> list[tuple[WordSamples, float]]:
+    """Instantiate every configured source as per-language :class:`WordSamples` with its weight."""
+    out = []
+    for src in sources:
+        name = src.get("name", "source")
+        weight = float(src.get("weight", 1.0))
+        if "manifest" in src:
+            by_lang, loader = _manifest_parts(Path(src["manifest"]), Path(src.get("root", ".")))
+        elif "lmdb" in src:
+            by_lang, loader = _lmdb_parts(Path(src["lmdb"]), src.get("lang"))
+        elif "root" in src:
+            split = split_override or src.get("split", "train")
+            parts = []
+            for lang in langs:
+                p = Path(src["root"]) / "LMDB" / lang / f"{split}_lmdb"
+                if (p / "data.mdb").exists():
+                    bl, ld = _lmdb_parts(p, lang)
+                    parts.append((lang, bl.get(lang, []), ld))
+            if not parts:
+                raise UserError(f"source {name!r}: no {split}_lmdb under {src['root']}/LMDB/<lang>/ for {list(langs)}; "
+                                f"generate it with 'mstr synth words --langs {','.join(langs)} --out {src['root']}'")
+            for lang, items, ld in parts:
+                ws = WordSamples(name, lang, items, ld, bank, max_len, image_size)
+                if len(ws):
+                    out.append((ws, weight))
+            continue
+        else:
+            raise UserError(f"source {name!r} needs one of: root (synthetic layout), manifest (+ root), lmdb")
+        for lang, items in by_lang.items():
+            if lang not in langs:
+                log.warning("source %s: %d samples of language %r not in this model's languages; skipped",
+                            name, len(items), lang)
+                continue
+            ws = WordSamples(name, lang, items, loader, bank, max_len, image_size)
+            if len(ws):
+                out.append((ws, weight))
+    if not out:
+        raise UserError("no usable training samples in the configured sources")
+    return out
+
+
+def mixed_sampler(parts: list[tuple[WordSamples, float]], num_samples: int,
+                  lang_weights: dict[str, float] | None = None, seed: int = 0) -> tuple[ConcatDataset, WeightedRandomSampler]:
+    """A concatenation of the parts and a sampler drawing each source with its weight, each
+    language within a source with its ``lang_weights`` share (default equal), uniformly inside."""
+    lang_weights = lang_weights or {}
+    by_source: dict[str, list[WordSamples]] = {}
+    for ws, _ in parts:
+        by_source.setdefault(ws.name, []).append(ws)
+    weights = []
+    for ws, w in parts:
+        siblings = by_source[ws.name]
+        total_lw = sum(float(lang_weights.get(s.lang, 1.0)) for s in siblings)
+        share = w * float(lang_weights.get(ws.lang, 1.0)) / total_lw
+        weights.append(torch.full((len(ws),), share / len(ws), dtype=torch.double))
+    g = torch.Generator().manual_seed(seed)
+    return ConcatDataset([p for p, _ in parts]), WeightedRandomSampler(torch.cat(weights), num_samples, generator=g)
+
+
+def collate(batch):
+    images, targets, langs = zip(*batch)
+    return torch.stack(images), torch.stack(targets), list(langs)
