@@ -34,6 +34,7 @@ class SpotterConfig:
     heads: int = 4
     topk: int = 5
     init_scale: float = 20.0
+    dropout: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,9 +109,9 @@ class FeatureTokens(nn.Module):
 class PositionDecoder(nn.Module):
     """Pre-LN Transformer decoder layers: queries (self-attention) → memory (cross-attention)."""
 
-    def __init__(self, d_model: int, heads: int, layers: int, causal: bool = False) -> None:
+    def __init__(self, d_model: int, heads: int, layers: int, causal: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
-        layer = nn.TransformerDecoderLayer(d_model, heads, 4 * d_model, dropout=0.1, activation="gelu",
+        layer = nn.TransformerDecoderLayer(d_model, heads, 4 * d_model, dropout=dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.layers = nn.TransformerDecoder(layer, layers)
         self.causal = causal
@@ -136,7 +137,7 @@ class Spotter(nn.Module):
         shapes = ((h // 8, w // 8), (h // 16, w // 8))
         self.tokens = FeatureTokens(self.encoder.channels[1:], shapes, cfg.d_model)
         self.queries = nn.Parameter(torch.randn(cfg.max_len, cfg.d_model) * 0.02)
-        self.decoder = PositionDecoder(cfg.d_model, cfg.heads, cfg.dec_layers)
+        self.decoder = PositionDecoder(cfg.d_model, cfg.heads, cfg.dec_layers, dropout=cfg.dropout)
         self.head = nn.Linear(cfg.d_model, cfg.dim)
         self.log_scale = nn.Parameter(torch.tensor(float(cfg.init_scale)).log())
         self.register_buffer("bank", bank_vectors.float().clone(), persistent=False)

@@ -214,7 +214,7 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
         m = cfg["model"]
         scfg = SpotterConfig(dim=bank.dim, d_model=m["d_model"], widths=tuple(m["widths"]),
                              image_size=tuple(m["image_size"]), max_len=m["max_len"], dec_layers=m["dec_layers"],
-                             heads=m["heads"], topk=m["topk"])
+                             heads=m["heads"], topk=m["topk"], dropout=float(m.get("dropout", 0.0)))
         spotter = Spotter(scfg, bank.vectors, PAD_ID)
         if cfg.get("init_weights"):
             load_weights(spotter, cfg["init_weights"])
