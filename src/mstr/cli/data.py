@@ -27,7 +27,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_gt2lmdb(sub)
     _add_manifest2lmdb(sub)
     _add_lmdb2manifest(sub)
+    _add_split(sub)
     return parser
+
+
+def _add_split(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "split", help="split a manifest deterministically (e.g. fine-tune / dev)",
+        description="Write OUT/finetune.jsonl and OUT/dev.jsonl: a record is held out when "
+                    "sha1(seed:id) falls below --frac, so the split follows the image bytes, not "
+                    "the line order. Paths stay relative to the same --root.")
+    p.add_argument("manifest", type=Path, help="JSON-lines manifest")
+    p.add_argument("--root", type=Path, required=True, help="folder the manifest's path_rel are relative to")
+    p.add_argument("--out", type=Path, required=True, help="folder for the two manifests")
+    p.add_argument("--frac", type=float, default=0.2, help="share held out (default 0.2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_split)
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from mstr.data.split import split_manifest
+
+    sizes = split_manifest(args.manifest, args.root, args.out, frac=args.frac, seed=args.seed)
+    print(f"wrote {args.out}/finetune.jsonl ({sizes['finetune']}) and {args.out}/dev.jsonl ({sizes['dev']})"
+          + (f"; {sizes['problems']} manifest line(s) skipped" if sizes["problems"] else ""))
+    return 0
 
 
 # --------------------------------------------------------------------------------------------
