@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from mstr.errors import UserError
 from mstr.models.mclip import SUBTYPES, MClip, MClipConfig, PromptTokenizer
 from mstr.preprocess import to_tensor
 from mstr.train.losses import LossWeights, MClipLoss
+from mstr.train.optim import warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +132,7 @@ def make_module(cfg: dict[str, Any], langs, entries):
         def configure_optimizers(self):
             o = cfg["optim"]
             opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            warm, total = int(o["warmup_steps"]), int(o["max_steps"])
-
-            def factor(step: int) -> float:
-                if step < warm:
-                    return (step + 1) / max(1, warm)
-                t = min(1.0, (step - warm) / max(1, total - warm))
-                return 0.5 * (1 + math.cos(math.pi * t))
-
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            sched = warmup_cosine(opt, int(o["warmup_steps"]), int(o["max_steps"]))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     return MClipModule()

@@ -6,7 +6,6 @@ Both export a model bundle (``<out>/bundle``) that ``mstr.load`` reads.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from mstr.bank import EOS_ID, PAD_ID, Bank
 from mstr.errors import UserError
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
+from mstr.train.optim import warmup_cosine
 from mstr.train.words import IGNORE, build_sources, collate, mixed_sampler
 
 log = logging.getLogger(__name__)
@@ -31,15 +31,6 @@ def _pl():
     except ImportError as exc:  # pragma: no cover
         raise UserError("training needs PyTorch Lightning: pip install 'mstr[train]'") from exc
     return pl
-
-
-def _schedule(opt, warm: int, total: int):
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / max(1, warm)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def _exact(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -79,7 +70,7 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
         def configure_optimizers(self):
             o = cfg["optim"]
             opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": _schedule(opt, int(o["warmup_steps"]),
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": warmup_cosine(opt, int(o["warmup_steps"]),
                                                                                int(o["max_steps"])), "interval": "step"}}
 
     return SpotterModule()
@@ -140,7 +131,7 @@ def make_refiner_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter, refin
         def configure_optimizers(self):
             o = cfg["optim"]
             opt = torch.optim.AdamW(self.refiner.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": _schedule(opt, int(o["warmup_steps"]),
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": warmup_cosine(opt, int(o["warmup_steps"]),
                                                                                int(o["max_steps"])), "interval": "step"}}
 
     return RefinerModule()
