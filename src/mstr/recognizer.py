@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-from mstr.bank import EOS_ID, Bank
+from mstr.bank import EOS_ID, PAD_ID, Bank
 from mstr.images import BadImage, load_image
 from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
@@ -21,8 +21,10 @@ __all__ = ["Recognizer", "spotter_decode"]
 
 
 def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``B, L, N`` logits → (argmax ids ``B, L``, their probs, top-K ids ``B, L, K``, top-K probs)."""
-    probs = logits.float().softmax(-1)
+    """``B, L, N`` logits → (argmax ids ``B, L``, their probs, top-K ids ``B, L, K``, top-K probs).
+
+    ``<pad>`` is never an output."""
+    probs = logits.float().index_fill(-1, torch.tensor([PAD_ID], device=logits.device), float("-inf")).softmax(-1)
     top_p, top_i = probs.topk(k, dim=-1)
     return top_i[..., 0], top_p[..., 0], top_i, top_p
 

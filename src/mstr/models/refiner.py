@@ -91,8 +91,7 @@ class Refiner(nn.Module):
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         emb = F.normalize(self.head(h).float(), dim=-1)
-        out = self.log_scale.exp().clamp(1.0, 100.0) * emb @ self.bank.t()
-        return out.masked_fill(self.never, float("-inf"))
+        return self.log_scale.exp().clamp(1.0, 100.0) * emb @ self.bank.t()  # raw: see Spotter.score
 
     def forward(self, prefix_ids: torch.Tensor, prefix_scores: torch.Tensor, features: list[torch.Tensor],
                 prev_ids: torch.Tensor) -> torch.Tensor:
@@ -111,7 +110,7 @@ class Refiner(nn.Module):
         done = torch.zeros(b, dtype=torch.bool, device=prefix_ids.device)
         for _ in range(self.cfg.max_len):
             h = self.decoder(self.embed_inputs(ids), mem)
-            p = self.logits(h[:, -1]).softmax(-1)
+            p = self.logits(h[:, -1]).masked_fill(self.never, float("-inf")).softmax(-1)
             conf, nxt = p.max(-1)
             nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
             ids = torch.cat([ids, nxt[:, None]], dim=1)

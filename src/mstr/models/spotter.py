@@ -149,8 +149,15 @@ class Spotter(nn.Module):
         return self.log_scale.exp().clamp(1.0, 100.0)
 
     def score(self, emb: torch.Tensor) -> torch.Tensor:
-        """``B, L, D`` unit vectors → ``B, L, N`` scaled cosines to the bank (pad never wins)."""
-        logits = self.scale() * emb.float() @ self.bank.t()
+        """``B, L, D`` unit vectors → ``B, L, N`` scaled cosines to the bank.
+
+        Raw scores, ``<pad>`` included (training never targets it; with label smoothing a −inf
+        column would make the loss infinite); decoding masks it with :meth:`decodable`.
+        """
+        return self.scale() * emb.float() @ self.bank.t()
+
+    def decodable(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` with the entries that are never an output (``<pad>``) set to −inf."""
         return logits.masked_fill(self.never, float("-inf"))
 
     def forward(self, images: torch.Tensor) -> SpotterOutput:

@@ -56,7 +56,7 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
             out = self.spotter(x)
             loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
                                    label_smoothing=float(cfg["optim"].get("label_smoothing", 0.0)))
-            acc = _exact(out.logits.argmax(-1), y).mean()
+            acc = _exact(self.spotter.decodable(out.logits).argmax(-1), y).mean()
             self.log("train/loss", loss.detach(), prog_bar=True, batch_size=len(y))
             self.log("train/word_acc", acc, prog_bar=True, batch_size=len(y))
             return loss
@@ -64,7 +64,8 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
         def validation_step(self, batch, _):
             x, y, _langs = batch
             out = self.spotter(x)
-            self.log("val/word_acc", _exact(out.logits.argmax(-1), y).mean(), prog_bar=True, batch_size=len(y),
+            self.log("val/word_acc", _exact(self.spotter.decodable(out.logits).argmax(-1), y).mean(), prog_bar=True,
+                     batch_size=len(y),
                      sync_dist=True)
 
         def configure_optimizers(self):
@@ -108,7 +109,7 @@ def make_refiner_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter, refin
                 pick = torch.rand(len(y), generator=self.g) < p_sim
                 top_i[pick] = s_i[pick].to(top_i.device)
                 top_p[pick] = s_p[pick].to(top_p.device, top_p.dtype)
-            return top_i, top_p, feats, out.logits.argmax(-1)
+            return top_i, top_p, feats, self.spotter.decodable(out.logits).argmax(-1)
 
         def training_step(self, batch, _):
             x, y, _langs = batch

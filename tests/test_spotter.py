@@ -1,0 +1,84 @@
+"""Spotter / Refiner / bundle unit checks."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import mstr
+from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
+from mstr.bundle import save_bundle
+from mstr.errors import UserError
+from mstr.models.refiner import Refiner, RefinerConfig
+from mstr.models.spotter import Spotter, SpotterConfig
+from mstr.recognizer import spotter_decode
+
+SMALL = dict(d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1, heads=2)
+
+
+@pytest.fixture(scope="module")
+def bank():
+    torch.manual_seed(0)
+    e = bank_entries(["en", "hi"])
+    return build_bank(e, F.normalize(torch.randn(len(e), 32), dim=-1))
+
+
+def test_spotter_shapes_frozen_bank_and_finite_smoothed_loss(bank):
+    s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
+    out = s(torch.randn(2, 3, 32, 128))
+    assert out.embeddings.shape == (2, 10, 32) and out.logits.shape == (2, 10, len(bank))
+    assert [tuple(f.shape[2:]) for f in out.features] == [(8, 32), (4, 16), (2, 16)]
+    assert "bank" not in dict(s.named_parameters()) and "bank" not in s.state_dict()
+    y = torch.randint(2, len(bank), (2, 10))
+    loss = F.cross_entropy(out.logits.flatten(0, 1), y.flatten(), label_smoothing=0.1)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert s.log_scale.grad is not None
+
+
+def test_pad_is_never_decoded(bank):
+    logits = torch.zeros(1, 3, len(bank))
+    logits[..., PAD_ID] = 50.0
+    ids, probs, top_i, _ = spotter_decode(logits, 5)
+    assert (ids != PAD_ID).all() and (top_i != PAD_ID).all()
+
+
+def test_refiner_teacher_forcing_and_greedy(bank):
+    s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
+    r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)), bank.vectors)
+    out = s(torch.randn(2, 3, 32, 128))
+    _, _, top_i, top_p = spotter_decode(out.logits, 5)
+    prev = torch.randint(2, len(bank), (2, 9))
+    assert r(top_i, top_p, out.features, prev).shape == (2, 10, len(bank))
+    ids, p = r.greedy(top_i, top_p, out.features, EOS_ID)
+    assert ids.shape == p.shape and ids.shape[1] <= 10 and (ids != PAD_ID).all()
+
+
+def test_bundle_round_trip_and_errors(bank, tmp_path):
+    s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
+    save_bundle(tmp_path / "b", spotter=s, bank=bank, name="toy")
+    rec = mstr.load(tmp_path / "b")
+    assert rec.name == "toy" and rec.refiner is None and rec.langs == ["en", "hi"]
+    x = torch.randn(1, 3, 32, 128)
+    assert rec.spotter(x).logits.allclose(s.eval()(x).logits)
+    # a bank that is not the one the Spotter was trained with
+    cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+    cfg["bank_fingerprint"] = "0" * 64
+    (tmp_path / "b" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UserError, match="not the one the model was trained with"):
+        mstr.load(tmp_path / "b")
+    with pytest.raises(UserError, match="config.json is missing"):
+        mstr.load(tmp_path)
+    (tmp_path / "c").mkdir()
+    save_bundle(tmp_path / "c", spotter=s, bank=bank)
+    (tmp_path / "c" / "spotter.safetensors").unlink()
+    with pytest.raises(UserError, match="spotter.safetensors"):
+        mstr.load(tmp_path / "c")
+
+
+def test_no_default_model_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr("mstr.api.default_bundle_path", lambda: tmp_path / "none")
+    with pytest.raises(UserError, match="--bundle"):
+        mstr.load()
