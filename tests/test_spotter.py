@@ -82,3 +82,22 @@ def test_no_default_model_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr("mstr.api.default_bundle_path", lambda: tmp_path / "none")
     with pytest.raises(UserError, match="--bundle"):
         mstr.load()
+
+
+def test_refine_policy_confidence_keeps_the_surer_reading(bank):
+    from PIL import Image
+
+    from mstr.recognizer import Recognizer
+
+    torch.manual_seed(1)
+    s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
+    r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)), bank.vectors)
+    images = [Image.new("RGB", (60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(6)]
+    spot = Recognizer(s, bank, None).read(images)
+    always = Recognizer(s, bank, r, refine_policy="always").read(images)
+    gated = Recognizer(s, bank, r, refine_policy="confidence").read(images)
+    for a, b, g in zip(spot, always, gated):
+        assert g.confidence == pytest.approx(max(a.confidence, b.confidence))
+        assert g.text == (b.text if b.confidence >= a.confidence else a.text)
+    with pytest.raises(ValueError):
+        Recognizer(s, bank, r, refine_policy="sometimes")

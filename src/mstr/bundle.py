@@ -88,7 +88,8 @@ def read_config(folder: Path) -> dict[str, Any]:
     return cfg
 
 
-def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False):
+def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
+                refine_policy: str = "confidence"):
     """Load a bundle into a :class:`~mstr.recognizer.Recognizer`."""
     from mstr.recognizer import Recognizer
 
@@ -106,4 +107,5 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
     if refiner and r_cfg is not None:
         ref = Refiner(r_cfg, bank.vectors, PAD_ID)
         load_weights(ref, folder / "refiner.safetensors")
-    return Recognizer(spotter, bank, ref, config=cfg, name=cfg.get("name", folder.name), device=device, bf16=bf16)
+    return Recognizer(spotter, bank, ref, config=cfg, name=cfg.get("name", folder.name), device=device, bf16=bf16,
+                      refine_policy=refine_policy)

@@ -17,7 +17,11 @@ from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
 
-__all__ = ["Recognizer", "spotter_decode"]
+__all__ = ["Recognizer", "spotter_decode", "REFINE_POLICIES"]
+
+#: "confidence": keep the Refiner's reading only when it is at least as confident as the
+#: Spotter's (the Refiner corrects, it never overrules a surer Spotter); "always": the Refiner's.
+REFINE_POLICIES = ("confidence", "always")
 
 
 def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -42,11 +46,18 @@ def _cut(ids: list[int], probs: list[float]) -> tuple[list[int], list[float], fl
 
 
 class Recognizer:
-    """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`."""
+    """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`.
+
+    With a Refiner, both readings are computed; ``refine_policy`` says which one is returned
+    (see :data:`REFINE_POLICIES`). The confidence of a reading is the product of its characters'
+    probabilities and the end-of-sequence probability."""
 
     def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
-                 bf16: bool = False) -> None:
+                 bf16: bool = False, refine_policy: str = "confidence") -> None:
+        if refine_policy not in REFINE_POLICIES:
+            raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {refine_policy!r}")
+        self.refine_policy = refine_policy
         self.spotter = spotter.eval().to(device)
         self.refiner = refiner.eval().to(device) if refiner is not None else None
         self.bank = bank
@@ -67,14 +78,18 @@ class Recognizer:
         with self._autocast():
             out = self.spotter(x.to(self.device))
         ids, p, top_i, top_p = spotter_decode(out.logits, k)
+        readings = [_cut(ids[b].tolist(), p[b].tolist()) for b in range(x.shape[0])]
         if use_refiner and self.refiner is not None:
             with self._autocast():
-                ids, p = self.refiner.greedy(top_i, top_p, out.features, EOS_ID)
-            p = p.float()
+                r_ids, r_p = self.refiner.greedy(top_i, top_p, out.features, EOS_ID)
+            for b in range(x.shape[0]):
+                refined = _cut(r_ids[b].tolist(), r_p[b].float().tolist())
+                if self.refine_policy == "always" or refined[2] >= readings[b][2]:
+                    readings[b] = refined
         preds = []
         tokens = [e.token for e in self.bank.entries]
         for b in range(x.shape[0]):
-            char_ids, char_p, conf = _cut(ids[b].tolist(), p[b].tolist())
+            char_ids, char_p, conf = readings[b]
             s_ids = top_i[b, :, 0].tolist()
             n_top = s_ids.index(EOS_ID) + 1 if EOS_ID in s_ids else len(s_ids)
             topk = [[(tokens[i], round(float(q), 4)) for i, q in zip(top_i[b, t].tolist(), top_p[b, t].tolist())]

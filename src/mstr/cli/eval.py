@@ -188,6 +188,9 @@ def _add_words(p: argparse.ArgumentParser) -> None:
                         "LMDB without lang keys, its samples are taken to be that language)")
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (skip the Refiner)")
+    p.add_argument("--refine-policy", choices=("confidence", "always"), default="confidence",
+                   help="with a Refiner: keep its reading only when at least as confident as the "
+                        "Spotter's (confidence, default), or always")
     p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
                    help="default: compare the normalised strings; en-benchmark: the English "
                         "benchmark convention (lower-case, [0-9a-z] only)")
@@ -219,6 +222,8 @@ def _words_command(args: argparse.Namespace) -> str:
         parts += ["--langs", args.langs]
     if args.no_refiner:
         parts.append("--no-refiner")
+    if args.refine_policy != "confidence":
+        parts += ["--refine-policy", args.refine_policy]
     if args.convention != "default":
         parts += ["--convention", args.convention]
     if args.rotation:
@@ -281,7 +286,7 @@ def _run_words(args: argparse.Namespace) -> int:
     from mstr.api import load
 
     device = _device(args.device).type if args.device == "auto" else args.device
-    recognizer = load(args.bundle, refiner=not args.no_refiner, device=device)
+    recognizer = load(args.bundle, refiner=not args.no_refiner, device=device, refine_policy=args.refine_policy)
     result = evaluate(recognizer, samples, convention=args.convention, rotation=args.rotation,
                       batch_size=args.batch_size, progress=True)
     report = result.to_dict()

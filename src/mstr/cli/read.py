@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (faster, less accurate)")
+    p.add_argument("--refine-policy", choices=("confidence", "always"), default="confidence",
+                   help="with a Refiner: keep its reading only when at least as confident as the "
+                        "Spotter's (default), or always")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1 …")
     p.set_defaults(func=run)
@@ -85,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     from mstr.api import load
 
-    recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device)
+    recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
+                      refine_policy=args.refine_policy)
     failed = 0
 
     def fail(path: str, reason: str) -> None:
