@@ -293,11 +293,11 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
         hit5 = (top[:, :TOPK] == true[:, None]).any(axis=1)
         true_script, pred_script = scripts[true], scripts[pred]
         leak = (pred_script != true_script) & (pred_script != COMMON)
-        true_sub, pred_sub = subtypes[true], subtypes[pred]
+        true_sub = subtypes[true]
     else:
         pred = np.zeros(0, dtype=np.int64)
         hit1 = hit5 = leak = np.zeros(0, dtype=bool)
-        true_script = pred_script = true_sub = pred_sub = np.zeros(0, dtype=object)
+        true_script = pred_script = true_sub = np.zeros(0, dtype=object)
     everything = np.ones(q, dtype=bool)
 
     def table(values: np.ndarray, order: Sequence[str], key: str) -> list[dict[str, Any]]:

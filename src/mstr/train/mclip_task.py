@@ -23,7 +23,7 @@ from mstr.train.optim import warmup_cosine
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CharCrops", "MClipModule", "train_mclip", "entry_class_map"]
+__all__ = ["CharCrops", "make_module", "train_mclip", "export_mclip", "load_mclip", "entry_class_map"]
 
 
 def entry_class_map(entries) -> dict[tuple[str, str], int]:
@@ -138,7 +138,7 @@ def make_module(cfg: dict[str, Any], langs, entries):
     return MClipModule()
 
 
-MClipModule = make_module  # the factory is the public name for the LightningModule
+
 
 
 def export_mclip(module, out: Path, langs, extra: dict[str, Any] | None = None) -> Path:
