@@ -13,12 +13,14 @@ the model, so a checkpoint reads its prompts exactly as it was trained.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mstr.models.config import JsonConfig
 
 __all__ = ["MClipConfig", "PromptTokenizer", "MClip", "ImageTower", "TextTower", "SUBTYPES"]
 
@@ -85,7 +87,7 @@ class PromptTokenizer:
 
 
 @dataclass
-class MClipConfig:
+class MClipConfig(JsonConfig):
     dim: int = 256                 # embedding dimension D (also the bank's)
     widths: tuple[int, ...] = (32, 64, 128, 256)
     blocks: tuple[int, ...] = (1, 1, 1)
@@ -96,17 +98,6 @@ class MClipConfig:
     vocab: list[str] = field(default_factory=list)
     prompt_len: int = 12
     n_subtypes: int = len(SUBTYPES)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["widths"], d["blocks"] = list(self.widths), list(self.blocks)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "MClipConfig":
-        d = dict(d)
-        d["widths"], d["blocks"] = tuple(d["widths"]), tuple(d["blocks"])
-        return cls(**d)
 
 
 class BasicBlock(nn.Module):

@@ -11,12 +11,13 @@ characters, and its outputs are embeddings scored against the same frozen bank.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mstr.models.config import JsonConfig
 
 from mstr.models.spotter import FeatureTokens, PositionDecoder
 
@@ -24,7 +25,7 @@ __all__ = ["RefinerConfig", "Refiner"]
 
 
 @dataclass
-class RefinerConfig:
+class RefinerConfig(JsonConfig):
     dim: int = 256
     d_model: int = 192
     layers: int = 2
@@ -34,17 +35,6 @@ class RefinerConfig:
     channels: tuple[int, ...] = (64, 128, 192)
     image_size: tuple[int, int] = (32, 128)
     init_scale: float = 20.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["channels"], d["image_size"] = list(self.channels), list(self.image_size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RefinerConfig":
-        d = dict(d)
-        d["channels"], d["image_size"] = tuple(d["channels"]), tuple(d["image_size"])
-        return cls(**d)
 
 
 class Refiner(nn.Module):

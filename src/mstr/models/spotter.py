@@ -11,12 +11,13 @@
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mstr.models.config import JsonConfig
 
 from mstr.models.mclip import BasicBlock
 
@@ -24,7 +25,7 @@ __all__ = ["SpotterConfig", "WordEncoder", "Spotter", "SpotterOutput", "Position
 
 
 @dataclass
-class SpotterConfig:
+class SpotterConfig(JsonConfig):
     dim: int = 256                       # bank dimension D
     d_model: int = 192
     widths: tuple[int, ...] = (32, 64, 128, 192)
@@ -35,17 +36,6 @@ class SpotterConfig:
     topk: int = 5
     init_scale: float = 20.0
     dropout: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["widths"], d["image_size"] = list(self.widths), list(self.image_size)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SpotterConfig":
-        d = dict(d)
-        d["widths"], d["image_size"] = tuple(d["widths"]), tuple(d["image_size"])
-        return cls(**d)
 
 
 @dataclass
