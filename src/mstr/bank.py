@@ -29,7 +29,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from mstr.text import normalize
 __all__ = [
     "SPECIALS", "EOS_ID", "PAD_ID", "COMMON_SCRIPT", "SPECIAL_SCRIPT", "SUBTYPES",
     "FORMAT", "FORMAT_VERSION", "VECTORS_FILE", "TABLE_FILE",
-    "BankEntry", "Bank", "bank_entries", "build_bank", "fingerprint_of",
+    "BankEntry", "Bank", "bank_entries", "build_bank", "entry_key", "fingerprint_of",
 ]
 
 SPECIALS: tuple[str, ...] = ("<eos>", "<pad>")
@@ -114,6 +114,13 @@ def _special_entries() -> list[BankEntry]:
     return [BankEntry(name, SPECIAL_SCRIPT, (), "special") for name in SPECIALS]
 
 
+def entry_key(ch: str, charset: Any, common: Collection[str] | None = None) -> tuple[str, str]:
+    """The bank key ``(script, token)`` of a character of ``charset``: the shared Common entry
+    when the character is listed under ``common`` (default: the charset's own ``common``), else
+    the entry of the charset's script."""
+    return (COMMON_SCRIPT, ch) if ch in (charset.common if common is None else common) else (charset.script, ch)
+
+
 def bank_entries(langs: str | Sequence[str]) -> list[BankEntry]:
     """The ordered token table for ``langs`` (codes or presets, see :func:`parse_langs`).
 
@@ -131,7 +138,7 @@ def bank_entries(langs: str | Sequence[str]) -> list[BankEntry]:
     for cs in charsets:
         script_order.setdefault(cs.script, None)
         for ch in cs.chars():
-            key = (COMMON_SCRIPT, ch) if ch in common else (cs.script, ch)
+            key = entry_key(ch, cs, common)
             langs_of.setdefault(key, set()).add(cs.lang)
             sub = cs.subtype(ch)
             first = subtype_of.setdefault(key, (sub, cs.lang))

@@ -77,6 +77,11 @@ class GenSpec:
         d["font_px"] = list(self.font_px)
         return d
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "GenSpec":
+        """Inverse of :meth:`to_json` (lists back to tuples)."""
+        return cls(**{**d, "langs": tuple(d["langs"]), "font_px": tuple(d["font_px"])})
+
     def n_shards(self) -> int:
         return math.ceil(self.n / self.shard_size)
 
@@ -223,8 +228,7 @@ def generate(spec: GenSpec, out: str | Path, *, workers: int = 1, part: tuple[in
 
     require_raqm()
     out = Path(out)
-    spec = GenSpec(**{**spec.to_json(), "langs": tuple(parse_langs(list(spec.langs))),
-                      "font_px": tuple(spec.font_px)})
+    spec = GenSpec.from_json({**spec.to_json(), "langs": parse_langs(list(spec.langs))})
     done = out / "done.json"
     _check_spec(out, spec)
     if done.exists() and merge_after:
@@ -290,8 +294,7 @@ def merge(out: str | Path, *, keep_shards: bool = False) -> dict[str, Any]:
     spec_path = out / "spec.json"
     if not spec_path.exists():
         raise UserError(f"{out} has no spec.json: not an mstr synth output folder")
-    raw = json.loads(spec_path.read_text())
-    spec = GenSpec(**{**raw, "langs": tuple(raw["langs"]), "font_px": tuple(raw["font_px"])})
+    spec = GenSpec.from_json(json.loads(spec_path.read_text()))
     for lang in spec.langs:
         for s in range(spec.n_shards()):
             lo, hi = spec.shard_range(s)

@@ -5,12 +5,13 @@ image tower's centroid of the entry's training crops (``alpha`` = share of the c
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from mstr.bank import Bank, BankEntry, bank_entries, build_bank
+from mstr.bank import Bank, BankEntry, bank_entries, build_bank, entry_key
 from mstr.errors import UserError
 
 __all__ = ["text_prototypes", "image_centroids", "build_from_mclip", "extend_from_mclip"]
@@ -42,14 +43,14 @@ def image_centroids(model, entries: Sequence[BankEntry], root: str | Path, langs
         if not (path / "data.mdb").exists():
             raise UserError(f"{path} not found: give --centroids the --out folder of 'mstr synth chars'")
         cs = load_charset(lang)
-        common = set(cs.common)
         ds = LmdbDataset(path, charset_langs=[lang], lang=lang)
         picks: list[tuple[int, int]] = []
+        taken: Counter[int] = Counter()
         for i in range(len(ds)):
-            ch = ds.label_at(i)
-            row = index.get(("Zyyy", ch) if ch in common else (cs.script, ch))
-            if row is not None and counts[row] + sum(1 for _, r in picks if r == row) < max_per_entry:
+            row = index.get(entry_key(ds.label_at(i), cs))
+            if row is not None and counts[row] + taken[row] < max_per_entry:
                 picks.append((i, row))
+                taken[row] += 1
         for start in range(0, len(picks), 256):
             chunk = picks[start:start + 256]
             x = preprocess([ds[i][0] for i, _ in chunk], (size, size))

@@ -37,13 +37,14 @@ class CharCrops(Dataset):
         from mstr.charsets import load_charset
         from mstr.data.lmdb import LmdbDataset
 
+        from mstr.bank import entry_key
+
         cs = load_charset(lang)
         self.ds = LmdbDataset(path, charset_langs=[lang], lang=lang)
-        common = set(cs.common)
         self.rows = []
         for i in range(len(self.ds)):
             ch = self.ds.label_at(i)
-            key = ("Zyyy", ch) if ch in common else (cs.script, ch)
+            key = entry_key(ch, cs)
             if key not in classes:
                 raise UserError(f"{path}: label {ch!r} (sample {self.ds.index_at(i)}) is not a bank entry of {lang}")
             self.rows.append(classes[key])
