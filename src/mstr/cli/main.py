@@ -15,7 +15,7 @@ from mstr import __version__
 from mstr.errors import UserError
 
 #: subcommand modules, in the order ``--help`` lists them
-SUBCOMMAND_MODULES = ("mstr.cli.synth", "mstr.cli.data", "mstr.cli.train", "mstr.cli.bank", "mstr.cli.eval", "mstr.cli.viz", "mstr.cli.read")
+SUBCOMMAND_MODULES = ("mstr.cli.synth", "mstr.cli.data", "mstr.cli.train", "mstr.cli.bank", "mstr.cli.eval", "mstr.cli.viz", "mstr.cli.read", "mstr.cli.recipe")
 
 
 def build_parser() -> argparse.ArgumentParser:

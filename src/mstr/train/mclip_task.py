@@ -190,6 +190,10 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
     val_loader = DataLoader(val, batch_size=512, num_workers=0) if val is not None else None
     out = Path(cfg["out"])
     module = make_module(cfg, langs, entries)
+    if cfg.get("init_mclip"):  # continue from an exported mCLIP (e.g. to learn a new language's prompts)
+        from mstr.weights import load_weights
+
+        load_weights(module.model, Path(cfg["init_mclip"]) / "mclip.safetensors")
     ckpt_dir = out / "checkpoints"
     callbacks = [pl.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True,
                                               every_n_train_steps=int(t["ckpt_every"])),

@@ -43,13 +43,41 @@ def _targets_for_refiner(target: torch.Tensor) -> torch.Tensor:
     return target.masked_fill(target.eq(IGNORE), PAD_ID)
 
 
+class CtcAux(torch.nn.Module):
+    """Training-only auxiliary reader over the stride-4 columns of the Spotter's encoder.
+
+    Each of the ``W/4`` columns (height-averaged) is mapped to a unit vector and scored against the
+    same frozen bank; a CTC loss whose blank is the bank's ``<pad>`` row (never a target) supervises
+    the encoder directly, before the position queries have learned where to look. It is not part of
+    the bundle: inference never uses it.
+    """
+
+    def __init__(self, channels: int, d_model: int, dim: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Sequential(torch.nn.Conv1d(channels, d_model, 3, padding=1), torch.nn.GELU(),
+                                        torch.nn.Conv1d(d_model, dim, 1))
+
+    def forward(self, f4: torch.Tensor, spotter: Spotter, y: torch.Tensor) -> torch.Tensor:
+        cols = self.conv(f4.mean(dim=2))                                   # B, D, T
+        emb = F.normalize(cols.transpose(1, 2).float(), dim=-1)            # B, T, D
+        logp = spotter.score(emb).log_softmax(-1).transpose(0, 1)          # T, B, N
+        keep = y.ne(IGNORE) & y.ne(EOS_ID)
+        lengths = keep.sum(1)
+        targets = y[keep]
+        t_len = torch.full((y.shape[0],), logp.shape[0], dtype=torch.long, device=y.device)
+        return F.ctc_loss(logp, targets, t_len, lengths, blank=PAD_ID, zero_infinity=True)
+
+
 def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
     pl = _pl()
+    ctc_weight = float(cfg["optim"].get("ctc_weight", 0.0) or 0.0)
 
     class SpotterModule(pl.LightningModule):
         def __init__(self) -> None:
             super().__init__()
             self.spotter = spotter
+            self.ctc = CtcAux(spotter.encoder.channels[0], spotter.cfg.d_model, spotter.cfg.dim) \
+                if ctc_weight > 0 else None
 
         def training_step(self, batch, _):
             x, y, _langs = batch
@@ -58,6 +86,10 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
                                    label_smoothing=float(cfg["optim"].get("label_smoothing", 0.0)))
             acc = _exact(self.spotter.decodable(out.logits).argmax(-1), y).mean()
             self.log("train/loss", loss.detach(), prog_bar=True, batch_size=len(y))
+            if self.ctc is not None:
+                aux = self.ctc(out.features[0], self.spotter, y)
+                self.log("train/ctc", aux.detach(), batch_size=len(y))
+                loss = loss + ctc_weight * aux
             self.log("train/word_acc", acc, prog_bar=True, batch_size=len(y))
             return loss
 
@@ -187,6 +219,26 @@ def _fit(trainer, module, train, val, out: Path) -> None:
     trainer.fit(module, train, val, ckpt_path=str(last) if last.exists() else None)
 
 
+def extension_of(old: Bank, new: Bank, new_path: Any, bundle: Any) -> Bank:
+    """``new`` if it extends ``old`` (same leading entries, bit-identical vectors), else a UserError."""
+    n = len(old)
+    same = (len(new) >= n and [e.key for e in new.entries[:n]] == [e.key for e in old.entries]
+            and torch.equal(new.vectors[:n], old.vectors))
+    if not same:
+        raise UserError(f"bank {new_path} is not an extension of the bank in {bundle}: make it with "
+                        f"'mstr bank extend --bank {bundle}/bank --mclip … --langs … --out {new_path}'")
+    return new
+
+
+def _with_bank(model, bank: Bank):
+    """The same trained model scoring against ``bank`` (rows appended: weights unchanged)."""
+    model.bank = bank.vectors.float().clone()
+    never = torch.zeros(len(bank), dtype=torch.bool)
+    never[PAD_ID] = True
+    model.never = never
+    return model
+
+
 def train_spotter(cfg: dict[str, Any]) -> Path:
     """Train the Spotter on a frozen bank; writes ``<out>/bundle``."""
     pl = _pl()
@@ -199,6 +251,9 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
     if init:  # fine-tuning: architecture, bank and weights from the bundle
         rec = load_bundle(init, refiner=False)
         bank, spotter = rec.bank, rec.spotter.train()
+        if cfg.get("bank"):  # a new language: the bundle's bank extended by 'mstr bank extend'
+            bank = extension_of(rec.bank, Bank.load(cfg["bank"]), cfg["bank"], init)
+            spotter = _with_bank(spotter, bank)
     else:
         if not cfg.get("bank"):
             raise UserError("set 'bank=' (a folder from 'mstr bank build') or 'init_bundle=' (fine-tuning)")
@@ -235,6 +290,10 @@ def train_refiner(cfg: dict[str, Any]) -> Path:
                          topk=spotter.cfg.topk, max_len=spotter.cfg.max_len, channels=spotter.encoder.channels,
                          image_size=tuple(spotter.cfg.image_size))
     refiner = Refiner(rcfg, bank.vectors, PAD_ID)
+    if cfg.get("init_weights"):  # e.g. the Refiner of the bundle being extended to a new language
+        from mstr.weights import load_weights
+
+        load_weights(refiner, cfg["init_weights"])
     out = Path(cfg["out"])
     train, val = _loaders(cfg, bank, spotter.cfg.max_len, tuple(spotter.cfg.image_size))
     module = make_refiner_module(cfg, bank, spotter, refiner)

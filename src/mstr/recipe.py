@@ -1,0 +1,211 @@
+"""Recipes: one YAML file describes a whole training run, end to end, as a list of ``mstr`` commands.
+
+``mstr recipe run configs/recipes/6lang.yaml`` generates the data, trains Stage 1 (or reuses an
+mCLIP), builds the bank, trains the Spotter (one or more phases, each continuing from the previous
+bundle), fine-tunes on real data where the recipe has some, trains the Refiner, and evaluates the
+final bundle on every evaluation set. Each step is an ordinary ``mstr`` command (printed before it
+runs, and listed by ``--dry-run``) and is skipped when its output already exists, so an interrupted
+recipe resumes by running the same command again.
+
+Recipe keys (see ``configs/recipes/*.yaml``)::
+
+    name: mstr-6lang            # bundle name
+    langs: 6lang                # codes or a preset
+    work: runs/recipes/6lang    # every output goes under here (data paths may point elsewhere)
+    workers: 2                  # data-generation processes
+    data:                       # 'mstr synth chars|words' runs: {kind, n, seed, fonts, val_frac, out}
+      chars: {...}  chars_test: {...}  words: {...}  words_test: {...}
+    mclip: {use: PATH} | {overrides: [key=value, ...]}
+    bank: {alpha: 0.0}          # text prototypes, optionally blended with image centroids
+    spotter: [[key=value, ...], ...]      # phases; phase k>1 starts from phase k-1's bundle
+    finetune: {for_langs, sources, synth_weight, overrides} | null   # real data (skipped when absent)
+    refiner: [key=value, ...]
+    eval: [{name, lmdb} | {name, manifest, root, convention}, ...]
+"""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mstr.errors import UserError
+
+__all__ = ["Step", "load_recipe", "plan", "run"]
+
+_DATA_KINDS = ("chars", "words")
+
+
+@dataclass
+class Step:
+    """One ``mstr`` command, the file whose existence means it is done, and why it may be skipped."""
+
+    name: str
+    argv: list[str]
+    done: Path
+    skip_reason: str | None = None
+    stdout: Path | None = None       # capture stdout here (evaluation tables)
+    notes: list[str] = field(default_factory=list)
+
+    def shell(self) -> str:
+        cmd = "mstr " + " ".join(shlex.quote(a) for a in self.argv)
+        return cmd + (f" > {shlex.quote(str(self.stdout))}" if self.stdout else "")
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    from mstr.config import load_config
+
+    r = load_config(path, overrides or [])
+    for key in ("name", "langs", "work", "data", "spotter", "eval"):
+        if key not in r:
+            raise UserError(f"recipe {path} has no '{key}:' (see configs/recipes/6lang.yaml for a complete one)")
+    for key, spec in r["data"].items():
+        if not isinstance(spec, dict) or spec.get("kind") not in _DATA_KINDS or "out" not in spec:
+            raise UserError(f"recipe {path}: data.{key} needs kind: chars|words and out: a folder")
+    if not r["spotter"] or not all(isinstance(p, list) for p in r["spotter"]):
+        raise UserError(f"recipe {path}: spotter must be a list of phases, each a list of key=value overrides")
+    return r
+
+
+def _data_step(key: str, spec: dict[str, Any], langs: str, workers: int) -> Step:
+    out = Path(spec["out"])
+    argv = ["synth", spec["kind"], "--langs", str(spec.get("langs", langs)), "--n", str(spec["n"]),
+            "--seed", str(spec.get("seed", 0)), "--fonts", spec.get("fonts", "train"), "--out", str(out),
+            "--workers", str(workers)]
+    if "val_frac" in spec:
+        argv += ["--val-frac", str(spec["val_frac"])]
+    if "shard_size" in spec:
+        argv += ["--shard-size", str(spec["shard_size"])]
+    return Step(f"data.{key}", argv, out / "done.json")
+
+
+def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> list[Step]:
+    """The recipe's steps in order (nothing is run)."""
+    work = Path(r["work"])
+    langs = str(r["langs"])
+    workers = int(r.get("workers", 1))
+    data = r["data"]
+    steps = [_data_step(k, spec, langs, workers) for k, spec in data.items()]
+
+    mc = r.get("mclip") or {}
+    if mc.get("use"):
+        mclip = Path(mc["use"])
+    else:
+        mclip = work / "mclip"
+        chars = data.get("chars")
+        if chars is None:
+            raise UserError("recipe: training mCLIP needs data.chars (or mclip: {use: PATH})")
+        steps.append(Step("mclip", ["train", "mclip", f"data.root={chars['out']}", f"data.langs={langs}",
+                                    f"out={mclip}", "trainer.progress_bar=false", *mc.get("overrides", [])],
+                          mclip / "mclip.safetensors"))
+    bank = work / "bank"
+    bargv = ["bank", "build", "--mclip", str(mclip), "--langs", langs, "--out", str(bank)]
+    alpha = float((r.get("bank") or {}).get("alpha", 0.0))
+    if alpha > 0:
+        bargv += ["--centroids", str(data["chars"]["out"]), "--alpha", str(alpha)]
+    steps.append(Step("bank", bargv, bank / "bank.json"))
+    if "chars_test" in data:
+        steps.append(Step("eval.mclip", ["eval", "mclip", "--mclip", str(mclip), "--bank", str(bank), "--data",
+                                         str(data["chars_test"]["out"]), "--langs", langs, "--out",
+                                         str(work / "eval" / "mclip")],
+                          work / "eval" / "mclip" / "report.json", stdout=work / "eval" / "mclip.md"))
+
+    words = data.get("words")
+    synth = [{"name": "synth", "root": str(words["out"]), "split": "train", "weight": 1.0}] if words else []
+    val = [{"name": "synth", "root": str(words["out"]), "split": "val"}] if words else []
+    common = [f"data.langs={langs}", "trainer.progress_bar=false"]
+    if synth:
+        common += [f"data.val_sources={_flow(val)}"]
+    train_synth = [f"data.sources={_flow(synth)}"] if synth else []
+    prev: Path | None = None
+    for k, phase in enumerate(r["spotter"], start=1):
+        out = work / f"spotter-{k}"
+        start = [f"bank={bank}"] if prev is None else [f"init_bundle={prev}"]
+        steps.append(Step(f"spotter.{k}", ["train", "spotter", *start, f"out={out}", f"name={r['name']}", *common,
+                                            *train_synth, *phase],
+                          out / "bundle" / "config.json"))
+        prev = out / "bundle"
+
+    ft = r.get("finetune")
+    if ft:
+        missing = [s.get("root") or s.get("manifest") or s.get("lmdb") for s in ft["sources"]
+                   if not real_root_exists(s.get("root") or s.get("manifest") or s.get("lmdb"))]
+        out = work / "finetune"
+        sources = list(ft["sources"]) + [dict(s, weight=ft.get("synth_weight", 1.0)) for s in synth]
+        step = Step("finetune", ["train", "spotter", f"init_bundle={prev}", f"out={out}", f"name={r['name']}", *common,
+                                 f"data.sources={_flow(sources)}", *ft.get("overrides", [])],
+                    out / "bundle" / "config.json")
+        from mstr.charsets import parse_langs
+
+        if ft.get("for_langs") and not set(ft["for_langs"]) & set(parse_langs(langs)):
+            step.skip_reason = f"no real data for {langs} (the fine-tuning sources are {ft['for_langs']})"
+        elif missing:
+            step.skip_reason = f"real data not found ({', '.join(map(str, missing))})"
+        else:
+            prev = out / "bundle"
+        steps.append(step)
+
+    if r.get("refiner") is not None:
+        out = work / "refiner"
+        steps.append(Step("refiner", ["train", "refiner", f"init_bundle={prev}", f"out={out}",
+                                      *common, *train_synth, *r["refiner"]],
+                          out / "bundle" / "config.json"))
+        prev = out / "bundle"
+
+    final = prev
+    for ev in r["eval"]:
+        out = work / "eval" / ev["name"]
+        argv = ["eval", "--bundle", str(final), "--out", str(out)]
+        src = ev.get("lmdb") or ev.get("manifest")
+        if ev.get("lmdb"):
+            argv += ["--lmdb", str(ev["lmdb"])]
+        else:
+            argv += ["--manifest", str(ev["manifest"]), "--root", str(ev["root"])]
+        argv += ["--langs", str(ev.get("langs", langs))]
+        if ev.get("convention"):
+            argv += ["--convention", ev["convention"]]
+        if ev.get("no_refiner"):
+            argv += ["--no-refiner"]
+        step = Step(f"eval.{ev['name']}", argv, out / "report.json", stdout=out.with_suffix(".md"))
+        if ev.get("optional") and not real_root_exists(ev.get("root") or src):
+            step.skip_reason = f"evaluation data not found ({ev.get('root') or src})"
+        steps.append(step)
+    return steps
+
+
+def _flow(value: Any) -> str:
+    """A YAML flow-style string for a key=value override."""
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
+
+
+def run(steps: list[Step], *, dry_run: bool = False, force: tuple[str, ...] = ()) -> int:
+    """Run the steps not done yet, in order; print each command first. Returns an exit code."""
+    mstr = [sys.executable, "-m", "mstr.cli.main"]
+    for i, s in enumerate(steps, 1):
+        head = f"[{i}/{len(steps)}] {s.name}"
+        if s.skip_reason:
+            print(f"{head}: skipped, {s.skip_reason}", flush=True)
+            continue
+        if s.done.exists() and s.name not in force:
+            print(f"{head}: done ({s.done})", flush=True)
+            continue
+        print(f"{head}: {s.shell()}", flush=True)
+        if dry_run:
+            continue
+        if s.stdout:
+            s.stdout.parent.mkdir(parents=True, exist_ok=True)
+            with open(s.stdout, "w", encoding="utf-8") as fh:
+                rc = subprocess.call(mstr + s.argv, stdout=fh)
+            if rc == 0:
+                sys.stdout.write(s.stdout.read_text(encoding="utf-8"))
+        else:
+            rc = subprocess.call(mstr + s.argv)
+        if rc != 0:
+            print(f"error: step {s.name} failed (exit {rc}); fix the cause and run the recipe again "
+                  f"(finished steps are kept)", file=sys.stderr)
+            return rc
+    return 0
