@@ -270,8 +270,13 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
     trainer = _trainer(cfg, out)
     _fit(trainer, module, train, val, out)
     if trainer.is_global_zero:
+        training: dict[str, Any] = {"spotter": {"steps": int(trainer.global_step), "config": cfg}}
+        if init:  # keep the history of the bundle this run continued from
+            from mstr.bundle import read_config
+
+            training["previous"] = read_config(Path(init)).get("training", {})
         save_bundle(out / "bundle", spotter=spotter, bank=bank, name=cfg.get("name", "mstr"),
-                    extra={"training": {"spotter": {"steps": int(trainer.global_step), "config": cfg}}})
+                    extra={"training": training})
     return out / "bundle"
 
 
