@@ -40,12 +40,21 @@ def test_absent_real_data_skips_finetune_and_the_refiner_follows_the_last_spotte
     assert f"init_bundle={tmp_path / 'w' / 'spotter-2' / 'bundle'}" in by["refiner"].argv
 
 
-def test_1lang_any_language_skips_english_finetuning(tmp_path):
+def test_1lang_any_language_trains_a_spotter_on_its_own_bank(tmp_path):
     steps = plan(_shipped("1lang", tmp_path, "langs=hi"), real_root_exists=lambda p: True)
     by = {s.name: s for s in steps}
+    assert by["bank"].argv[by["bank"].argv.index("--langs") + 1] == "hi"
+    assert "mclip" not in by and "refiner" not in by  # reuses the 6-language mCLIP; Spotter only
+    ev = by["eval.synth-heldout-spotter"].argv
+    assert ev[ev.index("--bundle") + 1] == str(tmp_path / "w" / "spotter-1" / "bundle")
+
+
+def test_finetune_is_skipped_for_languages_without_real_data(tmp_path):
+    steps = plan(_shipped("6lang", tmp_path, "langs=hi,bn"), real_root_exists=lambda p: True)
+    by = {s.name: s for s in steps}
     assert "no real data" in by["finetune"].skip_reason
-    assert "--langs" in by["bank"].argv and by["bank"].argv[by["bank"].argv.index("--langs") + 1] == "hi"
-    assert "mclip" not in by  # reuses the 6-language mCLIP
+    ev = by["eval.spotter-1"].argv  # an eval of an earlier phase's bundle
+    assert ev[ev.index("--bundle") + 1] == str(tmp_path / "w" / "spotter-1" / "bundle")
 
 
 def test_run_skips_done_steps_and_dry_run_runs_nothing(tmp_path, capsys):

@@ -101,3 +101,48 @@ def test_refine_policy_confidence_keeps_the_surer_reading(bank):
         assert g.text == (b.text if b.confidence >= a.confidence else a.text)
     with pytest.raises(ValueError):
         Recognizer(s, bank, r, refine_policy="sometimes")
+
+
+def test_sequence_logprob_by_hand():
+    from mstr.recognizer import sequence_logprob
+
+    # ids: 0 = EOS, 1 = <pad> (never an output), 2 and 3 = characters
+    logits = torch.tensor([[[0.0, 5.0, 0.0, 0.0], [1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 0.0]]])
+    logits = logits.repeat(3, 1, 1)
+    got = sequence_logprob(logits, [[2], [2, 3], [2, 3, 3]])
+    lsm = lambda row, i: row[i] - torch.logsumexp(row[[0, 2, 3]], 0)  # noqa: E731  (pad excluded)
+    assert got[0] == pytest.approx(float(lsm(logits[0, 0], 2) + lsm(logits[0, 1], 0)), abs=1e-5)
+    assert got[1] == pytest.approx(float(lsm(logits[0, 0], 2) + lsm(logits[0, 1], 3) + lsm(logits[0, 2], 0)), abs=1e-5)
+    assert got[2] == float("-inf")  # 3 characters + EOS do not fit in 3 positions
+
+
+def test_refine_policy_joint_picks_the_jointly_likelier_reading(bank):
+    from PIL import Image
+
+    from mstr.preprocess import preprocess
+    from mstr.recognizer import Recognizer, _cut, sequence_logprob
+
+    torch.manual_seed(2)
+    s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID).eval()
+    r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)),
+                bank.vectors).eval()
+    images = [Image.new("RGB", (60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(8)]
+    joint = Recognizer(s, bank, r, refine_policy="joint").read(images)
+    x = preprocess(images, (32, 128))
+    with torch.no_grad():
+        out = s(x)
+        ids, p, top_i, top_p = spotter_decode(out.logits, s.cfg.topk)
+        r_ids, r_p = r.greedy(top_i, top_p, out.features, EOS_ID)
+    differing = 0
+    for b, pred in enumerate(joint):
+        cands = [_cut(ids[b].tolist(), p[b].tolist())[0], _cut(r_ids[b].tolist(), r_p[b].tolist())[0]]
+        scores = []
+        for c in cands:
+            prev = torch.tensor([c + [PAD_ID]])[:, :min(len(c), 9)]
+            with torch.no_grad():
+                rl = r(top_i[b:b + 1], top_p[b:b + 1], [f[b:b + 1] for f in out.features], prev)
+            scores.append(float(sequence_logprob(out.logits[b:b + 1], [c]) + sequence_logprob(rl, [c])))
+        want = cands[1] if cands[0] != cands[1] and scores[1] > scores[0] else cands[0]
+        differing += cands[0] != cands[1]
+        assert pred.text == bank.decode(want)
+    assert differing > 0  # the random models disagree somewhere, so the choice was exercised

@@ -5,8 +5,13 @@ from importlib import resources
 from pathlib import Path
 
 from mstr.errors import UserError
+from mstr.refine_policy import DEFAULT_REFINE_POLICY
 
-__all__ = ["load", "default_bundle_path"]
+__all__ = ["load", "default_bundle_path", "BACKENDS"]
+
+#: "torch": the bundle's safetensors weights in PyTorch; "onnx" / "onnx-int8": an export made by
+#: ``mstr export onnx`` (float32 / dynamically quantised graphs) run by onnxruntime on the CPU.
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def default_bundle_path() -> Path:
@@ -15,15 +20,26 @@ def default_bundle_path() -> Path:
 
 
 def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
-         refine_policy: str = "confidence"):
+         refine_policy: str = DEFAULT_REFINE_POLICY, backend: str = "torch"):
     """Load a model bundle (a folder; None = the shipped default model).
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy="always"`` returns the Refiner's
     reading even when the Spotter was more confident (default "confidence": the surer of the two);
-    ``bf16=True`` runs in bfloat16 autocast.
+    ``bf16=True`` runs in bfloat16 autocast. ``backend="onnx"`` (or ``"onnx-int8"``) reads with
+    onnxruntime from an export folder made by ``mstr export onnx`` (``path`` = that folder, or a
+    bundle folder holding it as ``onnx/``): same ``read()`` and predictions, CPU only, no bf16.
     """
     from mstr.bundle import load_bundle
 
+    if backend not in BACKENDS:
+        raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend != "torch":
+        from mstr.onnx_runtime import load_onnx
+
+        if path is None:
+            raise UserError(f"backend={backend!r} needs the folder of an ONNX export (`mstr export onnx`)")
+        return load_onnx(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
+                         int8=backend == "onnx-int8")
     if path is None:
         path = default_bundle_path()
         if not (path / "config.json").is_file():

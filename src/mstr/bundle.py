@@ -25,6 +25,7 @@ import torch
 from mstr import __version__
 from mstr.bank import PAD_ID, Bank
 from mstr.errors import UserError
+from mstr.refine_policy import DEFAULT_REFINE_POLICY
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.weights import load_weights, save_weights
@@ -89,7 +90,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 
 
 def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
-                refine_policy: str = "confidence"):
+                refine_policy: str = DEFAULT_REFINE_POLICY):
     """Load a bundle into a :class:`~mstr.recognizer.Recognizer`."""
     from mstr.recognizer import Recognizer
 

@@ -20,7 +20,7 @@ Recipe keys (see ``configs/recipes/*.yaml``)::
     spotter: [[key=value, ...], ...]      # phases; phase k>1 starts from phase k-1's bundle
     finetune: {for_langs, sources, synth_weight, overrides} | null   # real data (skipped when absent)
     refiner: [key=value, ...]
-    eval: [{name, lmdb} | {name, manifest, root, convention}, ...]
+    eval: [{name, lmdb | manifest+root, langs, convention, no_refiner, optional, bundle: STEP-FOLDER}, ...]
 """
 from __future__ import annotations
 
@@ -159,7 +159,8 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
     final = prev
     for ev in r["eval"]:
         out = work / "eval" / ev["name"]
-        argv = ["eval", "--bundle", str(final), "--out", str(out)]
+        bundle = work / ev["bundle"] / "bundle" if ev.get("bundle") else final   # e.g. bundle: spotter-1
+        argv = ["eval", "--bundle", str(bundle), "--out", str(out)]
         src = ev.get("lmdb") or ev.get("manifest")
         if ev.get("lmdb"):
             argv += ["--lmdb", str(ev["lmdb"])]

@@ -16,12 +16,9 @@ from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
+from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
 
-__all__ = ["Recognizer", "spotter_decode", "REFINE_POLICIES"]
-
-#: "confidence": keep the Refiner's reading only when it is at least as confident as the
-#: Spotter's (the Refiner corrects, it never overrules a surer Spotter); "always": the Refiner's.
-REFINE_POLICIES = ("confidence", "always")
+__all__ = ["Recognizer", "spotter_decode", "sequence_logprob", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY"]
 
 
 def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -31,6 +28,24 @@ def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     probs = logits.float().index_fill(-1, torch.tensor([PAD_ID], device=logits.device), float("-inf")).softmax(-1)
     top_p, top_i = probs.topk(k, dim=-1)
     return top_i[..., 0], top_p[..., 0], top_i, top_p
+
+
+def sequence_logprob(logits: torch.Tensor, seqs: list[list[int]]) -> torch.Tensor:
+    """``B, T, N`` per-position logits → log-probability of each ``seqs[b]`` followed by EOS.
+
+    Positions beyond ``T`` cannot be scored and count as impossible (−inf); ``<pad>`` is never
+    an output."""
+    logp = logits.float().index_fill(-1, torch.tensor([PAD_ID], device=logits.device), float("-inf"))
+    logp = logp.log_softmax(-1)
+    out = torch.empty(len(seqs), device=logits.device)
+    for b, seq in enumerate(seqs):
+        target = seq + [EOS_ID]
+        if len(target) > logp.shape[1]:
+            out[b] = float("-inf")
+            continue
+        idx = torch.tensor(target, device=logits.device)
+        out[b] = logp[b, torch.arange(len(target), device=logits.device), idx].sum()
+    return out
 
 
 def _cut(ids: list[int], probs: list[float]) -> tuple[list[int], list[float], float]:
@@ -54,7 +69,7 @@ class Recognizer:
 
     def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
-                 bf16: bool = False, refine_policy: str = "confidence") -> None:
+                 bf16: bool = False, refine_policy: str = DEFAULT_REFINE_POLICY) -> None:
         if refine_policy not in REFINE_POLICIES:
             raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {refine_policy!r}")
         self.refine_policy = refine_policy
@@ -82,10 +97,12 @@ class Recognizer:
         if use_refiner and self.refiner is not None:
             with self._autocast():
                 r_ids, r_p = self.refiner.greedy(top_i, top_p, out.features, EOS_ID)
-            for b in range(x.shape[0]):
-                refined = _cut(r_ids[b].tolist(), r_p[b].float().tolist())
-                if self.refine_policy == "always" or refined[2] >= readings[b][2]:
-                    readings[b] = refined
+            refined = [_cut(r_ids[b].tolist(), r_p[b].float().tolist()) for b in range(x.shape[0])]
+            if self.refine_policy == "joint":
+                take = self._joint_choice(out, top_i, top_p, [r[0] for r in readings], [r[0] for r in refined])
+            else:
+                take = [self.refine_policy == "always" or r[2] >= s[2] for r, s in zip(refined, readings)]
+            readings = [r if t else s for r, s, t in zip(refined, readings, take)]
         preds = []
         tokens = [e.token for e in self.bank.entries]
         for b in range(x.shape[0]):
@@ -98,6 +115,30 @@ class Recognizer:
                                     script=self.bank.script_vote(char_ids),
                                     chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))
         return preds
+
+    def _joint_choice(self, out, top_i: torch.Tensor, top_p: torch.Tensor, spotted: list[list[int]],
+                      refined: list[list[int]]) -> list[bool]:
+        """Per sample: True when the refined reading scores higher under Spotter + Refiner together."""
+        differ = [b for b in range(len(spotted)) if spotted[b] != refined[b]]
+        take = [False] * len(spotted)
+        if not differ:
+            return take
+        sel = torch.tensor(differ, device=top_i.device)
+        feats = [f[sel] for f in out.features]
+        s_logits = out.logits[sel]
+        scores = []
+        for cand in ([spotted[b] for b in differ], [refined[b] for b in differ]):
+            # a reading with no room left for EOS scores −inf in sequence_logprob; truncate its input
+            width = min(max(len(c) for c in cand), self.refiner.cfg.max_len - 1)
+            prev = torch.full((len(cand), width), PAD_ID, dtype=torch.long, device=top_i.device)
+            for j, c in enumerate(cand):
+                prev[j, :min(len(c), width)] = torch.tensor(c[:width], dtype=torch.long)
+            with self._autocast():
+                r_logits = self.refiner(top_i[sel], top_p[sel], feats, prev)
+            scores.append(sequence_logprob(s_logits, cand) + sequence_logprob(r_logits, cand))
+        for j, b in enumerate(differ):
+            take[b] = bool(scores[1][j] > scores[0][j])
+        return take
 
     def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
              use_refiner: bool = True) -> list[Prediction]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mstr.errors import UserError
+from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,9 +189,10 @@ def _add_words(p: argparse.ArgumentParser) -> None:
                         "LMDB without lang keys, its samples are taken to be that language)")
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (skip the Refiner)")
-    p.add_argument("--refine-policy", choices=("confidence", "always"), default="confidence",
-                   help="with a Refiner: keep its reading only when at least as confident as the "
-                        "Spotter's (confidence, default), or always")
+    p.add_argument("--refine-policy", choices=REFINE_POLICIES, default=DEFAULT_REFINE_POLICY,
+                   help="with a Refiner, which reading to keep: joint (the one Spotter and Refiner together "
+                        "find likelier), confidence (the Refiner's when at least as confident), always "
+                        f"(the Refiner's); default {DEFAULT_REFINE_POLICY}")
     p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
                    help="default: compare the normalised strings; en-benchmark: the English "
                         "benchmark convention (lower-case, [0-9a-z] only)")
@@ -222,7 +224,7 @@ def _words_command(args: argparse.Namespace) -> str:
         parts += ["--langs", args.langs]
     if args.no_refiner:
         parts.append("--no-refiner")
-    if args.refine_policy != "confidence":
+    if args.refine_policy != DEFAULT_REFINE_POLICY:
         parts += ["--refine-policy", args.refine_policy]
     if args.convention != "default":
         parts += ["--convention", args.convention]
