@@ -7,14 +7,17 @@ BIN := $(VENV)/bin
 OUT ?= out
 
 # Fonts for every supported script (several designs per Indic script, for train / held-out
-# splits), FriBiDi + RAQM so Pillow shapes text, aspell word lists used by tools/build_vocab.py.
+# splits), FriBiDi + RAQM so Pillow shapes text, aspell word lists used by tools/build_vocab.py,
+# Tesseract + language packs for the peer-engine comparison (mstr compare --engines …,tesseract).
 APT_PACKAGES := libfribidi0 libraqm0 fontconfig \
 	fonts-noto-core fonts-noto-ui-core fonts-noto-extra fonts-dejavu-core \
 	fonts-lohit-beng-assamese fonts-lohit-beng-bengali fonts-lohit-deva fonts-lohit-gujr \
 	fonts-lohit-guru fonts-lohit-knda fonts-lohit-mlym fonts-lohit-orya fonts-lohit-taml \
 	fonts-lohit-taml-classical fonts-lohit-telu fonts-indic fonts-smc fonts-teluguvijayam \
 	fonts-arabeyes fonts-kacst fonts-hosny-amiri fonts-sil-scheherazade fonts-farsiweb \
-	fonts-nafees fonts-paktype
+	fonts-nafees fonts-paktype \
+	tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-ben tesseract-ocr-tam tesseract-ocr-tel \
+	tesseract-ocr-mal tesseract-ocr-kan
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system venv demo test test-fast lock clean
@@ -40,12 +43,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -c "from PIL import features; assert features.check('raqm'), 'Pillow has no RAQM: install libfribidi0'"
 	touch $@
 
+# The main job on the shipped default model: read a bundled sample (real English crops + held-out-font
+# synthetic words in every language), print some predictions and the per-language evaluation table.
+DEFAULT_MODEL := src/mstr/resources/models/default
 demo: setup
-	$(BIN)/mstr synth fonts --langs 6lang
-	@for l in en hi bn ta te ml; do $(BIN)/mstr synth preview --lang $$l --n 16 --out $(OUT)/demo/preview-$$l.png; done
-	rm -rf $(OUT)/demo/synth
-	$(BIN)/mstr synth words --langs 6lang --n 200 --workers 2 --shard-size 100 --out $(OUT)/demo/synth
-	$(BIN)/mstr data inspect $(OUT)/demo/synth --out $(OUT)/demo/inspect
+	@echo "== predictions (path, text, confidence, script) =="
+	@for d in samples/demo/real samples/demo/synth/*; do ls $$d/*.png | head -3; done | xargs $(BIN)/mstr read
+	@echo "== evaluation on samples/demo (160 crops) =="
+	$(BIN)/mstr eval --bundle $(DEFAULT_MODEL) --manifest samples/demo/manifest.jsonl --root samples/demo --out $(OUT)/demo/eval
 
 test: setup
 	$(BIN)/pytest -q

@@ -5,7 +5,7 @@ Imports no training, font or web code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from PIL import Image
@@ -18,7 +18,7 @@ from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
 from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
 
-__all__ = ["Recognizer", "spotter_decode", "sequence_logprob", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY"]
+__all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY"]
 
 
 def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -143,19 +143,26 @@ class Recognizer:
     def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
              use_refiner: bool = True) -> list[Prediction]:
         """Read RGB PIL images (or image paths). An unreadable path gives a Prediction with ``error``."""
-        results: list[Prediction | None] = [None] * len(images)
-        ok: list[tuple[int, Image.Image]] = []
-        for i, im in enumerate(images):
-            if isinstance(im, (str, Path)):
-                try:
-                    im = load_image(im)
-                except BadImage as exc:
-                    results[i] = Prediction(text="", confidence=0.0, script=None, error=str(exc))
-                    continue
-            ok.append((i, im if im.mode == "RGB" else im.convert("RGB")))
-        for start in range(0, len(ok), batch_size):
-            chunk = ok[start:start + batch_size]
-            x = preprocess([im for _, im in chunk], self.image_size)
-            for (i, _), pred in zip(chunk, self.read_tensor(x, use_refiner)):
-                results[i] = pred
-        return results  # type: ignore[return-value]
+        return read_images(images, self.image_size, lambda x: self.read_tensor(x, use_refiner), batch_size)
+
+
+def read_images(images: Sequence[Image.Image | str | Path], image_size: tuple[int, int],
+                read_tensor: Callable[[torch.Tensor], list[Prediction]], batch_size: int = 64) -> list[Prediction]:
+    """Decode paths (an unreadable one gives a Prediction with ``error``), convert to RGB, preprocess
+    in batches and call ``read_tensor`` on each; predictions come back in input order."""
+    results: list[Prediction | None] = [None] * len(images)
+    ok: list[tuple[int, Image.Image]] = []
+    for i, im in enumerate(images):
+        if isinstance(im, (str, Path)):
+            try:
+                im = load_image(im)
+            except BadImage as exc:
+                results[i] = Prediction(text="", confidence=0.0, script=None, error=str(exc))
+                continue
+        ok.append((i, im if im.mode == "RGB" else im.convert("RGB")))
+    for start in range(0, len(ok), batch_size):
+        chunk = ok[start:start + batch_size]
+        x = preprocess([im for _, im in chunk], image_size)
+        for (i, _), pred in zip(chunk, read_tensor(x)):
+            results[i] = pred
+    return results  # type: ignore[return-value]

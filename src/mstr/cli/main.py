@@ -15,7 +15,8 @@ from mstr import __version__
 from mstr.errors import UserError
 
 #: subcommand modules, in the order ``--help`` lists them
-SUBCOMMAND_MODULES = ("mstr.cli.synth", "mstr.cli.data", "mstr.cli.train", "mstr.cli.bank", "mstr.cli.eval", "mstr.cli.viz", "mstr.cli.read", "mstr.cli.recipe")
+SUBCOMMAND_MODULES = ("mstr.cli.synth", "mstr.cli.data", "mstr.cli.train", "mstr.cli.bank", "mstr.cli.eval",
+                      "mstr.cli.viz", "mstr.cli.read", "mstr.cli.recipe", "mstr.cli.compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

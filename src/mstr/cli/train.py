@@ -10,6 +10,8 @@ STAGES = {
     "mclip": "Stage 1: the mCLIP character dual encoder (character crops from 'mstr synth chars')",
     "spotter": "Stage 2a: the Sequence Spotter on word images, bank frozen (bank=… or init_bundle=…)",
     "refiner": "Stage 2b: the Refiner behind a frozen Spotter bundle (init_bundle=…)",
+    "crnn": "Baseline: CRNN-CTC on the Spotter's data and label space (bank=… or init_bundle=…)",
+    "softmax": "Ablation: the Spotter with a linear softmax head instead of bank retrieval (bank=…)",
 }
 
 
@@ -56,4 +58,8 @@ def _run(args: argparse.Namespace) -> int:
         from mstr.train.stage2_task import train_refiner
 
         print(f"wrote {train_refiner(cfg)}")
+    elif args.stage in ("crnn", "softmax"):
+        from mstr.train.baselines_task import train_baseline
+
+        print(f"wrote {train_baseline(args.stage, cfg)}")
     return 0

@@ -1,0 +1,177 @@
+"""``mstr compare``: several engines on the same crops — accuracy and speed in one table."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mstr.errors import UserError
+
+_DESCRIPTION = """\
+Compare recognition engines on the same word crops, with the same thread count: WRR and CRR per
+dataset x language, Combined and Macro rows, 1-NED, words/s and ms/word, in one markdown table.
+
+  mstr compare --lmdb runs/data/words6_test --engines mstr,crnn,softmax,tesseract \\
+      --bundle runs/stage2/refiner/bundle --crnn runs/baselines/crnn/bundle \\
+      --softmax runs/baselines/softmax/bundle --threads 1 --out runs/compare
+  mstr compare --manifest data/test.jsonl --root data/images --engines mstr,tesseract --limit 500
+"""
+
+_EPILOG = """\
+Engines: mstr (an mSTR bundle, --bundle; Spotter + Refiner), mstr-spotter (the same bundle, Spotter
+alone), crnn (--crnn BUNDLE), softmax (--softmax BUNDLE), tesseract (the Tesseract program, --psm 8;
+Debian packages tesseract-ocr and tesseract-ocr-<pack>). Without --engines: the engines whose
+bundles are given.
+
+Tesseract is told each crop's language (--tesseract-mode given: en->eng, hi->hin, bn->ben, ...;
+crops of unknown language get the union of the data's languages), or always reads with the union
+(--tesseract-mode union, as mSTR which is never told). "given" is Tesseract's upper bound.
+
+Timing: only the engines' read calls are timed (their preprocessing included; model loading and
+image-file decoding excluded), after an untimed warm-up read of a few crops; torch engines run
+with --threads intra-op threads, Tesseract with --threads processes of one thread each.
+Images that cannot be decoded are listed on stderr and in the JSON, and skipped for every engine.
+Metrics as in 'mstr eval' (labels and predictions normalised: NFKD, whitespace removed; with
+--convention en-benchmark lower-cased and reduced to [0-9a-z]).
+With --out DIR: DIR/compare.json (settings, per-engine tables and speed, unreadable and skipped
+entries, command), DIR/compare.md (the table) and DIR/predictions.jsonl (per sample, every
+engine's reading)."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare engines (mstr, baselines, tesseract): accuracy and speed",
+                       description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--manifest", type=Path, default=None, help="JSON-lines manifest (with --root)")
+    p.add_argument("--root", type=Path, default=None, help="folder the manifest's path_rel values are relative to")
+    p.add_argument("--lmdb", type=Path, default=None,
+                   help="one LMDB folder, or a root with [LMDB/]<lang>/<split>_lmdb folders")
+    p.add_argument("--langs", default=None, help="only these languages, e.g. hi,ta or 6lang")
+    p.add_argument("--engines", default=None,
+                   help="comma-separated engines: mstr, mstr-spotter, crnn, softmax, tesseract "
+                        "(default: those whose bundles are given)")
+    p.add_argument("--bundle", type=Path, default=None, help="mSTR bundle for the mstr / mstr-spotter engines")
+    p.add_argument("--crnn", type=Path, default=None, help="CRNN baseline bundle ('mstr train crnn')")
+    p.add_argument("--softmax", type=Path, default=None, help="softmax-Spotter baseline bundle ('mstr train softmax')")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads for every engine, and Tesseract processes (default 1)")
+    p.add_argument("--batch-size", type=int, default=64, help="crops per read call (default 64)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="compare on at most N samples, evenly spaced over the data")
+    p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
+                   help="default: compare the normalised strings; en-benchmark: lower-case, [0-9a-z] only")
+    p.add_argument("--device", default="cpu", help="torch device of the model engines (default cpu)")
+    p.add_argument("--tesseract-mode", choices=("given", "union"), default="given",
+                   help="given: each crop's language from the data (default); union: all languages always")
+    p.add_argument("--tesseract-langs", default=None,
+                   help="Tesseract's union of languages (default: the data's languages)")
+    p.add_argument("--tesseract-min-height", type=int, default=48, metavar="PX",
+                   help="crops lower than this are scaled up for Tesseract (default 48)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for compare.json, compare.md and predictions.jsonl")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    p.set_defaults(func=run)
+
+
+def _engine_names(args: argparse.Namespace) -> list[str]:
+    from mstr.engines import ENGINE_NAMES
+
+    if args.engines:
+        names = [n.strip() for n in args.engines.split(",") if n.strip()]
+    else:
+        names = [n for n, given in (("mstr", args.bundle), ("crnn", args.crnn), ("softmax", args.softmax)) if given]
+        if not names:
+            raise UserError("name the engines to compare (--engines mstr,crnn,softmax,tesseract) and give their "
+                            "bundles (--bundle, --crnn, --softmax)")
+    unknown = [n for n in names if n not in ENGINE_NAMES]
+    if unknown:
+        raise UserError(f"unknown engine(s) {', '.join(map(repr, unknown))}; choose from {', '.join(ENGINE_NAMES)}")
+    if len(set(names)) != len(names):
+        raise UserError(f"each engine may be named once: {args.engines}")
+    return names
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.manifest is None and args.lmdb is None:
+        raise UserError("give the data: --manifest M --root R, or --lmdb DIR")
+    if args.manifest is not None and args.lmdb is not None:
+        raise UserError("give either --manifest (with --root) or --lmdb, not both")
+    if args.manifest is not None and args.root is None:
+        raise UserError("--manifest needs --root, the folder its path_rel values are relative to")
+    if args.root is not None and args.manifest is None:
+        raise UserError("--root goes with --manifest; for LMDBs use --lmdb DIR alone")
+    for opt in ("threads", "batch_size"):
+        if getattr(args, opt) < 1:
+            raise UserError(f"--{opt.replace('_', '-')} must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder")
+
+
+def _command(argv: list[str] | None = None) -> str:
+    import shlex
+
+    return shlex.join(["mstr"] + list(sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from mstr.charsets import parse_langs
+    from mstr.engines import make_engine
+    from mstr.engines.compare import compare, format_comparison
+    from mstr.eval.words import limit_samples, samples_from_lmdb, samples_from_manifest
+
+    names = _engine_names(args)
+    _check(args)
+    langs = parse_langs(args.langs) if args.langs else None
+    if args.manifest is not None:
+        samples = samples_from_manifest(args.manifest, args.root, langs=langs)
+    else:
+        samples = samples_from_lmdb(args.lmdb, langs)
+    samples = limit_samples(samples, args.limit)
+    if not samples.samples:
+        raise UserError(f"no sample to compare in {samples.description} ({len(samples.problems)} entries skipped)")
+
+    engines = []
+    for name in names:
+        kwargs = {}
+        if name == "tesseract":
+            from mstr.engines.tesseract import PACKS
+
+            data_langs = sorted({s.lang for s in samples.samples if s.lang in PACKS})
+            union = parse_langs(args.tesseract_langs) if args.tesseract_langs else (data_langs or parse_langs("6lang"))
+            kwargs = {"tesseract_langs": list(dict.fromkeys(list(union) + data_langs)),
+                      "tesseract_mode": args.tesseract_mode, "tesseract_min_height": args.tesseract_min_height}
+        engines.append(make_engine(name, bundle=args.bundle, crnn=args.crnn, softmax=args.softmax,
+                                   device=args.device, batch_size=args.batch_size, threads=args.threads, **kwargs))
+    result = compare(engines, samples, convention=args.convention, batch_size=args.batch_size,
+                     threads=args.threads, progress=True)
+    result.settings.update({"device": args.device, "limit": args.limit, "command": _command()})
+    report = result.to_dict()
+    text = format_comparison(result)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else text)
+    for u in result.unreadable[:20]:
+        print(f"unreadable (skipped for every engine): {u['source']}: {u['reason']}", file=sys.stderr)
+    if len(result.unreadable) > 20:
+        print(f"… and {len(result.unreadable) - 20} more unreadable images (see compare.json)", file=sys.stderr)
+    if result.problems:
+        print(f"skipped {len(result.problems)} entries of the data (see compare.json)", file=sys.stderr)
+    for r in result.runs:
+        if r.errors:
+            print(f"engine {r.name}: an error on {r.errors} images (scored as empty readings)", file=sys.stderr)
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "compare.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n",
+                                                   encoding="utf-8")
+            (args.out / "compare.md").write_text(text + f"\n\nCommand: `{report['settings']['command']}`\n",
+                                                 encoding="utf-8")
+            with open(args.out / "predictions.jsonl", "w", encoding="utf-8", newline="\n") as fh:
+                for row in result.prediction_rows():
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise UserError(f"cannot write the results to {args.out}: {exc}") from None
+        print(f"wrote {args.out / 'compare.json'}, {args.out / 'compare.md'} and "
+              f"{args.out / 'predictions.jsonl'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,108 @@
+"""Recognition engines behind one small interface, for comparisons (``mstr compare``).
+
+An :class:`Engine` has a ``name`` and ``read(images, langs=None) -> list[Prediction]``: one
+prediction per RGB PIL image, in order, text normalised with :func:`mstr.text.normalize`.
+``langs`` (one ISO 639-1 code or None per image) is the language the data says each crop is in;
+engines that read without being told (mSTR and the baselines) ignore it, Tesseract uses it to
+pick its language pack (see :mod:`mstr.engines.tesseract`).
+
+Engines (:data:`ENGINE_NAMES`, built by :func:`make_engine`):
+
+* ``mstr``: an mSTR bundle through :func:`mstr.load` (Spotter + Refiner when the bundle has one);
+* ``mstr-spotter``: the same bundle read by the Spotter alone;
+* ``crnn``, ``softmax``: baseline bundles (:mod:`mstr.engines.baselines`);
+* ``tesseract``: the Tesseract OCR command line, single-word page segmentation.
+
+Nothing heavy is imported until an engine is built.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from PIL import Image
+
+from mstr.errors import UserError
+from mstr.prediction import Prediction
+
+__all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "make_engine"]
+
+ENGINE_NAMES = ("mstr", "mstr-spotter", "crnn", "softmax", "tesseract")
+
+
+class Engine:
+    """The common interface. ``langs``: the languages the engine reads (None: not stated)."""
+
+    name: str = "engine"
+    langs: list[str] | None = None
+
+    def read(self, images: Sequence[Image.Image], langs: Sequence[str | None] | None = None) -> list[Prediction]:
+        """One :class:`~mstr.prediction.Prediction` per image (RGB PIL), in order."""
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        """What this engine is, for reports (JSON-ready)."""
+        return {"name": self.name}
+
+
+class ModelEngine(Engine):
+    """Any reader with ``read(images, batch_size=…)`` (a Recognizer, a baseline reader)."""
+
+    def __init__(self, name: str, reader: Any, *, batch_size: int = 64, info: dict[str, Any] | None = None,
+                 read_kwargs: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.reader = reader
+        self.batch_size = batch_size
+        self.langs = list(getattr(reader, "langs", None) or []) or None
+        self._info = dict(info or {})
+        self._kwargs = dict(read_kwargs or {})
+
+    def read(self, images: Sequence[Image.Image], langs: Sequence[str | None] | None = None) -> list[Prediction]:
+        return list(self.reader.read(list(images), batch_size=self.batch_size, **self._kwargs))
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "langs": self.langs, **self._info}
+
+
+def _need(path: str | Path | None, name: str, option: str) -> Path:
+    if path is None:
+        raise UserError(f"engine {name!r} needs a bundle: give {option} FOLDER")
+    return Path(path)
+
+
+def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path | None = None,
+                softmax: str | Path | None = None, device: str = "cpu", batch_size: int = 64,
+                tesseract_langs: Sequence[str] = (), tesseract_mode: str = "given", threads: int = 1,
+                tesseract_min_height: int = 48) -> Engine:
+    """Build the engine ``name`` (one of :data:`ENGINE_NAMES`).
+
+    ``bundle``: the mSTR bundle (``mstr``, ``mstr-spotter``; None = the shipped default);
+    ``crnn`` / ``softmax``: baseline bundles; ``tesseract_langs``: the languages Tesseract must
+    be able to read (their packs are checked now); ``tesseract_mode``: ``given`` (each crop's own
+    language, the union for unknown ones) or ``union`` (always the union); ``threads``:
+    Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``).
+    """
+    if name in ("mstr", "mstr-spotter"):
+        from mstr.api import load
+
+        refiner = name == "mstr"
+        rec = load(bundle, refiner=refiner, device=device)
+        has_refiner = getattr(rec, "refiner", None) is not None
+        return ModelEngine(name, rec, batch_size=batch_size,
+                           info={"bundle": str(bundle) if bundle else "(default)", "refiner": has_refiner,
+                                 "model": getattr(rec, "name", None)})
+    if name in ("crnn", "softmax"):
+        from mstr.engines.baselines import load_baseline, read_baseline_config
+
+        path = _need(crnn if name == "crnn" else softmax, name, f"--{name}")
+        kind = read_baseline_config(path)["kind"]
+        if kind != name:
+            raise UserError(f"--{name} {path} holds a {kind} baseline, not a {name} one")
+        rec = load_baseline(path, device=device)
+        return ModelEngine(name, rec, batch_size=batch_size, info={"bundle": str(path), "model": rec.name})
+    if name == "tesseract":
+        from mstr.engines.tesseract import TesseractEngine
+
+        return TesseractEngine(tesseract_langs, mode=tesseract_mode, threads=threads,
+                               min_height=tesseract_min_height)
+    raise UserError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
