@@ -175,7 +175,11 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
 
     t = cfg["trainer"]
     if t.get("threads"):
+        import os
+
         torch.set_num_threads(int(t["threads"]))
+        # Lightning's DDP launcher resets the threads to cores / processes unless OMP_NUM_THREADS is set
+        os.environ.setdefault("OMP_NUM_THREADS", str(int(t["threads"])))
     pl.seed_everything(int(t["seed"]), workers=True)
     langs = parse_langs(cfg["data"]["langs"])
     entries = bank_entries(langs)
@@ -194,6 +198,12 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
         from mstr.weights import load_weights
 
         load_weights(module.model, Path(cfg["init_mclip"]) / "mclip.safetensors")
+    # parameters of switched-off loss terms get no gradient: freeze them, as DDP refuses parameters
+    # left out of the loss (single-process training is unchanged: AdamW skips them either way)
+    if not cfg["loss"]["subtype"]:
+        module.model.subtype_head.requires_grad_(False)
+    if not cfg["loss"]["infonce"]:
+        module.model.logit_scale.requires_grad_(False)
     ckpt_dir = out / "checkpoints"
     callbacks = [pl.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True,
                                               every_n_train_steps=int(t["ckpt_every"])),

@@ -200,7 +200,11 @@ def _trainer(cfg: dict[str, Any], out: Path):
     pl = _pl()
     t = cfg["trainer"]
     if t.get("threads"):
+        import os
+
         torch.set_num_threads(int(t["threads"]))
+        # Lightning's DDP launcher resets the threads to cores / processes unless OMP_NUM_THREADS is set
+        os.environ.setdefault("OMP_NUM_THREADS", str(int(t["threads"])))
     callbacks = [pl.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", save_last=True,
                                               every_n_train_steps=int(t["ckpt_every"])),
                  pl.callbacks.LearningRateMonitor(logging_interval="step")]

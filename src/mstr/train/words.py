@@ -26,7 +26,7 @@ from mstr.preprocess import to_tensor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WordSamples", "build_sources", "mixed_sampler", "IGNORE"]
+__all__ = ["WordSamples", "build_sources", "mixed_sampler", "SeededWeightedSampler", "IGNORE"]
 
 IGNORE = -100
 
@@ -144,7 +144,7 @@ def build_sources(sources: Sequence[dict[str, Any]], bank: Bank, *, max_len: int
 
 
 def mixed_sampler(parts: list[tuple[WordSamples, float]], num_samples: int,
-                  lang_weights: dict[str, float] | None = None, seed: int = 0) -> tuple[ConcatDataset, WeightedRandomSampler]:
+                  lang_weights: dict[str, float] | None = None, seed: int = 0) -> tuple[ConcatDataset, SeededWeightedSampler]:
     """A concatenation of the parts and a sampler drawing each source with its weight, each
     language within a source with its ``lang_weights`` share (default equal), uniformly inside."""
     lang_weights = lang_weights or {}
@@ -157,8 +157,24 @@ def mixed_sampler(parts: list[tuple[WordSamples, float]], num_samples: int,
         total_lw = sum(float(lang_weights.get(s.lang, 1.0)) for s in siblings)
         share = w * float(lang_weights.get(ws.lang, 1.0)) / total_lw
         weights.append(torch.full((len(ws),), share / len(ws), dtype=torch.double))
-    g = torch.Generator().manual_seed(seed)
-    return ConcatDataset([p for p, _ in parts]), WeightedRandomSampler(torch.cat(weights), num_samples, generator=g)
+    return ConcatDataset([p for p, _ in parts]), SeededWeightedSampler(torch.cat(weights), num_samples, seed)
+
+
+class SeededWeightedSampler(WeightedRandomSampler):
+    """A :class:`WeightedRandomSampler` (with replacement) whose draw in epoch ``e`` depends on
+    ``seed + e`` alone, not on how many draws came before (Lightning calls :meth:`set_epoch` before
+    each epoch, a resumed run included). Under DDP Lightning wraps it in a
+    ``DistributedSamplerWrapper``: every rank makes the same draw and reads its own share of it,
+    positions ``rank::world_size`` of a permutation seeded with the run's seed + ``e``."""
+
+    def __init__(self, weights: torch.Tensor, num_samples: int, seed: int = 0) -> None:
+        super().__init__(weights, num_samples, replacement=True, generator=torch.Generator())
+        self.seed = int(seed)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self.generator.manual_seed(self.seed + self.epoch)
 
 
 def collate(batch):
