@@ -1,0 +1,558 @@
+"""Speed of a model bundle on this machine: ``mstr bench --bundle B``.
+
+What is measured (every figure through ``read_tensor``: preprocessed batch → Predictions, so the
+decoding on the host is included):
+
+* **machine** — CPU model and the instruction-set flags that matter here (AVX-512, AVX512-BF16,
+  AMX, VNNI), logical CPUs, threads used, torch / onnxruntime versions, the load average at start
+  (a busy machine makes every figure slower);
+* **model** — parameters of the Spotter and the Refiner, bank size, FLOPs per word
+  (:class:`torch.utils.flop_counter.FlopCounterMode`; one multiply-add = 2 FLOPs) for the Spotter
+  and for the Refiner as torch runs it (re-running the prefix each step) and as the ONNX graphs
+  run it (cached step), at a typical and at the maximal number of decoding steps;
+* **configurations** — Spotter in torch float32 / channels-last / bfloat16 autocast /
+  bfloat16 + channels-last, Spotter in onnxruntime float32 / int8, and Spotter + Refiner in
+  torch float32 / bfloat16 and onnxruntime float32 / int8. For each: batch-1 latency (median and
+  90th percentile over ``repeats`` calls, ms) and throughput at ``batch`` (words/s over ``n``
+  words), plus the share of words read exactly as the float32 torch configuration of the same
+  pipeline reads them (int8 and bf16 change numbers slightly);
+* **decoding steps** — batch-1 latency of the Refiner alone against the number of greedy steps
+  (= label length + 1), which is what makes Spotter + Refiner latency depend on the word;
+* **real crops** (``samples=``, from ``--lmdb`` or ``--manifest``) — decoding and preprocessing
+  time per image, ``read()`` throughput from decoded images, and batch-1 latency by label length.
+
+Inputs are random tensors in [-1, 1] unless real crops are given: fine for the Spotter (its cost
+does not depend on the content), not for Spotter + Refiner, whose cost grows with the number of
+characters it reads (see the decoding-steps table, and ``mean chars``).
+
+Imports torch, onnxruntime when present, and the inference modules; never training code.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from mstr.errors import UserError
+
+__all__ = ["machine_info", "busy_warning", "model_info", "run_bench", "format_markdown", "Config"]
+
+#: CPU flags reported (what decides bf16 / int8 speed on x86)
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
+#: label-length buckets for real crops (NFKD code points)
+LENGTH_BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 99))
+
+
+# --------------------------------------------------------------------------------------------
+# machine and model
+
+
+def _cpu_model_and_flags() -> tuple[str, list[str]]:
+    model, flags = "", []
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    have = set(value.split())
+                    flags = [fl for fl in CPU_FLAGS if fl in have]
+                if model and flags:
+                    break
+    except OSError:
+        pass
+    return model or platform.processor() or platform.machine(), flags
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """CPU model, flags, CPUs, threads, versions and the load average now."""
+    model, flags = _cpu_model_and_flags()
+    try:
+        import onnxruntime
+
+        ort_version = onnxruntime.__version__
+    except ImportError:
+        ort_version = None
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {"cpu": model, "cpu_flags": flags, "logical_cpus": os.cpu_count(), "threads": threads,
+            "torch": torch.__version__, "onnxruntime": ort_version, "python": platform.python_version(),
+            "platform": platform.platform(), "loadavg_at_start": load}
+
+
+def busy_warning(machine: dict[str, Any]) -> str | None:
+    """A warning when other processes were using the CPUs at start (figures will be slow and noisy)."""
+    load, cpus = machine.get("loadavg_at_start"), machine.get("logical_cpus") or 1
+    if not load or load[0] < 0.5:
+        return None
+    others = f"load average {load[0]:.1f} on {cpus} logical CPUs: other processes are running"
+    if load[0] + machine["threads"] > cpus + 0.5:
+        return (f"warning: {others}, and with {machine['threads']} threads the CPUs are oversubscribed — threads "
+                "wait for each other and the figures can be many times too slow; rerun on an idle machine")
+    return f"note: {others}; the figures may be slower than on an idle machine"
+
+
+def _flops(fn: Callable[[], Any]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def model_info(rec: Any, typical_steps: int = 8) -> dict[str, Any]:
+    """Parameter counts and FLOPs per word of a torch :class:`~mstr.recognizer.Recognizer`."""
+    from mstr.bank import EOS_ID
+    from mstr.recognizer import spotter_decode
+
+    spotter = copy.deepcopy(rec.spotter).float().requires_grad_(False)  # FlopCounterMode's module
+    refiner = copy.deepcopy(rec.refiner).float().requires_grad_(False) if rec.refiner is not None else None
+    params = {"spotter": sum(p.numel() for p in spotter.parameters()),
+              "refiner": sum(p.numel() for p in refiner.parameters()) if refiner is not None else 0,
+              "bank": int(rec.bank.vectors.numel()), "bank_entries": len(rec.bank), "bank_dim": rec.bank.dim}
+    b = 2
+    h, w = rec.image_size
+    x = torch.rand(b, 3, h, w) * 2 - 1
+    flops: dict[str, Any] = {"spotter": _flops(lambda: spotter(x)) // b}
+    if refiner is not None:
+        from mstr.onnx_graphs import RefinerMemoryGraph, RefinerStepGraph, refiner_dims, zero_cache
+
+        out = spotter(x)
+        _, _, top_i, top_p = spotter_decode(out.logits.detach(), spotter.cfg.topk)
+        feats = [f.detach() for f in out.features]
+        mem_flops = _flops(lambda: refiner.memory(top_i, top_p, feats)) // b
+        mem = refiner.memory(top_i, top_p, feats)
+        steps = refiner.cfg.max_len
+        ids = torch.full((b, steps), EOS_ID + 2, dtype=torch.long)
+        def step(t: int) -> Any:  # one step of Refiner.greedy: the decoder over BOS + t tokens
+            return refiner.logits(refiner.decoder(refiner.embed_inputs(ids[:, :t]), mem)[:, -1])
+
+        per_step = [_flops(lambda t=t: step(t)) // b for t in range(steps)]
+        graph, step_graph = RefinerMemoryGraph(refiner), RefinerStepGraph(refiner)
+        dims = refiner_dims(refiner)
+        cross = graph(top_i, top_p, *feats)
+        cache = [torch.from_numpy(c) for c in zero_cache(b, **dims)]
+        cached_mem = _flops(lambda: graph(top_i, top_p, *feats)) // b
+        cached_step = _flops(lambda: step_graph(ids[:, 0], torch.tensor(steps - 1), *cross, *cache)) // b
+        typical = min(typical_steps, steps)
+        flops.update({
+            "refiner_steps_typical": typical, "refiner_steps_max": steps,
+            "refiner_torch_typical": mem_flops + sum(per_step[:typical]),
+            "refiner_torch_max": mem_flops + sum(per_step),
+            "refiner_cached_typical": cached_mem + typical * cached_step,
+            "refiner_cached_max": cached_mem + steps * cached_step,
+        })
+    return {"params": params, "flops_per_word": flops}
+
+
+# --------------------------------------------------------------------------------------------
+# configurations
+
+
+@dataclass
+class Config:
+    """One way of reading: ``reader.read_tensor(prepare(x), use_refiner)``."""
+
+    name: str
+    backend: str            # torch | onnx
+    precision: str          # fp32 | bf16 | int8
+    refiner: bool
+    reader: Any
+    channels_last: bool = False
+    reference: str | None = None  # the configuration whose readings agreement is measured against
+
+    def prepare(self, x: torch.Tensor) -> Any:
+        if self.backend == "onnx":
+            return x.numpy()
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def read(self, x: Any) -> list[Any]:
+        return self.reader.read_tensor(x, use_refiner=self.refiner)
+
+
+def _torch_configs(rec: Any) -> list[Config]:
+    from mstr.recognizer import Recognizer
+
+    def variant(bf16: bool, channels_last: bool) -> Any:
+        spotter = rec.spotter
+        if channels_last:
+            spotter = copy.deepcopy(spotter).to(memory_format=torch.channels_last)
+        return Recognizer(spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
+                          refine_policy=rec.refine_policy)
+
+    base = "spotter torch fp32"
+    out = [Config(base, "torch", "fp32", False, variant(False, False)),
+           Config("spotter torch fp32 channels-last", "torch", "fp32", False, variant(False, True), True, base),
+           Config("spotter torch bf16", "torch", "bf16", False, variant(True, False), False, base),
+           Config("spotter torch bf16 channels-last", "torch", "bf16", False, variant(True, True), True, base)]
+    if rec.refiner is not None:
+        ref = "spotter+refiner torch fp32"
+        out += [Config(ref, "torch", "fp32", True, variant(False, False)),
+                Config("spotter+refiner torch bf16", "torch", "bf16", True, variant(True, False), False, ref)]
+    return out
+
+
+def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine_policy: str) -> list[Config]:
+    import json
+
+    from mstr.export_onnx import MANIFEST
+    from mstr.onnx_runtime import OnnxRecognizer, find_export
+
+    folder = find_export(folder)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    precisions = (False, True) if manifest.get("int8") else (False,)
+    has_refiner = has_refiner and bool(manifest.get("refiner"))
+    out = []
+    for int8 in precisions:
+        prec = "int8" if int8 else "fp32"
+        spot = OnnxRecognizer(folder, refiner=False, int8=int8, threads=threads)
+        out.append(Config(f"spotter onnx {prec}", "onnx", prec, False, spot, reference="spotter torch fp32"))
+    if has_refiner:
+        for int8 in precisions:
+            prec = "int8" if int8 else "fp32"
+            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads, refine_policy=refine_policy)
+            out.append(Config(f"spotter+refiner onnx {prec}", "onnx", prec, True, full,
+                              reference="spotter+refiner torch fp32"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# timing
+
+
+def _timed(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _p90(values: Sequence[float]) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+
+
+def _measure(cfg: Config, x1: torch.Tensor, xb: torch.Tensor, n: int, repeats: int) -> dict[str, Any]:
+    a1 = cfg.prepare(x1)
+    lat = _timed(lambda: cfg.read(a1), repeats)
+    batches = max(1, -(-n // xb.shape[0]))
+    ab = cfg.prepare(xb)
+    cfg.read(ab)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        preds = cfg.read(ab)
+    elapsed = time.perf_counter() - t0
+    texts = [p.text for p in preds]
+    return {"name": cfg.name, "backend": cfg.backend, "precision": cfg.precision, "refiner": cfg.refiner,
+            "channels_last": cfg.channels_last,
+            "latency_ms": {"median": 1e3 * statistics.median(lat), "p90": 1e3 * _p90(lat), "repeats": repeats},
+            "throughput_wps": batches * xb.shape[0] / elapsed, "batch": int(xb.shape[0]),
+            "words": batches * int(xb.shape[0]), "mean_chars": float(np.mean([len(p.chars) for p in preds])),
+            "_texts": texts}
+
+
+def _steps_table(rec: Any, onnx_full: Any, x1: torch.Tensor, repeats: int) -> list[dict[str, Any]]:
+    """Batch-1 latency of the Refiner alone for a forced number of greedy steps (no early stop)."""
+    from mstr.bank import EOS_ID
+    from mstr.onnx_graphs import greedy_loop
+    from mstr.recognizer import spotter_decode
+
+    ref = rec.refiner
+    steps_max = ref.cfg.max_len
+    counts = sorted({s for s in (1, 2, 4, 8, 12, 16, 20, steps_max) if s <= steps_max})
+    with torch.inference_mode():
+        out = rec.spotter(x1)
+    _, _, top_i, top_p = spotter_decode(out.logits, rec.spotter.cfg.topk)
+    feats = list(out.features)
+
+    def torch_greedy(n: int, bf16: bool) -> None:  # Refiner.greedy without the early stop
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            mem = ref.memory(top_i, top_p, feats)
+            ids = top_i.new_zeros((1, 0))
+            for _ in range(n):
+                h = ref.decoder(ref.embed_inputs(ids), mem)
+                nxt = ref.logits(h[:, -1]).masked_fill(ref.never, float("-inf")).argmax(-1)
+                ids = torch.cat([ids, nxt[:, None]], dim=1)
+
+    rows = []
+    np_feats = [f.numpy() for f in feats]
+    for n in counts:
+        row: dict[str, Any] = {"steps": n}
+        row["torch_fp32_ms"] = 1e3 * statistics.median(_timed(lambda: torch_greedy(n, False), repeats, 1))
+        row["torch_bf16_ms"] = 1e3 * statistics.median(_timed(lambda: torch_greedy(n, True), repeats, 1))
+        for key, reader in onnx_full.items():
+            def run(reader: Any = reader) -> None:
+                cross = reader._memory.run(None, {"top_ids": top_i.numpy(), "top_probs": top_p.numpy(),
+                                                  "f4": np_feats[0], "f8": np_feats[1], "f16": np_feats[2]})
+                greedy_loop(lambda feeds: reader._step.run(None, feeds), cross, eos_id=EOS_ID, max_steps=n,
+                            stop_early=False, **reader._dims)
+            row[f"{key}_ms"] = 1e3 * statistics.median(_timed(run, repeats, 1))
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# real crops
+
+
+def _load_crops(samples: Sequence[Any], size: tuple[int, int]) -> dict[str, Any]:
+    """Decode and preprocess real crops, timing both per image."""
+    from mstr.eval.words import ImageSource
+    from mstr.images import BadImage
+    from mstr.preprocess import preprocess
+    from mstr.text import normalize
+
+    images, labels, decode_s, prep_s = [], [], [], []
+    with ImageSource() as source:
+        for s in samples:
+            t0 = time.perf_counter()
+            try:
+                im = source.load(s)
+            except BadImage:
+                continue
+            t1 = time.perf_counter()
+            preprocess([im], size)
+            decode_s.append(t1 - t0)
+            prep_s.append(time.perf_counter() - t1)
+            images.append(im)
+            labels.append(normalize(s.gt))
+    if not images:
+        raise UserError("none of the given crops could be decoded")
+    return {"images": images, "labels": labels, "decode_ms": 1e3 * statistics.median(decode_s),
+            "preprocess_ms": 1e3 * statistics.median(prep_s)}
+
+
+def _real(configs: Sequence[Config], crops: dict[str, Any], batch: int, repeats: int) -> dict[str, Any]:
+    """``read()``-equivalent throughput and exact match on the crops; batch-1 latency by label length."""
+    from mstr.preprocess import preprocess
+
+    images, labels = crops["images"], crops["labels"]
+    size = configs[0].reader.image_size
+    out: dict[str, Any] = {"images": len(images), "decode_ms": crops["decode_ms"],
+                           "preprocess_ms": crops["preprocess_ms"], "read": [], "by_length": []}
+    for cfg in configs:
+        t0 = time.perf_counter()
+        preds = _read_images(cfg, images, batch, size)
+        elapsed = time.perf_counter() - t0
+        out["read"].append({"name": cfg.name, "words_per_s": len(images) / elapsed,
+                            "exact_match": 100.0 * sum(p.text == g for p, g in zip(preds, labels)) / len(images)})
+    for lo, hi in LENGTH_BUCKETS:
+        idx = [i for i, g in enumerate(labels) if lo <= len(g) <= hi][:max(1, repeats)]
+        if not idx:
+            continue
+        row: dict[str, Any] = {"length": f"{lo}-{hi}" if hi < 99 else f"{lo}+", "words": len(idx)}
+        for cfg in configs:
+            xs = [cfg.prepare(preprocess([images[i]], size)) for i in idx]
+            cfg.read(xs[0])
+            times = []
+            for x in xs:
+                t0 = time.perf_counter()
+                cfg.read(x)
+                times.append(time.perf_counter() - t0)
+            row[cfg.name] = 1e3 * statistics.median(times)
+        out["by_length"].append(row)
+    return out
+
+
+def _read_images(cfg: Config, images: Sequence[Any], batch: int, size: tuple[int, int]) -> list[Any]:
+    from mstr.preprocess import preprocess
+
+    preds = []
+    for i in range(0, len(images), batch):
+        preds += cfg.read(cfg.prepare(preprocess(images[i:i + batch], size)))
+    return preds
+
+
+# --------------------------------------------------------------------------------------------
+# the whole run
+
+
+def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64, n: int = 640, repeats: int = 30,
+              onnx: bool = True, onnx_dir: str | Path | None = None, samples: Sequence[Any] | None = None,
+              seed: int = 0, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure ``bundle`` (see the module docstring); returns the report as a JSON-able dict.
+
+    ``threads`` sets torch's and onnxruntime's thread count for the run (default: torch's).
+    ``onnx_dir`` reuses an existing export (``mstr export onnx --int8``); otherwise, with
+    ``onnx=True`` and onnxruntime installed, the bundle is exported to a temporary folder.
+    ``samples`` (:class:`mstr.eval.words.EvalSample`) are real crops: they replace the random
+    inputs and add the real-crop tables.
+    """
+    if batch < 1 or n < 1 or repeats < 1:
+        raise UserError("--batch, --n and --repeats must be at least 1")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_bench(bundle, batch=batch, n=n, repeats=repeats, onnx=onnx, onnx_dir=onnx_dir,
+                          samples=samples, seed=seed, log=log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bool, onnx_dir: str | Path | None,
+               samples: Sequence[Any] | None, seed: int, log: Callable[[str], None] | None) -> dict[str, Any]:
+    from mstr.api import load
+
+    say = log or (lambda _msg: None)
+    threads = torch.get_num_threads()
+    rec = load(bundle)
+    report: dict[str, Any] = {"bundle": str(bundle), "name": rec.name, "machine": machine_info(threads),
+                              "settings": {"batch": batch, "n": n, "repeats": repeats, "seed": seed,
+                                           "inputs": "random tensors in [-1, 1]"}}
+    report["busy"] = busy_warning(report["machine"])
+    if report["busy"]:
+        say(report["busy"])
+    say("counting parameters and FLOPs")
+    report["model"] = model_info(rec)
+    configs = _torch_configs(rec)
+    tmp = None
+    onnx_note = None
+    if onnx:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            if onnx_dir is not None:
+                raise UserError("--onnx needs onnxruntime: pip install 'mstr[onnx]'") from None
+            onnx_note = "onnxruntime is not installed (pip install 'mstr[onnx]'): ONNX rows skipped"
+        if onnx_note is None:
+            if onnx_dir is None:
+                from mstr.export_onnx import export_onnx
+
+                tmp = tempfile.TemporaryDirectory(prefix="mstr-bench-onnx-")
+                onnx_dir = Path(tmp.name)
+                say("exporting to ONNX (fp32 + int8)")
+                export_onnx(bundle, onnx_dir, int8=True)
+            configs += _onnx_configs(Path(onnx_dir), threads, rec.refiner is not None, rec.refine_policy)
+    else:
+        onnx_note = "ONNX rows skipped (--no-onnx)"
+    report["onnx_note"] = onnx_note
+    try:
+        h, w = rec.image_size
+        crops = None
+        if samples:
+            from mstr.preprocess import preprocess
+
+            say(f"decoding {len(samples)} real crops")
+            crops = _load_crops(samples, (h, w))
+            first = [crops["images"][i % len(crops["images"])] for i in range(batch)]
+            xb = preprocess(first, (h, w))
+            report["settings"]["inputs"] = (f"the first {min(batch, len(crops['images']))} of "
+                                            f"{len(crops['images'])} real crops")
+        else:
+            xb = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+        x1 = xb[:1].clone()
+        results = []
+        for cfg in configs:
+            say(f"timing {cfg.name}")
+            results.append(_measure(cfg, x1, xb, n, repeats))
+        by_name = {r["name"]: r for r in results}
+        for cfg, r in zip(configs, results):
+            ref = by_name.get(cfg.reference) if cfg.reference else None
+            r["agreement"] = (100.0 * float(np.mean([a == b for a, b in zip(r["_texts"], ref["_texts"])]))
+                              if ref is not None else None)
+        for r in results:
+            del r["_texts"]
+        report["results"] = results
+        if rec.refiner is not None:
+            say("timing the Refiner against the number of decoding steps")
+            onnx_full = {("onnx_" + c.precision): c.reader for c in configs if c.backend == "onnx" and c.refiner}
+            report["refiner_steps"] = _steps_table(rec, onnx_full, x1, max(3, repeats // 3))
+        if crops is not None:
+            say(f"timing {len(crops['images'])} real crops")
+            report["settings"]["real_crops"] = len(crops["images"])
+            picked = [c for c in configs if c.name in ("spotter torch fp32", "spotter torch bf16", "spotter onnx fp32",
+                                                       "spotter+refiner torch fp32", "spotter+refiner onnx fp32")]
+            report["real"] = _real(picked, crops, batch, repeats)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# markdown
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    m, model = report["machine"], report["model"]
+    lines = [f"# mstr bench — {report['name']} ({report['bundle']})", "",
+             "| machine | |", "|---|---|",
+             f"| CPU | {m['cpu']} ({m['logical_cpus']} logical CPUs; flags: {', '.join(m['cpu_flags']) or '-'}) |",
+             f"| threads | {m['threads']} |",
+             f"| torch / onnxruntime | {m['torch']} / {m['onnxruntime'] or 'not installed'} |",
+             f"| load average at start | {' '.join(map(str, m['loadavg_at_start'] or [])) or '-'} |", ""]
+    if report.get("busy"):
+        lines += [f"**{report['busy']}**", ""]
+    p, f = model["params"], model["flops_per_word"]
+    lines += ["| model | parameters | MFLOPs per word |", "|---|---:|---:|",
+              f"| Spotter | {_fmt(p['spotter'])} | {f['spotter'] / 1e6:,.1f} |"]
+    if p["refiner"]:
+        steps = f"{f['refiner_steps_typical']} / {f['refiner_steps_max']} steps"
+        for label, key in (("torch greedy", "refiner_torch"), ("cached step (ONNX graphs)", "refiner_cached")):
+            lines.append(f"| Refiner, {label}, {steps} | {_fmt(p['refiner'])} | "
+                         f"{f[key + '_typical'] / 1e6:,.1f} / {f[key + '_max'] / 1e6:,.1f} |")
+    lines += [f"| bank ({p['bank_entries']} × {p['bank_dim']}, frozen) | {_fmt(p['bank'])} | - |", ""]
+    s = report["settings"]
+    lines += [f"Inputs: {s['inputs']}; latency = batch 1, median (p90) of {s['repeats']} calls; throughput = "
+              f"batch {s['batch']}. Agreement = % of words read as the torch fp32 configuration of the same "
+              "pipeline reads them" + (" (on random inputs every reading is a guess, so this understates the "
+                                       "agreement on real crops)." if s["inputs"].startswith("random") else "."), "",
+              f"| configuration | batch-1 latency ms | words/s at batch {s['batch']} | mean chars | agreement % |",
+              "|---|---:|---:|---:|---:|"]
+    for r in report["results"]:
+        lines.append(f"| {r['name']} | {r['latency_ms']['median']:.2f} ({r['latency_ms']['p90']:.2f}) | "
+                     f"{r['throughput_wps']:,.0f} | {r['mean_chars']:.1f} | {_fmt(r['agreement'])} |")
+    if report.get("onnx_note"):
+        lines += ["", report["onnx_note"]]
+    if report.get("refiner_steps"):
+        keys = [k for k in report["refiner_steps"][0] if k.endswith("_ms")]
+        lines += ["", "Refiner alone, batch 1, against the number of greedy decoding steps (label length + 1):", "",
+                  "| steps | " + " | ".join(k[:-3].replace("_", " ") + " ms" for k in keys) + " |",
+                  "|---:|" + "---:|" * len(keys)]
+        for row in report["refiner_steps"]:
+            lines.append(f"| {row['steps']} | " + " | ".join(f"{row[k]:.2f}" for k in keys) + " |")
+    real = report.get("real")
+    if real:
+        lines += ["", f"Real crops ({real['images']}): decoding {real['decode_ms']:.2f} ms, preprocessing "
+                      f"{real['preprocess_ms']:.2f} ms per image (median).", "",
+                  "| configuration | read() words/s from decoded images | exact match % |", "|---|---:|---:|"]
+        for r in real["read"]:
+            lines.append(f"| {r['name']} | {r['words_per_s']:,.0f} | {r['exact_match']:.1f} |")
+        if real["by_length"]:
+            names = [k for k in real["by_length"][0] if k not in ("length", "words")]
+            lines += ["", "Batch-1 latency (ms, median) by label length:", "",
+                      "| label length | words | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]
+            for row in real["by_length"]:
+                lines.append(f"| {row['length']} | {row['words']} | " + " | ".join(
+                    f"{row[k]:.2f}" if k in row else "-" for k in names) + " |")
+    return "\n".join(lines) + "\n"

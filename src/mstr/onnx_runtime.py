@@ -1,0 +1,216 @@
+"""Reading with onnxruntime: ``mstr.load(folder, backend="onnx")`` → :class:`OnnxRecognizer`.
+
+``folder`` is an export made by ``mstr export onnx`` (:mod:`mstr.export_onnx`): it holds the
+graphs, the bundle's ``config.json`` and its bank. :class:`OnnxRecognizer` has the surface of
+:class:`mstr.recognizer.Recognizer` — ``read(images)`` and ``read_tensor(x)`` returning the same
+:class:`~mstr.prediction.Prediction` objects, with the same decoding (:func:`spotter_decode`,
+the same greedy Refiner loop, the same ``refine_policy``) — so the two backends agree up to
+float rounding (checked by ``tests/test_onnx.py``).
+
+``backend="onnx-int8"`` runs the dynamically quantised graphs (``mstr export onnx --int8``):
+faster matrix products, slightly different numbers — measure before trusting it.
+
+Imports onnxruntime, numpy and the inference modules (bank, preprocessing, decoding), never the
+training stack. torch is used only for the decoding helpers shared with the torch backend.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mstr.bank import EOS_ID, Bank
+from mstr.errors import UserError
+from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
+from mstr.onnx_graphs import forced_logprob, greedy_loop
+from mstr.prediction import Prediction
+from mstr.recognizer import _cut, read_images, sequence_logprob, spotter_decode
+from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
+
+__all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
+
+
+def find_export(path: str | Path) -> Path:
+    """The export folder for ``path``: ``path`` itself (it holds ``onnx.json``) or ``path/onnx``."""
+    path = Path(path)
+    for folder in (path, path / "onnx"):
+        if (folder / MANIFEST).is_file():
+            return folder
+    if (path / "config.json").is_file():
+        raise UserError(f"{path} is a model bundle, not an ONNX export: make one with "
+                        f"`mstr export onnx --bundle {path} --out DIR` and load DIR with backend='onnx'")
+    raise UserError(f"{path} is not an ONNX export ({MANIFEST} is missing); make one with "
+                    "`mstr export onnx --bundle BUNDLE --out DIR`")
+
+
+def _import_ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise UserError(f"backend='onnx' needs onnxruntime ({exc}); install it with "
+                        "`pip install 'mstr[onnx]'`") from None
+    return onnxruntime
+
+
+class OnnxRecognizer:
+    """``read(images)`` → one :class:`Prediction` per image, with onnxruntime on the CPU.
+
+    ``refiner=False`` reads with the Spotter alone, as does a bundle that has no Refiner (as with
+    the torch backend); ``refiner=True`` on an export made with ``--no-refiner`` of a bundle that
+    has one raises :class:`UserError` (it would silently read differently from the bundle).
+    ``int8`` picks the quantised graphs; ``threads`` is onnxruntime's intra-op thread count
+    (default: torch's, which follows ``OMP_NUM_THREADS``).
+    """
+
+    def __init__(self, folder: str | Path, *, refiner: bool = True, refine_policy: str = DEFAULT_REFINE_POLICY,
+                 int8: bool = False, threads: int | None = None) -> None:
+        if refine_policy not in REFINE_POLICIES:
+            raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {refine_policy!r}")
+        ort = _import_ort()
+        folder = find_export(folder)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"{folder}: unreadable export ({exc}); export it again") from None
+        if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+            raise UserError(f"{folder / MANIFEST}: not an {FORMAT} v{FORMAT_VERSION} export; export it again")
+        if refiner and config.get("refiner") and not manifest.get("refiner"):
+            raise UserError(f"{folder} was exported with --no-refiner, so it reads with the Spotter alone: "
+                            "load it with refiner=False, or export the bundle again without --no-refiner")
+        if int8 and not manifest.get("int8"):
+            raise UserError(f"{folder} holds no int8 graphs: export with `mstr export onnx --int8`")
+        self.folder = folder
+        self.manifest = manifest
+        self.config = config
+        self.name = manifest.get("name") or config.get("name", folder.name)
+        self.bank = Bank.load(folder / "bank", expected_fingerprint=config.get("bank_fingerprint"))
+        self.langs = self.bank.langs()
+        self.image_size = tuple(manifest["image_size"])
+        self.topk = int(manifest["topk"])
+        self.refine_policy = refine_policy
+        self.int8 = int8
+        self.device = "cpu"
+        self.backend = "onnx-int8" if int8 else "onnx"
+        self.threads = max(1, threads if threads is not None else torch.get_num_threads())
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+
+        def session(name: str) -> Any:
+            info = manifest["graphs"][name]
+            path = folder / (info["int8"] if int8 else info["file"])
+            if not path.is_file():
+                raise UserError(f"ONNX graph {path} is missing; export again")
+            try:
+                return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own types for unreadable graphs
+                raise UserError(f"cannot load the ONNX graph {path} ({str(exc).strip()[:300]}); export again") from None
+
+        self._spotter = session("spotter")
+        self._memory = self._step = None
+        self.has_refiner = bool(manifest.get("refiner"))
+        if refiner and self.has_refiner:
+            self._memory, self._step = session("refiner_memory"), session("refiner_step")
+            self._dims = {k: int(v) for k, v in manifest["refiner_dims"].items()}
+
+    @property
+    def refiner(self) -> bool | None:
+        """Truthy when the Refiner graphs are loaded (mirrors ``Recognizer.refiner``)."""
+        return True if self._step is not None else None
+
+    # -- graphs -------------------------------------------------------------------------------
+
+    def spotter_outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        """``B, 3, H, W`` float32 → ``[logits B,L,N, f4, f8, f16]``."""
+        return self._spotter.run(None, {"images": x})
+
+    def _run_step(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._step.run(None, feeds)
+
+    def refine(self, top_i: np.ndarray, top_p: np.ndarray,
+               feats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy Refiner decoding, as :meth:`mstr.models.refiner.Refiner.greedy`: ``(ids B,T, probs B,T)``."""
+        cross = self._memory.run(None, {"top_ids": top_i, "top_probs": top_p, "f4": feats[0], "f8": feats[1],
+                                        "f16": feats[2]})
+        return greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
+
+    def _joint_choice(self, logits: np.ndarray, cross: Sequence[np.ndarray], spotted: list[list[int]],
+                      refined: list[list[int]]) -> list[bool]:
+        """The ``joint`` policy, as :meth:`Recognizer._joint_choice`: per sample, True when the
+        refined reading scores higher under Spotter + Refiner together (log-probabilities of the
+        whole reading, end of word included, summed); only samples whose readings differ are scored."""
+        differ = [b for b in range(len(spotted)) if spotted[b] != refined[b]]
+        take = [False] * len(spotted)
+        if not differ:
+            return take
+        s_logits = torch.from_numpy(logits[differ])
+        sub = [c[differ] for c in cross]
+        scores = []
+        for cand in ([spotted[b] for b in differ], [refined[b] for b in differ]):
+            r_score = forced_logprob(self._run_step, sub, cand, eos_id=EOS_ID, **self._dims)
+            scores.append(sequence_logprob(s_logits, cand).double().numpy() + r_score)
+        for j, b in enumerate(differ):
+            take[b] = bool(scores[1][j] > scores[0][j])
+        return take
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_tensor(self, x: torch.Tensor | np.ndarray, use_refiner: bool = True) -> list[Prediction]:
+        """``B, 3, H, W`` preprocessed batch (torch or numpy) → predictions."""
+        arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
+        arr = np.ascontiguousarray(arr)
+        logits, *feats = self.spotter_outputs(arr)
+        ids, p, top_i, top_p = spotter_decode(torch.from_numpy(logits), self.topk)
+        b = arr.shape[0]
+        readings = [_cut(ids[i].tolist(), p[i].tolist()) for i in range(b)]
+        if use_refiner and self._step is not None:
+            ti, tp = top_i.numpy(), top_p.numpy()
+            cross = self._memory.run(None, {"top_ids": ti, "top_probs": tp, "f4": feats[0], "f8": feats[1],
+                                            "f16": feats[2]})
+            r_ids, r_p = greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
+            refined = [_cut(r_ids[i].tolist(), r_p[i].astype(np.float64).tolist()) for i in range(b)]
+            if self.refine_policy == "joint":
+                take = self._joint_choice(logits, cross, [r[0] for r in readings], [r[0] for r in refined])
+            else:
+                take = [self.refine_policy == "always" or r[2] >= s[2] for r, s in zip(refined, readings)]
+            readings = [r if t else s for r, s, t in zip(refined, readings, take)]
+        # the same Prediction fields as Recognizer.read_tensor (lists converted once per batch)
+        tokens = [e.token for e in self.bank.entries]
+        all_i, all_p = top_i.tolist(), top_p.tolist()
+        preds = []
+        for i in range(b):
+            char_ids, char_p, conf = readings[i]
+            s_ids = [row[0] for row in all_i[i]]
+            n_top = s_ids.index(EOS_ID) + 1 if EOS_ID in s_ids else len(s_ids)
+            topk = [[(tokens[j], round(q, 4)) for j, q in zip(all_i[i][t], all_p[i][t])] for t in range(n_top)]
+            preds.append(Prediction(text=self.bank.decode(char_ids), confidence=float(conf),
+                                    script=self.bank.script_vote(char_ids),
+                                    chars=[(tokens[j], float(q)) for j, q in zip(char_ids, char_p)], topk=topk))
+        return preds
+
+    def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
+             use_refiner: bool = True) -> list[Prediction]:
+        """Read RGB PIL images (or image paths), as :meth:`Recognizer.read` (same batching, same
+        preprocessing, a Prediction with ``error`` for an unreadable path)."""
+        return read_images(images, self.image_size, lambda x: self.read_tensor(x, use_refiner), batch_size)
+
+
+def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
+              refine_policy: str = DEFAULT_REFINE_POLICY, int8: bool = False,
+              threads: int | None = None) -> OnnxRecognizer:
+    """:class:`OnnxRecognizer` for an export folder (or a bundle folder holding ``onnx/``)."""
+    if torch.device(device).type != "cpu":
+        raise UserError(f"the ONNX backend runs on the CPU only (device={device!r}); use backend='torch' for "
+                        "GPUs")
+    if bf16:
+        raise UserError("bf16 is a torch autocast option; the ONNX backend runs float32 graphs "
+                        "(backend='onnx-int8' for the quantised ones)")
+    return OnnxRecognizer(path, refiner=refiner, refine_policy=refine_policy, int8=int8, threads=threads)
