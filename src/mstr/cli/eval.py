@@ -202,6 +202,8 @@ def _add_words(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="cpu",
                    help="torch device for the model: cpu (default), cuda, cuda:1, or auto")
+    p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                   help="torch (default), or onnxruntime on an 'mstr export onnx' folder given as --bundle")
     p.add_argument("--max-samples", type=int, default=None, metavar="N",
                    help="evaluate at most N samples, evenly spaced over the data")
     p.add_argument("--max-gallery", type=int, default=200, metavar="N",
@@ -226,6 +228,8 @@ def _words_command(args: argparse.Namespace) -> str:
         parts.append("--no-refiner")
     if args.refine_policy != DEFAULT_REFINE_POLICY:
         parts += ["--refine-policy", args.refine_policy]
+    if args.backend != "torch":
+        parts += ["--backend", args.backend]
     if args.convention != "default":
         parts += ["--convention", args.convention]
     if args.rotation:
@@ -288,7 +292,8 @@ def _run_words(args: argparse.Namespace) -> int:
     from mstr.api import load
 
     device = _device(args.device).type if args.device == "auto" else args.device
-    recognizer = load(args.bundle, refiner=not args.no_refiner, device=device, refine_policy=args.refine_policy)
+    recognizer = load(args.bundle, refiner=not args.no_refiner, device=device, refine_policy=args.refine_policy,
+                      backend=args.backend)
     result = evaluate(recognizer, samples, convention=args.convention, rotation=args.rotation,
                       batch_size=args.batch_size, progress=True)
     report = result.to_dict()

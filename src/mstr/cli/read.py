@@ -57,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         f"(the Refiner's); default {DEFAULT_REFINE_POLICY}")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1 …")
+    p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                   help="torch (default), or onnxruntime on an 'mstr export onnx' folder given as --bundle")
     p.set_defaults(func=run)
 
 
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from mstr.api import load
 
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
-                      refine_policy=args.refine_policy)
+                      refine_policy=args.refine_policy, backend=args.backend)
     failed = 0
 
     def fail(path: str, reason: str) -> None:
