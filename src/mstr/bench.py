@@ -187,11 +187,8 @@ def _torch_configs(rec: Any) -> list[Config]:
     from mstr.recognizer import Recognizer
 
     def variant(bf16: bool, channels_last: bool) -> Any:
-        spotter = rec.spotter
-        if channels_last:
-            spotter = copy.deepcopy(spotter).to(memory_format=torch.channels_last)
-        return Recognizer(spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
-                          refine_policy=rec.refine_policy)
+        return Recognizer(rec.spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
+                          refine_policy=rec.refine_policy, channels_last=channels_last)
 
     base = "spotter torch fp32"
     out = [Config(base, "torch", "fp32", False, variant(False, False)),

@@ -14,19 +14,21 @@
   → ``next_ids B``, ``next_probs B`` (the greedy choice, ``<pad>`` excluded, and its probability),
   ``log_probs B,N`` (the whole distribution, for scoring given readings) and the caches with
   position ``t`` filled.
-  Each step thus costs one position, where :meth:`Refiner.greedy` re-runs the whole prefix and
-  re-projects the memory. The arithmetic is the Refiner's (pre-LN decoder layers, GELU, scaled
-  dot-product attention written as plain products, so that no per-step transpose of the keys is
-  left in the graph); positions ``> t`` get zero weight.
+  Each step thus costs one position, where :meth:`Refiner.greedy_reference` re-runs the whole
+  prefix and re-projects the memory. The arithmetic is the Refiner's (pre-LN decoder layers,
+  GELU, scaled dot-product attention written as plain products, so that no per-step transpose of
+  the keys is left in the graph); positions ``> t`` get zero weight.
 
 :func:`greedy_loop` runs the steps (numpy in, numpy out) with early stopping once every row has
 emitted ``<eos>``, exactly as :meth:`Refiner.greedy`; :func:`forced_logprob` scores given
 readings (teacher forcing, as ``Refiner.forward`` does for the ``joint`` refine policy). Both
 serve onnxruntime and, in the export check, the torch modules above.
 
-These modules restate the decoder layer of :class:`torch.nn.TransformerDecoderLayer` with
-``norm_first=True``; :func:`check_refiner` refuses any other decoder, and the export compares the
-graphs with :meth:`Refiner.greedy` before writing a manifest.
+The two Refiner graphs wrap :meth:`Refiner.cross_kv` and :meth:`Refiner.step`, the cached
+decoding that :meth:`Refiner.greedy` also runs in torch. They restate the decoder layer of
+:class:`torch.nn.TransformerDecoderLayer` with ``norm_first=True``; :func:`check_refiner` refuses
+any other decoder, and the export compares the graphs with :meth:`Refiner.greedy` before writing
+a manifest.
 """
 from __future__ import annotations
 
@@ -34,7 +36,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["SpotterGraph", "RefinerMemoryGraph", "RefinerStepGraph", "check_refiner", "refiner_dims",
@@ -68,44 +69,24 @@ class SpotterGraph(nn.Module):
         return (out.logits, *out.features)
 
 
-def _layers(refiner: nn.Module) -> list[nn.TransformerDecoderLayer]:
-    return list(refiner.decoder.layers.layers)
-
-
 def check_refiner(refiner: nn.Module) -> None:
     """Raise ``NotImplementedError`` unless the Refiner's decoder is the one these graphs restate."""
-    stack = refiner.decoder.layers
-    ok = isinstance(stack, nn.TransformerDecoder) and stack.norm is None and all(
-        isinstance(layer, nn.TransformerDecoderLayer) and layer.norm_first and layer.self_attn.batch_first
-        and layer.self_attn.in_proj_weight is not None and layer.multihead_attn.in_proj_weight is not None
-        for layer in stack.layers)
-    if not ok:
+    if not refiner.cacheable():
         raise NotImplementedError("the Refiner's decoder is not a stack of pre-LN nn.TransformerDecoderLayer: "
-                                  "update mstr.onnx_graphs.RefinerStepGraph to export it")
+                                  "update Refiner.step (mstr.models.refiner) to export it")
 
 
 def refiner_dims(refiner: nn.Module) -> dict[str, int]:
     """``layers``, ``heads``, ``head_dim``, ``steps`` (= max_len) of the Refiner's decoder."""
-    layer = _layers(refiner)[0]
-    heads = layer.self_attn.num_heads
-    return {"layers": len(_layers(refiner)), "heads": heads, "head_dim": layer.self_attn.embed_dim // heads,
+    layers = refiner.decoder_layers()
+    heads = layers[0].self_attn.num_heads
+    return {"layers": len(layers), "heads": heads, "head_dim": layers[0].self_attn.embed_dim // heads,
             "steps": refiner.cfg.max_len}
 
 
-def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
-    """``B, T, d`` → ``B, H, T, d/H``."""
-    b, t, d = x.shape
-    return x.reshape(-1, t, heads, d // heads).transpose(1, 2)
-
-
-def _merge(x: torch.Tensor) -> torch.Tensor:
-    """``B, H, T, dh`` → ``B, T, H·dh``."""
-    _, h, t, dh = x.shape
-    return x.transpose(1, 2).reshape(-1, t, h * dh)
-
-
 class RefinerMemoryGraph(nn.Module):
-    """Top-K + maps → per-layer cross-attention keys and values ``B,H,M,dh``."""
+    """Top-K + maps → per-layer cross-attention keys ``B,H,dh,M`` and values ``B,H,M,dh``
+    (:meth:`Refiner.memory` then :meth:`Refiner.cross_kv`)."""
 
     def __init__(self, refiner: nn.Module) -> None:
         super().__init__()
@@ -114,57 +95,22 @@ class RefinerMemoryGraph(nn.Module):
 
     def forward(self, top_ids: torch.Tensor, top_probs: torch.Tensor, f4: torch.Tensor, f8: torch.Tensor,
                 f16: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        mem = self.refiner.memory(top_ids, top_probs, [f4, f8, f16])
-        out = []
-        for layer in _layers(self.refiner):
-            att = layer.multihead_attn
-            d = att.embed_dim
-            w, b = att.in_proj_weight, att.in_proj_bias
-            k = _heads(F.linear(mem, w[d:2 * d], None if b is None else b[d:2 * d]), att.num_heads)
-            out.append(k.transpose(2, 3) * (d // att.num_heads) ** -0.5)  # B, H, dh, M: ready for q @ k
-            out.append(_heads(F.linear(mem, w[2 * d:], None if b is None else b[2 * d:]), att.num_heads))
-        return tuple(out)
+        return tuple(self.refiner.cross_kv(self.refiner.memory(top_ids, top_probs, [f4, f8, f16])))
 
 
 class RefinerStepGraph(nn.Module):
-    """One cached greedy step (see the module docstring for inputs and outputs)."""
+    """One cached greedy step, :meth:`Refiner.step` (see the module docstring for inputs and outputs)."""
 
     def __init__(self, refiner: nn.Module) -> None:
         super().__init__()
         check_refiner(refiner)
         self.refiner = refiner
         self.steps = refiner.cfg.max_len
-        self.register_buffer("positions", torch.arange(self.steps), persistent=False)
 
     def forward(self, token: torch.Tensor, step: torch.Tensor, *kv: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        r = self.refiner
-        layers = _layers(r)
-        cross, cache = kv[: 2 * len(layers)], kv[2 * len(layers):]
-        emb = r.proto_in(r.bank[token])                                    # B, d
-        x = torch.where(step == 0, r.bos.to(emb.dtype), emb) + r.in_pos[step]
-        x = x.unsqueeze(1)                                                 # B, 1, d
-        here = self.positions == step                                      # row t of the caches
-        hidden = torch.zeros_like(self.positions, dtype=x.dtype).masked_fill(self.positions > step, float("-inf"))
-        new_cache = []
-        for i, layer in enumerate(layers):
-            sa, ca = layer.self_attn, layer.multihead_attn
-            heads = sa.num_heads
-            scale = (sa.embed_dim // heads) ** -0.5
-            q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
-            kt = torch.where(here.view(1, 1, 1, -1), _heads(k, heads).transpose(2, 3) * scale, cache[2 * i])
-            vv = torch.where(here.view(1, 1, -1, 1), _heads(v, heads), cache[2 * i + 1])
-            new_cache += [kt, vv]
-            a = ((_heads(q, heads) @ kt) + hidden).softmax(-1) @ vv
-            x = x + sa.out_proj(_merge(a))
-            d = ca.embed_dim
-            b = ca.in_proj_bias
-            q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
-            a = (_heads(q, ca.num_heads) @ cross[2 * i]).softmax(-1) @ cross[2 * i + 1]
-            x = x + ca.out_proj(_merge(a))
-            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
-        logits = r.logits(r.decoder.norm(x)[:, 0]).masked_fill(r.never, float("-inf"))
-        probs, ids = logits.softmax(-1).max(-1)
-        return (ids, probs, logits.log_softmax(-1), *new_cache)
+        n = 2 * len(self.refiner.decoder_layers())
+        ids, probs, logits, cache = self.refiner.step(token, step, list(kv[:n]), list(kv[n:]))
+        return (ids, probs, logits.log_softmax(-1), *cache)
 
 
 def zero_cache(batch: int, *, layers: int, heads: int, head_dim: int, steps: int) -> list[np.ndarray]:

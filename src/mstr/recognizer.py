@@ -4,21 +4,26 @@ Imports no training, font or web code.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 from PIL import Image
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mstr.bank import EOS_ID, PAD_ID, Bank
 from mstr.images import BadImage, load_image
+from mstr.models.mclip import BasicBlock
 from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
 from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
 
-__all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY"]
+__all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "REFINE_POLICIES",
+           "DEFAULT_REFINE_POLICY"]
 
 
 def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,6 +53,30 @@ def sequence_logprob(logits: torch.Tensor, seqs: list[list[int]]) -> torch.Tenso
     return out
 
 
+def _fusable(conv: nn.Module, bn: nn.Module) -> bool:
+    return (type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d and bn.running_mean is not None
+            and bn.num_features == conv.out_channels)
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` for inference (eval mode, no gradients) with every ``BatchNorm2d`` that
+    directly follows a ``Conv2d`` folded into it: in an ``nn.Sequential`` and in the residual
+    :class:`~mstr.models.mclip.BasicBlock` (``conv1 → bn1``, ``conv2 → bn2``). ``module`` itself is
+    not changed. The outputs are the same up to float rounding."""
+    module = copy.deepcopy(module).eval()  # fuse_conv_bn_eval wants eval mode
+    for m in list(module.modules()):
+        if isinstance(m, nn.Sequential):
+            for i in range(len(m) - 1):
+                if _fusable(m[i], m[i + 1]):
+                    m[i], m[i + 1] = fuse_conv_bn_eval(m[i], m[i + 1]), nn.Identity()
+        elif isinstance(m, BasicBlock) and type(m).forward is BasicBlock.forward:
+            for conv, bn in (("conv1", "bn1"), ("conv2", "bn2")):
+                if _fusable(getattr(m, conv), getattr(m, bn)):
+                    setattr(m, conv, fuse_conv_bn_eval(getattr(m, conv), getattr(m, bn)))
+                    setattr(m, bn, nn.Identity())
+    return module.requires_grad_(False)
+
+
 def _cut(ids: list[int], probs: list[float]) -> tuple[list[int], list[float], float]:
     """Characters before the first EOS, their probs, and the confidence (EOS prob included)."""
     out_ids, out_p, conf = [], [], 1.0
@@ -65,15 +94,27 @@ class Recognizer:
 
     With a Refiner, both readings are computed; ``refine_policy`` says which one is returned
     (see :data:`REFINE_POLICIES`). The confidence of a reading is the product of its characters'
-    probabilities and the end-of-sequence probability."""
+    probabilities and the end-of-sequence probability.
+
+    ``spotter`` and ``refiner`` are put in eval mode on ``device``. The Spotter reads through a
+    copy made here, with BatchNorm folded into the convolutions (:func:`fold_batchnorm`) and, when
+    ``channels_last`` (default: on CPU, where it is faster), in channels-last memory format; later
+    changes to ``spotter``'s weights are therefore not seen: build a new Recognizer after changing
+    them. Readings are those of ``spotter`` up to float rounding."""
 
     def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
-                 bf16: bool = False, refine_policy: str = DEFAULT_REFINE_POLICY) -> None:
+                 bf16: bool = False, refine_policy: str = DEFAULT_REFINE_POLICY,
+                 channels_last: bool | None = None) -> None:
         if refine_policy not in REFINE_POLICIES:
             raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {refine_policy!r}")
         self.refine_policy = refine_policy
         self.spotter = spotter.eval().to(device)
+        self._reader = fold_batchnorm(self.spotter)
+        if channels_last is None:
+            channels_last = torch.device(device).type == "cpu"
+        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self._reader.to(memory_format=self._memory_format)
         self.refiner = refiner.eval().to(device) if refiner is not None else None
         self.bank = bank
         self.config = config or {}
@@ -90,14 +131,15 @@ class Recognizer:
     def read_tensor(self, x: torch.Tensor, use_refiner: bool = True) -> list[Prediction]:
         """``B, 3, H, W`` preprocessed batch → predictions."""
         k = self.spotter.cfg.topk
+        n = x.shape[0]
         with self._autocast():
-            out = self.spotter(x.to(self.device))
+            out = self._reader(x.to(self.device).contiguous(memory_format=self._memory_format))
         ids, p, top_i, top_p = spotter_decode(out.logits, k)
-        readings = [_cut(ids[b].tolist(), p[b].tolist()) for b in range(x.shape[0])]
+        readings = [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())]
         if use_refiner and self.refiner is not None:
             with self._autocast():
                 r_ids, r_p = self.refiner.greedy(top_i, top_p, out.features, EOS_ID)
-            refined = [_cut(r_ids[b].tolist(), r_p[b].float().tolist()) for b in range(x.shape[0])]
+            refined = [_cut(i, q) for i, q in zip(r_ids.tolist(), r_p.float().tolist())]
             if self.refine_policy == "joint":
                 take = self._joint_choice(out, top_i, top_p, [r[0] for r in readings], [r[0] for r in refined])
             else:
@@ -105,12 +147,13 @@ class Recognizer:
             readings = [r if t else s for r, s, t in zip(refined, readings, take)]
         preds = []
         tokens = [e.token for e in self.bank.entries]
-        for b in range(x.shape[0]):
+        top_ids, top_probs = top_i.tolist(), top_p.tolist()  # B, L, K nested lists: one conversion per batch
+        for b in range(n):
             char_ids, char_p, conf = readings[b]
-            s_ids = top_i[b, :, 0].tolist()
+            rows_i, rows_p = top_ids[b], top_probs[b]
+            s_ids = [row[0] for row in rows_i]
             n_top = s_ids.index(EOS_ID) + 1 if EOS_ID in s_ids else len(s_ids)
-            topk = [[(tokens[i], round(float(q), 4)) for i, q in zip(top_i[b, t].tolist(), top_p[b, t].tolist())]
-                    for t in range(n_top)]
+            topk = [[(tokens[i], round(q, 4)) for i, q in zip(rows_i[t], rows_p[t])] for t in range(n_top)]
             preds.append(Prediction(text=self.bank.decode(char_ids), confidence=float(conf),
                                     script=self.bank.script_vote(char_ids),
                                     chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))

@@ -8,6 +8,12 @@ Its memory concatenates
     their spatial evidence.
 It reads left to right (causal self-attention), its inputs being the prototypes of the previous
 characters, and its outputs are embeddings scored against the same frozen bank.
+
+Training is teacher-forced (:meth:`Refiner.forward`). Greedy decoding (:meth:`Refiner.greedy`)
+projects the memory into every layer's cross-attention keys and values once
+(:meth:`Refiner.cross_kv`), then decodes one position per step against a self-attention
+key/value cache (:meth:`Refiner.step`); the ONNX export (:mod:`mstr.onnx_graphs`) wraps the same
+two methods. :meth:`Refiner.greedy_reference` decodes by full recomputation, for checks.
 """
 from __future__ import annotations
 
@@ -22,6 +28,18 @@ from mstr.models.config import JsonConfig
 from mstr.models.spotter import FeatureTokens, PositionDecoder
 
 __all__ = ["RefinerConfig", "Refiner"]
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """``B, T, d`` → ``B, H, T, d/H``."""
+    b, t, d = x.shape
+    return x.reshape(-1, t, heads, d // heads).transpose(1, 2)
+
+
+def _merge(x: torch.Tensor) -> torch.Tensor:
+    """``B, H, T, dh`` → ``B, T, H·dh``."""
+    _, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(-1, t, h * dh)
 
 
 @dataclass
@@ -89,10 +107,129 @@ class Refiner(nn.Module):
         mem = self.memory(prefix_ids, prefix_scores, features)
         return self.logits(self.decoder(self.embed_inputs(prev_ids), mem))
 
+    # ---------------------------------------------------------------------------------------
+    # cached greedy decoding: the memory is projected once, then one position per step
+
+    def cacheable(self) -> bool:
+        """Whether the decoder is the stack of pre-LN :class:`nn.TransformerDecoderLayer` (batch
+        first, packed input projections, no final norm inside the stack) that :meth:`step` restates."""
+        stack = self.decoder.layers
+        return isinstance(stack, nn.TransformerDecoder) and stack.norm is None and all(
+            isinstance(layer, nn.TransformerDecoderLayer) and layer.norm_first and layer.self_attn.batch_first
+            and layer.self_attn.in_proj_weight is not None and layer.multihead_attn.in_proj_weight is not None
+            for layer in stack.layers)
+
+    def decoder_layers(self) -> list[nn.TransformerDecoderLayer]:
+        return list(self.decoder.layers.layers)
+
+    def cross_kv(self, mem: torch.Tensor) -> list[torch.Tensor]:
+        """``B, M, d`` memory → per decoder layer the cross-attention keys ``B, H, dh, M`` (transposed
+        and scaled by ``dh**-0.5``, ready for ``q @ k``) and values ``B, H, M, dh``."""
+        out = []
+        for layer in self.decoder_layers():
+            att = layer.multihead_attn
+            d, heads = att.embed_dim, att.num_heads
+            w, bias = att.in_proj_weight, att.in_proj_bias
+            kv = F.linear(mem, w[d:], None if bias is None else bias[d:])             # B, M, 2d: keys | values
+            # head-major and contiguous (a no-op in an exported graph), so that each step reads the
+            # rows of a head in place instead of copying the whole memory
+            kv = kv.reshape(kv.shape[0], kv.shape[1], 2, heads, d // heads).permute(2, 0, 3, 1, 4).contiguous()
+            out += [(kv[0] * (d // heads) ** -0.5).transpose(2, 3), kv[1]]
+        return out
+
+    def empty_cache(self, batch: int, device: torch.device | str | None = None,
+                    dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+        """Zero self-attention caches for :meth:`step`: per layer keys ``B, H, dh, T`` and values
+        ``B, H, T, dh``, ``T`` = ``max_len``."""
+        out = []
+        for layer in self.decoder_layers():
+            h = layer.self_attn.num_heads
+            dh = layer.self_attn.embed_dim // h
+            t = self.cfg.max_len
+            out += [torch.zeros(batch, h, dh, t, device=device, dtype=dtype),
+                    torch.zeros(batch, h, t, dh, device=device, dtype=dtype)]
+        return out
+
+    def step(self, token: torch.Tensor, step: torch.Tensor | int, cross: list[torch.Tensor],
+             cache: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """One greedy step at position ``t`` = ``step`` with a key/value cache.
+
+        ``token`` ``B``: the token emitted at step ``t - 1`` (ignored at step 0, whose input is BOS);
+        ``cross``: :meth:`cross_kv`; ``cache``: the self-attention keys/values of positions ``< t``
+        (:meth:`empty_cache` at step 0). Returns ``(ids B, probs B, logits B, N, cache)``: the greedy
+        choice and its probability (``<pad>`` excluded), the logits with ``<pad>`` at −inf, and the
+        caches with position ``t`` filled. The arithmetic is that of the pre-LN decoder layers in
+        :meth:`forward` (scaled dot-product attention written as plain products; positions ``> t``
+        get zero weight), so the tokens are :meth:`greedy_reference`'s."""
+        t = torch.as_tensor(step, device=token.device)
+        export = torch.onnx.is_in_onnx_export()
+        steps = cache[0].shape[-1]
+        positions = torch.arange(steps, device=token.device)
+        emb = self.proto_in(self.bank[token])                                  # B, d
+        x = torch.where(t == 0, self.bos.to(emb.dtype), emb) + self.in_pos[t]
+        x = x.unsqueeze(1)                                                     # B, 1, d
+        here = positions == t if export else None                             # the cache row of step t
+        hidden = torch.zeros(steps, device=token.device, dtype=x.dtype).masked_fill(positions > t, float("-inf"))
+        new_cache = []
+        for i, layer in enumerate(self.decoder_layers()):
+            sa, ca = layer.self_attn, layer.multihead_attn
+            heads = sa.num_heads
+            scale = (sa.embed_dim // heads) ** -0.5
+            q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
+            k, v = _heads(k, heads).transpose(2, 3) * scale, _heads(v, heads)     # B, H, dh, 1 and B, H, 1, dh
+            if export:  # row t written by a select (how the ONNX graph has it)
+                kt = torch.where(here.view(1, 1, 1, -1), k, cache[2 * i])
+                vv = torch.where(here.view(1, 1, -1, 1), v, cache[2 * i + 1])
+            else:       # the same values, copied: cheaper in eager mode
+                kt = cache[2 * i].index_copy(3, t.view(1), k.to(cache[2 * i].dtype))
+                vv = cache[2 * i + 1].index_copy(2, t.view(1), v.to(cache[2 * i + 1].dtype))
+            new_cache += [kt, vv]
+            a = ((_heads(q, heads) @ kt) + hidden).softmax(-1) @ vv
+            x = x + sa.out_proj(_merge(a))
+            d = ca.embed_dim
+            b = ca.in_proj_bias
+            q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
+            a = (_heads(q, ca.num_heads) @ cross[2 * i]).softmax(-1) @ cross[2 * i + 1]
+            x = x + ca.out_proj(_merge(a))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        logits = self.logits(self.decoder.norm(x)[:, 0]).masked_fill(self.never, float("-inf"))
+        probs, ids = logits.softmax(-1).max(-1)
+        return ids, probs, logits, new_cache
+
     @torch.no_grad()
     def greedy(self, prefix_ids: torch.Tensor, prefix_scores: torch.Tensor, features: list[torch.Tensor],
                eos_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Greedy decoding: ``(ids B, L, probs B, L)``, stopping once every row has emitted EOS."""
+        """Greedy decoding: ``(ids B, L, probs B, L)``, stopping once every row has emitted EOS (a
+        finished row keeps emitting EOS with probability 1).
+
+        The memory's cross-attention keys and values are computed once and each step runs one
+        position against a key/value cache (:meth:`step`): the tokens of
+        :meth:`greedy_reference`, which re-runs the decoder over the whole prefix at every step."""
+        if not self.cacheable():
+            return self.greedy_reference(prefix_ids, prefix_scores, features, eos_id)
+        mem = self.memory(prefix_ids, prefix_scores, features)
+        cross = self.cross_kv(mem)
+        b = prefix_ids.shape[0]
+        cache = self.empty_cache(b, prefix_ids.device)
+        token = prefix_ids.new_full((b,), eos_id)
+        done = torch.zeros(b, dtype=torch.bool, device=prefix_ids.device)
+        ids, probs = [], []
+        for t in range(self.cfg.max_len):
+            nxt, conf, _, cache = self.step(token, t, cross, cache)
+            nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
+            ids.append(nxt)
+            probs.append(torch.where(done, torch.ones_like(conf), conf))
+            done |= nxt.eq(eos_id)
+            if bool(done.all()):
+                break
+            token = nxt
+        return torch.stack(ids, dim=1), torch.stack(probs, dim=1)
+
+    @torch.no_grad()
+    def greedy_reference(self, prefix_ids: torch.Tensor, prefix_scores: torch.Tensor, features: list[torch.Tensor],
+                         eos_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`greedy` by full recomputation: the decoder over BOS + the whole prefix at every
+        step (as :meth:`forward`). Slow; the reference the cached decoder is checked against."""
         mem = self.memory(prefix_ids, prefix_scores, features)
         b = prefix_ids.shape[0]
         ids = prefix_ids.new_zeros((b, 0))
