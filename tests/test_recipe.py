@@ -30,6 +30,8 @@ def test_6lang_plan_chains_phases_and_evaluates_the_final_bundle(tmp_path):
     # the fine-tuning mixes the real source with the synthetic words, once
     srcs = [a for a in by["finetune"].argv if a.startswith("data.sources=")]
     assert len(srcs) == 1 and "iiit5k" in srcs[0] and "words6" in srcs[0]
+    # … and the Refiner is trained on the same mix
+    assert [a for a in by["refiner"].argv if a.startswith("data.sources=")] == srcs
 
 
 def test_absent_real_data_skips_finetune_and_the_refiner_follows_the_last_spotter(tmp_path):
@@ -38,6 +40,7 @@ def test_absent_real_data_skips_finetune_and_the_refiner_follows_the_last_spotte
     assert by["finetune"].skip_reason and "not found" in by["finetune"].skip_reason
     assert by["eval.iiit5k-dev"].skip_reason
     assert f"init_bundle={tmp_path / 'w' / 'spotter-2' / 'bundle'}" in by["refiner"].argv
+    assert "iiit5k" not in " ".join(by["refiner"].argv)
 
 
 def test_1lang_any_language_trains_a_spotter_on_its_own_bank(tmp_path):

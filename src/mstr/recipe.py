@@ -131,6 +131,7 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
         prev = out / "bundle"
 
     ft = r.get("finetune")
+    ft_sources: list[dict[str, Any]] = []
     if ft:
         missing = [s.get("root") or s.get("manifest") or s.get("lmdb") for s in ft["sources"]
                    if not real_root_exists(s.get("root") or s.get("manifest") or s.get("lmdb"))]
@@ -147,12 +148,15 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
             step.skip_reason = f"real data not found ({', '.join(map(str, missing))})"
         else:
             prev = out / "bundle"
+            ft_sources = sources
         steps.append(step)
 
     if r.get("refiner") is not None:
         out = work / "refiner"
+        # the Refiner sees what the Spotter was last trained on (real data included when there was some)
+        refiner_data = [f"data.sources={_flow(ft_sources)}"] if ft_sources else train_synth
         steps.append(Step("refiner", ["train", "refiner", f"init_bundle={prev}", f"out={out}",
-                                      *common, *train_synth, *r["refiner"]],
+                                      *common, *refiner_data, *r["refiner"]],
                           out / "bundle" / "config.json"))
         prev = out / "bundle"
 
