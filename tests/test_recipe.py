@@ -30,7 +30,10 @@ def test_6lang_plan_chains_phases_and_evaluates_the_final_bundle(tmp_path):
     # the fine-tuning mixes the real source with the synthetic words, once
     srcs = [a for a in by["finetune"].argv if a.startswith("data.sources=")]
     assert len(srcs) == 1 and "iiit5k" in srcs[0] and "words6" in srcs[0]
-    # … and the Refiner is trained on the same mix
+    # the shipped 6lang Refiner saw synthetic words only; by default a Refiner trains on the same mix
+    assert "iiit5k" not in " ".join(by["refiner"].argv)
+    steps = plan(_shipped("6lang", tmp_path, "refiner_data=finetune"), real_root_exists=lambda p: True)
+    by = {s.name: s for s in steps}
     assert [a for a in by["refiner"].argv if a.startswith("data.sources=")] == srcs
 
 

@@ -20,6 +20,7 @@ Recipe keys (see ``configs/recipes/*.yaml``)::
     spotter: [[key=value, ...], ...]      # phases; phase k>1 starts from phase k-1's bundle
     finetune: {for_langs, sources, synth_weight, overrides} | null   # real data (skipped when absent)
     refiner: [key=value, ...]
+    refiner_data: finetune | synth   # the Refiner's data: the fine-tuning mix (default) or synthetic only
     eval: [{name, lmdb | manifest+root, langs, convention, no_refiner, optional, bundle: STEP-FOLDER}, ...]
 """
 from __future__ import annotations
@@ -154,7 +155,8 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
     if r.get("refiner") is not None:
         out = work / "refiner"
         # the Refiner sees what the Spotter was last trained on (real data included when there was some)
-        refiner_data = [f"data.sources={_flow(ft_sources)}"] if ft_sources else train_synth
+        use_ft = ft_sources and r.get("refiner_data", "finetune") == "finetune"
+        refiner_data = [f"data.sources={_flow(ft_sources)}"] if use_ft else train_synth
         steps.append(Step("refiner", ["train", "refiner", f"init_bundle={prev}", f"out={out}",
                                       *common, *refiner_data, *r["refiner"]],
                           out / "bundle" / "config.json"))

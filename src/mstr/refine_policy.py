@@ -8,4 +8,4 @@ Two readings compete, the Spotter's and the Refiner's:
 * ``always``: the Refiner's reading.
 """
 REFINE_POLICIES = ("joint", "confidence", "always")
-DEFAULT_REFINE_POLICY = "confidence"
+DEFAULT_REFINE_POLICY = "joint"
