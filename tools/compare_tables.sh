@@ -34,3 +34,4 @@ have $S1 $C1 $X1 && $M compare --manifest configs/splits/iiit5k_train/dev.jsonl 
 for t in synth-6lang iiit5k-dev synth-en-budget iiit5k-dev-en-budget synth-3lang-budget; do
   [ -f "$OUT/$t/compare.md" ] && { echo "### $t"; echo; cat "$OUT/$t/compare.md"; echo; }
 done
+true
