@@ -117,7 +117,7 @@ def _launch(dump: Path, argv: list[str], torchrun: bool) -> None:
 
 
 def _ranks(dump: Path) -> list[dict]:
-    ranks = [torch.load(dump / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    ranks = [torch.load(dump / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     assert [r["rank"] for r in ranks] == list(range(WORLD)) and all(r["world"] == WORLD for r in ranks)
     assert all(r["steps"] == STEPS for r in ranks)
     p0 = ranks[0]["params"]
