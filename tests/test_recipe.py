@@ -50,7 +50,9 @@ def test_1lang_any_language_trains_a_spotter_on_its_own_bank(tmp_path):
     steps = plan(_shipped("1lang", tmp_path, "langs=hi"), real_root_exists=lambda p: True)
     by = {s.name: s for s in steps}
     assert by["bank"].argv[by["bank"].argv.index("--langs") + 1] == "hi"
-    assert "mclip" not in by and "refiner" not in by  # reuses the 6-language mCLIP; Spotter only
+    assert "mclip" not in by  # reuses the 6-language mCLIP
+    assert "no real data" in by["finetune"].skip_reason and "the model reads hi" in by["eval.iiit5k-dev"].skip_reason
+    assert f"init_bundle={tmp_path / 'w' / 'spotter-1' / 'bundle'}" in by["refiner"].argv
     ev = by["eval.synth-heldout-spotter"].argv
     assert ev[ev.index("--bundle") + 1] == str(tmp_path / "w" / "spotter-1" / "bundle")
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from mstr.charsets import parse_langs
 from mstr.errors import UserError
 
 __all__ = ["Step", "load_recipe", "plan", "run"]
@@ -141,8 +142,6 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
         step = Step("finetune", ["train", "spotter", f"init_bundle={prev}", f"out={out}", f"name={r['name']}", *common,
                                  f"data.sources={_flow(sources)}", *ft.get("overrides", [])],
                     out / "bundle" / "config.json")
-        from mstr.charsets import parse_langs
-
         if ft.get("for_langs") and not set(ft["for_langs"]) & set(parse_langs(langs)):
             step.skip_reason = f"no real data for {langs} (the fine-tuning sources are {ft['for_langs']})"
         elif missing:
@@ -178,7 +177,9 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
         if ev.get("no_refiner"):
             argv += ["--no-refiner"]
         step = Step(f"eval.{ev['name']}", argv, out / "report.json", stdout=out.with_suffix(".md"))
-        if ev.get("optional") and not real_root_exists(ev.get("root") or src):
+        if ev.get("langs") and not set(parse_langs(str(ev["langs"]))) & set(parse_langs(langs)):
+            step.skip_reason = f"the model reads {langs}, this evaluation is {ev['langs']}"
+        elif ev.get("optional") and not real_root_exists(ev.get("root") or src):
             step.skip_reason = f"evaluation data not found ({ev.get('root') or src})"
         steps.append(step)
     return steps
