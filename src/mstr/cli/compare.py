@@ -91,14 +91,9 @@ def _engine_names(args: argparse.Namespace) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if args.manifest is None and args.lmdb is None:
-        raise UserError("give the data: --manifest M --root R, or --lmdb DIR")
-    if args.manifest is not None and args.lmdb is not None:
-        raise UserError("give either --manifest (with --root) or --lmdb, not both")
-    if args.manifest is not None and args.root is None:
-        raise UserError("--manifest needs --root, the folder its path_rel values are relative to")
-    if args.root is not None and args.manifest is None:
-        raise UserError("--root goes with --manifest; for LMDBs use --lmdb DIR alone")
+    from mstr.cli.eval import check_data_args
+
+    check_data_args(args)
     for opt in ("threads", "batch_size"):
         if getattr(args, opt) < 1:
             raise UserError(f"--{opt.replace('_', '-')} must be at least 1")

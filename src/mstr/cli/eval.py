@@ -58,6 +58,18 @@ def _device(name: str) -> Any:
     return dev
 
 
+def check_data_args(args: argparse.Namespace) -> None:
+    """The data options of word evaluation (and of 'mstr compare'): --manifest with --root, or --lmdb."""
+    if args.manifest is None and args.lmdb is None:
+        raise UserError("give the data: --manifest M --root R, or --lmdb DIR")
+    if args.manifest is not None and args.lmdb is not None:
+        raise UserError("give either --manifest (with --root) or --lmdb, not both")
+    if args.manifest is not None and args.root is None:
+        raise UserError("--manifest needs --root, the folder its path_rel values are relative to")
+    if args.root is not None and args.manifest is None:
+        raise UserError("--root goes with --manifest; for LMDBs use --lmdb DIR alone")
+
+
 def _command(args: argparse.Namespace, langs: list[str]) -> str:
     import shlex
 
@@ -246,14 +258,7 @@ def _check_words_args(args: argparse.Namespace) -> None:
         raise UserError("give a model to evaluate and its data: 'mstr eval --bundle BUNDLE "
                         "--manifest M --root R' or 'mstr eval --bundle BUNDLE --lmdb DIR'; or a "
                         "stage, e.g. 'mstr eval mclip --help'")
-    if args.manifest is None and args.lmdb is None:
-        raise UserError("give the data to evaluate on: --manifest M --root R, or --lmdb DIR")
-    if args.manifest is not None and args.lmdb is not None:
-        raise UserError("give either --manifest (with --root) or --lmdb, not both")
-    if args.manifest is not None and args.root is None:
-        raise UserError("--manifest needs --root, the folder its path_rel values are relative to")
-    if args.root is not None and args.manifest is None:
-        raise UserError("--root goes with --manifest; for LMDBs use --lmdb DIR alone")
+    check_data_args(args)
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.max_samples is not None and args.max_samples < 1:
