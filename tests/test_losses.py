@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mstr.train.losses import LossWeights, MClipLoss, arcface, class_aware_infonce
+from mstr.train.losses import LossWeights, MClipLoss, arcface, bank_cross_entropy, class_aware_infonce
 
 
 def test_infonce_duplicate_labels_are_positives():
@@ -95,3 +95,30 @@ def test_mclip_loss_returns_named_terms():
     assert set(terms) == {"infonce", "arcface", "subtype", "loss"}
     total = terms["infonce"] + 0.5 * terms["arcface"] + 0.25 * terms["subtype"]
     assert terms["loss"].item() == pytest.approx(total.item(), rel=1e-6)
+
+
+def test_bank_cross_entropy_against_every_entry_by_hand():
+    # two crops, a bank of three retrievable entries and one special row that must never compete
+    img = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    protos = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [1.0, 0.0]])
+    valid = torch.tensor([True, True, True, False])
+    y = torch.tensor([0, 2])
+    s = math.exp(1.0)
+    # crop 0: cosines 1, 0, 0.6 (row 3 masked); crop 1: cosines 0, 1, 0.8
+    l0 = -math.log(math.exp(s * 1) / (math.exp(s * 1) + math.exp(0) + math.exp(s * 0.6)))
+    l1 = -math.log(math.exp(s * 0.8) / (math.exp(0) + math.exp(s * 1) + math.exp(s * 0.8)))
+    got = bank_cross_entropy(img, protos, y, torch.tensor(1.0), valid)
+    assert got.item() == pytest.approx((l0 + l1) / 2, rel=1e-6)
+    # unmasked, the special row (a copy of entry 0) competes and raises crop 0's loss
+    assert bank_cross_entropy(img, protos, y, torch.tensor(1.0)) > got
+
+
+def test_bank_term_is_weighted_into_the_total():
+    torch.manual_seed(1)
+    img = F.normalize(torch.randn(5, 8), dim=-1)
+    protos = F.normalize(torch.randn(6, 8), dim=-1)
+    y = torch.tensor([0, 1, 2, 3, 4])
+    terms = MClipLoss(LossWeights(infonce=1.0, bank=0.5))(img=img, txt=protos[y], labels=y,
+                                                          logit_scale=torch.tensor(2.0), protos=protos)
+    assert set(terms) == {"infonce", "bank", "loss"}
+    assert terms["loss"].item() == pytest.approx((terms["infonce"] + 0.5 * terms["bank"]).item(), rel=1e-6)

@@ -83,6 +83,34 @@ def test_char_crop_is_square(hi_fonts):
     assert img.size == (32, 32)
 
 
+def _ink_rows(img):
+    ys = np.nonzero((np.asarray(img.convert("L")) < 128).any(axis=1))[0]
+    return ys.min(), ys.max()
+
+
+def test_char_crop_keeps_size_and_height_in_the_line():
+    # a crop scaled to its ink box cannot tell '-' from '_', ',' from "'" or 'c' from 'C';
+    # drawn in its line box the character keeps its place and size, as inside a word
+    from mstr.synth.fonts import fonts_for_lang
+
+    fonts = [f for f in fonts_for_lang("en", "train") if "NotoSans-Regular" in f.path][:1]
+    assert fonts, "Noto Sans Regular is a training font for English"
+    synth = Synthesizer(fonts, SynthOptions(augment=False))
+    rows = {ch: _ink_rows(synth.render_char(ch, np.random.default_rng(0))) for ch in "-_',cC"}
+    centre = {ch: (a + b) / 2 for ch, (a, b) in rows.items()}
+    assert centre["-"] + 4 < centre["_"]
+    assert centre["'"] + 4 < centre[","]
+    assert rows["c"][1] - rows["c"][0] + 3 < rows["C"][1] - rows["C"][0]
+
+
+def test_warp_can_keep_the_line_box_rows():
+    masks = np.zeros((1, 20, 30), np.uint8)
+    masks[0, 8:12, 5:25] = 255  # a hyphen in the middle of its line box
+    no_warp = {k: 0.0 for k in augment.GEOMETRIC}
+    assert augment.warp_masks(masks, np.random.default_rng(0), no_warp).shape == (1, 4, 20)
+    assert augment.warp_masks(masks, np.random.default_rng(0), no_warp, crop_rows=False).shape == (1, 20, 20)
+
+
 def test_no_font_for_text_returns_none(hi_fonts):
     synth = Synthesizer(hi_fonts)
     assert synth.render_word("தமிழ்", np.random.default_rng(0)) is None

@@ -121,8 +121,12 @@ GEOMETRIC: dict[str, tuple[Callable, float]] = {
 }
 
 
-def warp_masks(masks: np.ndarray, rng: np.random.Generator, probs: dict[str, float] | None = None) -> np.ndarray:
-    """Apply each geometric warp with its probability, then crop back to the ink."""
+def warp_masks(masks: np.ndarray, rng: np.random.Generator, probs: dict[str, float] | None = None,
+               crop_rows: bool = True) -> np.ndarray:
+    """Apply each geometric warp with its probability, then crop back to the ink.
+
+    ``crop_rows=False`` crops the columns only, keeping the (warped) line box around the ink.
+    """
     for name, (fn, p) in GEOMETRIC.items():
         p = probs.get(name, p) if probs else p
         if rng.random() < p:
@@ -130,7 +134,8 @@ def warp_masks(masks: np.ndarray, rng: np.random.Generator, probs: dict[str, flo
     ink = masks.max(axis=0)
     ys, xs = np.nonzero(ink > 8)
     if len(ys):
-        masks = masks[:, ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        masks = masks[:, ys.min():ys.max() + 1] if crop_rows else masks
+        masks = masks[:, :, xs.min():xs.max() + 1]
     return masks
 
 

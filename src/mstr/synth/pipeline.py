@@ -51,6 +51,10 @@ class SynthOptions:
     photometric: dict[str, float] = field(default_factory=dict)  # per-effect probability overrides
 
 
+LINE_ABOVE = 1.0   # character crops: line box above the baseline, in em (Indic headlines and matras fit)
+LINE_BELOW = 0.35  # … and below it (descenders, subscript vowel signs)
+
+
 def _luminance(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
@@ -100,14 +104,26 @@ class Synthesizer:
                 return self.fonts[int(i)]
         return None
 
-    def _masks(self, text: str, font: FontLike, rng: np.random.Generator) -> np.ndarray:
+    def _masks(self, text: str, font: FontLike, rng: np.random.Generator, line_box: bool = False) -> np.ndarray:
+        """Coverage masks of ``text`` (fill, and outline when drawn), warped when augmenting.
+
+        Tightly cropped to the ink, or with ``line_box`` padded to the text line around the ink
+        (:data:`LINE_ABOVE` em above the baseline, :data:`LINE_BELOW` em below it), so that the
+        glyph keeps its size and height in the line: ``c`` stays smaller than ``C``, ``-`` sits
+        higher than ``_`` and ``'`` higher than ``,``, as they do inside a word.
+        """
         o = self.options
         size = int(rng.integers(o.font_px[0], o.font_px[1] + 1))
         stroke = int(rng.integers(1, max(2, size // 12) + 1)) if o.augment and rng.random() < o.p_stroke else 0
         tm = render_mask(text, load_font(font.path, size, font.index), stroke_width=stroke)
         masks = np.stack([tm.fill, tm.stroke]) if tm.stroke is not None else tm.fill[None]
+        if line_box:
+            h = masks.shape[1]
+            top = max(0, round(LINE_ABOVE * size) - tm.baseline)
+            bottom = max(0, round(LINE_BELOW * size) - (h - tm.baseline))
+            masks = np.pad(masks, ((0, 0), (top, bottom), (0, 0)))
         if o.augment:
-            masks = augment.warp_masks(masks, rng, o.geometric)
+            masks = augment.warp_masks(masks, rng, o.geometric, crop_rows=not line_box)
         return masks
 
     def _composite(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -156,21 +172,28 @@ class Synthesizer:
         return self._finish(self._composite(masks, rng), rng)
 
     def render_char(self, ch: str, rng: np.random.Generator, font: FontLike | None = None) -> Image.Image | None:
-        """A square crop of one character (combining marks on ◌); None when no font has it."""
+        """A square crop of one character (combining marks on ◌); None when no font has it.
+
+        The character is drawn in its line box (see :meth:`_masks`), scaled to 70–92 % of the side
+        and centred, so size and height in the line survive the crop.
+        """
         text = char_render_text(ch)
         font = font or self.pick_font(text, rng)
         if font is None:
             return None
         o = self.options
-        masks = self._masks(text, font, rng)
+        masks = self._masks(text, font, rng, line_box=True)
         h, w = masks.shape[1:]
         side = o.char_size
-        fill = rng.uniform(0.6, 0.9) if o.augment else 0.8
+        fill = rng.uniform(0.7, 0.92) if o.augment else 0.85
         scale = fill * side / max(h, w)
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         small = _resize_masks(masks, nw, nh)
         canvas = np.zeros((masks.shape[0], side, side), np.uint8)
-        y0 = int(rng.integers(0, side - nh + 1)) if o.augment else (side - nh) // 2
-        x0 = int(rng.integers(0, side - nw + 1)) if o.augment else (side - nw) // 2
+        # the line box is centred with a small jitter: a large vertical shift would blur the
+        # position of the glyph in its line (hyphen vs low line), the cue the line box keeps
+        jitter = (lambda span: int(np.clip(round(span / 2 + rng.uniform(-0.06, 0.06) * side), 0, span))) \
+            if o.augment else (lambda span: span // 2)
+        y0, x0 = jitter(side - nh), jitter(side - nw)
         canvas[:, y0:y0 + nh, x0:x0 + nw] = small
         return self._finish(self._composite(canvas, rng), rng)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["class_aware_infonce", "arcface", "MClipLoss", "LossWeights"]
+__all__ = ["class_aware_infonce", "bank_cross_entropy", "arcface", "MClipLoss", "LossWeights"]
 
 
 def class_aware_infonce(img: torch.Tensor, txt: torch.Tensor, labels: torch.Tensor,
@@ -29,6 +29,23 @@ def _infonce_fp32(img, txt, labels, logit_scale):
     i2t = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
     t2i = -(targets * F.log_softmax(logits.t(), dim=1)).sum(dim=1).mean()
     return 0.5 * (i2t + t2i)
+
+
+def bank_cross_entropy(img: torch.Tensor, protos: torch.Tensor, labels: torch.Tensor,
+                       logit_scale: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of each crop against the text prototypes of *every* bank entry.
+
+    ``img``: ``B, D``; ``protos``: ``N, D`` (all entries, unit vectors); ``labels``: ``B`` entry rows;
+    ``valid``: optional ``N`` mask of the entries that may be retrieved (specials excluded).
+    InfoNCE only contrasts the characters that happen to share a batch (with ~450 entries and a
+    batch of 256, most are absent from any one batch); this term is the retrieval the bank is
+    used for, image → all entries, with the same learnable temperature.
+    """
+    with torch.autocast(img.device.type, enabled=False):
+        logits = logit_scale.float().exp().clamp(max=100.0) * img.float() @ protos.float().t()
+        if valid is not None:
+            logits = logits.masked_fill(~valid[None, :], float("-inf"))
+        return F.cross_entropy(logits, labels)
 
 
 def arcface(img: torch.Tensor, protos: torch.Tensor, labels: torch.Tensor, margins: torch.Tensor,
@@ -62,6 +79,7 @@ class LossWeights:
     infonce: float = 1.0
     arcface: float = 0.0
     subtype: float = 0.0
+    bank: float = 0.0
 
 
 class MClipLoss:
@@ -75,12 +93,16 @@ class MClipLoss:
                  logit_scale: torch.Tensor, protos: torch.Tensor | None = None,
                  margins: torch.Tensor | None = None, allowed: torch.Tensor | None = None,
                  subtype_logits: torch.Tensor | None = None,
-                 subtypes: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                 subtypes: torch.Tensor | None = None,
+                 valid: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         terms: dict[str, torch.Tensor] = {}
         total = img.new_zeros((), dtype=torch.float32)
         if self.w.infonce:
             terms["infonce"] = class_aware_infonce(img, txt, labels, logit_scale)
             total = total + self.w.infonce * terms["infonce"]
+        if self.w.bank:
+            terms["bank"] = bank_cross_entropy(img, protos, labels, logit_scale, valid)
+            total = total + self.w.bank * terms["bank"]
         if self.w.arcface:
             terms["arcface"] = arcface(img, protos, labels, margins, allowed, self.arcface_scale)
             total = total + self.w.arcface * terms["arcface"]

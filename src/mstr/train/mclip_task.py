@@ -95,7 +95,8 @@ def make_module(cfg: dict[str, Any], langs, entries):
                                     vocab=tok.vocab, prompt_len=tok.max_len)
             self.model = MClip(self.mcfg)
             lc = cfg["loss"]
-            self.loss_fn = MClipLoss(LossWeights(lc["infonce"], lc["arcface"], lc["subtype"]), lc["arcface_scale"])
+            self.loss_fn = MClipLoss(LossWeights(lc["infonce"], lc["arcface"], lc["subtype"], lc.get("bank", 0.0)),
+                                   lc["arcface_scale"])
             self.entries = entries
             self.register_buffer("prompt_ids", self.model.tokenizer.encode(entries), persistent=False)
             scripts = [e.script for e in entries]
@@ -107,16 +108,21 @@ def make_module(cfg: dict[str, Any], langs, entries):
             self.register_buffer("margins", torch.tensor(margins), persistent=False)
             self.register_buffer("valid", ~special, persistent=False)
 
+            # channels-last convolutions are the fast path of bf16 on CPU (oneDNN / AMX)
+            self.memory_format = torch.channels_last if cfg["trainer"].get("channels_last", True) \
+                else torch.contiguous_format
+            self.model.to(memory_format=self.memory_format)
+
         def forward(self, x):
-            return self.model.encode_image(x)
+            return self.model.encode_image(x.contiguous(memory_format=self.memory_format))
 
         def training_step(self, batch, _):
             x, y, st = batch
-            img = self.model.encode_image(x)
+            img = self(x)
             protos = self.model.encode_text(self.prompt_ids)
             terms = self.loss_fn(img=img, txt=protos[y], labels=y, logit_scale=self.model.logit_scale,
                                  protos=protos, margins=self.margins[y], allowed=self.allowed[y],
-                                 subtype_logits=self.model.subtype_head(img), subtypes=st)
+                                 subtype_logits=self.model.subtype_head(img), subtypes=st, valid=self.valid)
             for k, v in terms.items():
                 self.log(f"train/{k}", v.detach(), prog_bar=k == "loss", batch_size=len(y))
             self.log("train/temperature", 1.0 / self.model.logit_scale.exp().detach(), batch_size=len(y))
@@ -124,7 +130,7 @@ def make_module(cfg: dict[str, Any], langs, entries):
 
         def validation_step(self, batch, _):
             x, y, _st = batch
-            img = self.model.encode_image(x)
+            img = self(x)
             protos = self.model.encode_text(self.prompt_ids)
             sims = (img @ protos.t()).masked_fill(~self.valid[None, :], -2.0)
             self.log("val/top1", (sims.argmax(1) == y).float().mean(), prog_bar=True, batch_size=len(y),
@@ -202,7 +208,7 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
     # left out of the loss (single-process training is unchanged: AdamW skips them either way)
     if not cfg["loss"]["subtype"]:
         module.model.subtype_head.requires_grad_(False)
-    if not cfg["loss"]["infonce"]:
+    if not (cfg["loss"]["infonce"] or cfg["loss"].get("bank")):
         module.model.logit_scale.requires_grad_(False)
     ckpt_dir = out / "checkpoints"
     callbacks = [pl.callbacks.ModelCheckpoint(dirpath=ckpt_dir, save_last=True,
