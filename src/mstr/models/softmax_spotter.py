@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mstr.models.config import JsonConfig
-from mstr.models.spotter import FeatureTokens, PositionDecoder, SpotterOutput, WordEncoder
+from mstr.models.spotter import PositionReader, SpotterOutput
 
 __all__ = ["SoftmaxSpotterConfig", "SoftmaxSpotter"]
 
@@ -37,32 +37,15 @@ class SoftmaxSpotterConfig(JsonConfig):
     dropout: float = 0.0
 
 
-class SoftmaxSpotter(nn.Module):
+class SoftmaxSpotter(PositionReader):
     """``B, 3, 32, 128`` → logits ``B, L, N`` over the token table (``<pad>`` never decoded)."""
 
     def __init__(self, cfg: SoftmaxSpotterConfig, pad_id: int = 1) -> None:
-        super().__init__()
         if cfg.num_classes <= pad_id:
             raise ValueError(f"num_classes must be the bank's table size, got {cfg.num_classes}")
-        self.cfg = cfg
-        self.encoder = WordEncoder(cfg.widths)
-        h, w = cfg.image_size
-        shapes = ((h // 8, w // 8), (h // 16, w // 8))
-        self.tokens = FeatureTokens(self.encoder.channels[1:], shapes, cfg.d_model)
-        self.queries = nn.Parameter(torch.randn(cfg.max_len, cfg.d_model) * 0.02)
-        self.decoder = PositionDecoder(cfg.d_model, cfg.heads, cfg.dec_layers, dropout=cfg.dropout)
+        super().__init__(cfg, cfg.num_classes, pad_id)
         self.classifier = nn.Linear(cfg.d_model, cfg.num_classes)
-        mask = torch.zeros(cfg.num_classes, dtype=torch.bool)
-        mask[pad_id] = True
-        self.register_buffer("never", mask, persistent=False)
-
-    def decodable(self, logits: torch.Tensor) -> torch.Tensor:
-        """``logits`` with the entries that are never an output (``<pad>``) set to −inf."""
-        return logits.masked_fill(self.never, float("-inf"))
 
     def forward(self, images: torch.Tensor) -> SpotterOutput:
-        feats = self.encoder(images)
-        memory = self.tokens(feats[1:])
-        q = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
-        h = self.decoder(q, memory)
+        h, feats = self.read_positions(images)
         return SpotterOutput(embeddings=h, logits=self.classifier(h).float(), features=feats)

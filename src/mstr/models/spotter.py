@@ -21,7 +21,7 @@ from mstr.models.config import JsonConfig
 
 from mstr.models.mclip import BasicBlock
 
-__all__ = ["SpotterConfig", "WordEncoder", "Spotter", "SpotterOutput", "PositionDecoder"]
+__all__ = ["SpotterConfig", "WordEncoder", "PositionReader", "Spotter", "SpotterOutput", "PositionDecoder"]
 
 
 @dataclass
@@ -114,13 +114,13 @@ class PositionDecoder(nn.Module):
         return self.norm(self.layers(q, memory, tgt_mask=mask, tgt_is_causal=self.causal))
 
 
-class Spotter(nn.Module):
-    """Parallel retrieval reader. ``bank`` (``N, D`` unit vectors) is a frozen buffer."""
+class PositionReader(nn.Module):
+    """The body the Spotter shares with its softmax-head ablation: the word encoder (strides
+    4/8/16), the stride-8/16 feature tokens and ``max_len`` parallel position queries decoded
+    against them. Subclasses add a head over the ``n_out`` rows of a bank's token table."""
 
-    def __init__(self, cfg: SpotterConfig, bank_vectors: torch.Tensor, pad_id: int = 1) -> None:
+    def __init__(self, cfg, n_out: int, pad_id: int = 1) -> None:
         super().__init__()
-        if bank_vectors.shape[1] != cfg.dim:
-            raise ValueError(f"bank dimension {bank_vectors.shape[1]} != spotter dim {cfg.dim}")
         self.cfg = cfg
         self.encoder = WordEncoder(cfg.widths)
         h, w = cfg.image_size
@@ -128,12 +128,32 @@ class Spotter(nn.Module):
         self.tokens = FeatureTokens(self.encoder.channels[1:], shapes, cfg.d_model)
         self.queries = nn.Parameter(torch.randn(cfg.max_len, cfg.d_model) * 0.02)
         self.decoder = PositionDecoder(cfg.d_model, cfg.heads, cfg.dec_layers, dropout=cfg.dropout)
+        mask = torch.zeros(n_out, dtype=torch.bool)
+        mask[pad_id] = True
+        self.register_buffer("never", mask, persistent=False)
+
+    def read_positions(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``B, 3, H, W`` → (decoder states ``B, max_len, d_model``, the encoder's feature maps)."""
+        feats = self.encoder(images)
+        memory = self.tokens(feats[1:])
+        q = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
+        return self.decoder(q, memory), feats
+
+    def decodable(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` with the entries that are never an output (``<pad>``) set to −inf."""
+        return logits.masked_fill(self.never, float("-inf"))
+
+
+class Spotter(PositionReader):
+    """Parallel retrieval reader. ``bank`` (``N, D`` unit vectors) is a frozen buffer."""
+
+    def __init__(self, cfg: SpotterConfig, bank_vectors: torch.Tensor, pad_id: int = 1) -> None:
+        if bank_vectors.shape[1] != cfg.dim:
+            raise ValueError(f"bank dimension {bank_vectors.shape[1]} != spotter dim {cfg.dim}")
+        super().__init__(cfg, bank_vectors.shape[0], pad_id)
         self.head = nn.Linear(cfg.d_model, cfg.dim)
         self.log_scale = nn.Parameter(torch.tensor(float(cfg.init_scale)).log())
         self.register_buffer("bank", bank_vectors.float().clone(), persistent=False)
-        mask = torch.zeros(bank_vectors.shape[0], dtype=torch.bool)
-        mask[pad_id] = True
-        self.register_buffer("never", mask, persistent=False)
 
     def scale(self) -> torch.Tensor:
         return self.log_scale.exp().clamp(1.0, 100.0)
@@ -146,14 +166,7 @@ class Spotter(nn.Module):
         """
         return self.scale() * emb.float() @ self.bank.t()
 
-    def decodable(self, logits: torch.Tensor) -> torch.Tensor:
-        """``logits`` with the entries that are never an output (``<pad>``) set to −inf."""
-        return logits.masked_fill(self.never, float("-inf"))
-
     def forward(self, images: torch.Tensor) -> SpotterOutput:
-        feats = self.encoder(images)
-        memory = self.tokens(feats[1:])
-        q = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
-        h = self.decoder(q, memory)
+        h, feats = self.read_positions(images)
         emb = F.normalize(self.head(h).float(), dim=-1)
         return SpotterOutput(embeddings=emb, logits=self.score(emb), features=feats)

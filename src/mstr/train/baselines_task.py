@@ -26,7 +26,7 @@ from mstr.bank import EOS_ID, PAD_ID
 from mstr.engines.baselines import build_model, load_baseline_model, resolve_bank, save_baseline_bundle
 from mstr.errors import UserError
 from mstr.models.crnn import CRNN, ctc_greedy
-from mstr.train.optim import warmup_cosine
+from mstr.train.optim import adamw_warmup_cosine
 from mstr.train.stage2_task import _exact, _fit, _loaders, _pl, _trainer
 from mstr.train.words import IGNORE
 
@@ -120,9 +120,7 @@ def make_baseline_module(cfg: dict[str, Any], model: nn.Module):
             self.log("val/word_acc", acc, prog_bar=True, batch_size=len(y), sync_dist=True)
 
         def configure_optimizers(self):
-            opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            sched = warmup_cosine(opt, int(o["warmup_steps"]), int(o["max_steps"]))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+            return adamw_warmup_cosine(self.parameters(), o)
 
     return BaselineModule()
 

@@ -19,7 +19,7 @@ from mstr.errors import UserError
 from mstr.models.mclip import SUBTYPES, MClip, MClipConfig, PromptTokenizer
 from mstr.preprocess import to_tensor
 from mstr.train.losses import LossWeights, MClipLoss
-from mstr.train.optim import warmup_cosine
+from mstr.train.optim import adamw_warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +137,7 @@ def make_module(cfg: dict[str, Any], langs, entries):
                      sync_dist=True)
 
         def configure_optimizers(self):
-            o = cfg["optim"]
-            opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            sched = warmup_cosine(opt, int(o["warmup_steps"]), int(o["max_steps"]))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+            return adamw_warmup_cosine(self.parameters(), cfg["optim"])
 
     return MClipModule()
 

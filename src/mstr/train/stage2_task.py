@@ -17,7 +17,7 @@ from mstr.bank import EOS_ID, PAD_ID, Bank
 from mstr.errors import UserError
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
-from mstr.train.optim import warmup_cosine
+from mstr.train.optim import adamw_warmup_cosine
 from mstr.train.words import IGNORE, build_sources, collate, mixed_sampler
 
 log = logging.getLogger(__name__)
@@ -101,10 +101,7 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
                      sync_dist=True)
 
         def configure_optimizers(self):
-            o = cfg["optim"]
-            opt = torch.optim.AdamW(self.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": warmup_cosine(opt, int(o["warmup_steps"]),
-                                                                               int(o["max_steps"])), "interval": "step"}}
+            return adamw_warmup_cosine(self.parameters(), cfg["optim"])
 
     return SpotterModule()
 
@@ -162,10 +159,7 @@ def make_refiner_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter, refin
             self.log("val/spotter_word_acc", _exact(spot, y).mean(), batch_size=len(y), sync_dist=True)
 
         def configure_optimizers(self):
-            o = cfg["optim"]
-            opt = torch.optim.AdamW(self.refiner.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": warmup_cosine(opt, int(o["warmup_steps"]),
-                                                                               int(o["max_steps"])), "interval": "step"}}
+            return adamw_warmup_cosine(self.refiner.parameters(), cfg["optim"])
 
     return RefinerModule()
 
