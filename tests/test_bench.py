@@ -71,6 +71,33 @@ def test_bench_json_fields_and_numbers(bundle, tmp_path, capsys):
     assert [row["steps"] for row in steps] == [1, 2, 4, 8] and all(row["torch_fp32_ms"] > 0 for row in steps)
     text = capsys.readouterr().out
     assert "| configuration |" in text and "spotter torch bf16 channels-last" in text and "MFLOPs per word" in text
+    # the refine mode of each pipeline: the default reads in parallel passes, and is timed against
+    # greedy decoding, which reads the same words
+    by_name = {r["name"]: r for r in report["results"]}
+    assert by_name["spotter torch fp32"]["refine"] is None
+    assert by_name["spotter+refiner torch fp32"]["refine"] == "joint-edit1/parallel"
+    assert by_name["spotter+refiner torch bf16 channels-last"]["refine"] == "joint-edit1/parallel"
+    greedy = by_name["spotter+refiner torch fp32 greedy"]
+    assert greedy["refine"] == "joint-edit1/greedy" and greedy["agreement"] == 100.0
+    assert "spotter+refiner torch bf16 channels-last greedy" in by_name
+    if _onnx_available():
+        assert by_name["spotter+refiner onnx fp32"]["refine"] == "joint-edit1/greedy"
+    assert "| joint-edit1/parallel |" in text
+
+
+def test_bench_refine_options(bundle, tmp_path):
+    out = tmp_path / "bench.json"
+    assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--refine-policy", "joint",
+                          "--refine-below", "0.5", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    refine = {r["name"]: r["refine"] for r in results}
+    assert refine["spotter+refiner torch fp32"] == "joint/greedy, below 0.5"  # auto: greedy with joint
+    assert not any(name.endswith("greedy") for name in refine)  # nothing to compare against
+    assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--refine-mode", "parallel",
+                          "--refine-policy", "always", "--json", str(out)]) == 0
+    refine = {r["name"]: r["refine"] for r in json.loads(out.read_text())["results"]}
+    assert refine["spotter+refiner torch bf16"] == "always/parallel"
+    assert refine["spotter+refiner torch fp32 greedy"] == "always/greedy"
 
 
 def test_bench_real_crops_from_lmdb(bundle, tmp_path):
@@ -108,6 +135,9 @@ def test_bench_user_errors(bundle, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert cli_main.main(["bench", "--bundle", str(bundle), "--threads", "0", *FAST]) == 2
     assert "--threads" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main.main(["bench", "--bundle", str(bundle), "--refine-below", "2", *FAST])
+    assert "--refine-below" in capsys.readouterr().err
 
 
 def test_bench_help_explains(capsys):

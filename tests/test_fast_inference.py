@@ -182,3 +182,286 @@ def test_recognizer_reads_as_the_unfolded_models():
             assert [[q for _, q in row] for row in pred.topk] == [
                 pytest.approx(top_p[b, t].tolist(), abs=2e-4) for t in range(n_top)]
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in s.modules())
+
+
+# ------------------------------------------------------------------------------------------
+# teacher-forced parallel passes (the ``parallel`` refine mode), refine policies, the gate
+
+
+def test_forced_pass_equals_teacher_forced_forward():
+    """``Refiner.forced`` over the projected memory = ``Refiner.forward``, for all rows or a subset."""
+    ref = tiny_refiner(12, layers=2, heads=2)
+    ids_in, p_in, feats = random_inputs(ref, 6, seed=11)
+    prev = torch.randint(2, 12, (6, 5), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        cross = ref.cross_kv(ref.memory(ids_in, p_in, feats))
+        torch.testing.assert_close(ref.forced(prev, cross), ref(ids_in, p_in, feats, prev), rtol=1e-4, atol=1e-4)
+        rows = torch.tensor([4, 1, 1])
+        torch.testing.assert_close(ref.forced(prev[rows], [c[rows] for c in cross]),
+                                   ref(ids_in[rows], p_in[rows], [f[rows] for f in feats], prev[rows]),
+                                   rtol=1e-4, atol=1e-4)
+        assert ref.forced(prev[:, :0], cross).shape == (6, 1, 12)  # BOS only
+
+
+def _tiny_recognizer(seed: int = 0):
+    from mstr.bank import bank_entries, build_bank
+
+    torch.manual_seed(seed)
+    entries = bank_entries(["en"])
+    bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
+    s = _spotter_with_batchnorm_stats(bank.vectors)
+    r = Refiner(RefinerConfig(dim=32, d_model=32, layers=2, heads=2, max_len=10, channels=CHANNELS),
+                bank.vectors).eval()
+    with torch.no_grad():  # readings that depend on the prefix and the memory (as in tiny_refiner)
+        for name, p in r.named_parameters():
+            if name in ("bos", "in_pos", "prefix_pos", "prefix_rank"):
+                p.normal_(0, 1.0)
+    return s, bank, r
+
+
+def _images(n: int, seed: int = 0):
+    from PIL import Image
+
+    g = np.random.default_rng(seed)
+    return [Image.fromarray(g.integers(0, 256, (32, int(g.integers(40, 200)), 3), dtype=np.uint8), "RGB")
+            for _ in range(n)]
+
+
+def test_parallel_mode_reads_the_refiners_teacher_forced_argmax():
+    """``parallel`` mode with ``always``: the Refiner's argmax at each position teacher-forced on
+    the Spotter's reading (positions 0 … len), cut at its first EOS."""
+    from mstr.preprocess import preprocess
+    from mstr.recognizer import _cut, spotter_decode
+
+    s, bank, r = _tiny_recognizer(1)
+    images = _images(10)
+    rec = Recognizer(s, bank, r, refine_policy="always", refine_mode="parallel")
+    got = rec.read(images, batch_size=4)
+    x = preprocess(images, (32, 128))
+    changed = 0
+    with torch.no_grad():
+        out = s(x)
+        ids, p, top_i, top_p = spotter_decode(out.logits, s.cfg.topk)
+        for b in range(len(images)):
+            seq = _cut(ids[b].tolist(), p[b].tolist())[0]
+            logits = r(top_i[b:b + 1], top_p[b:b + 1], [f[b:b + 1] for f in out.features],
+                       torch.tensor([seq[:r.cfg.max_len - 1]], dtype=torch.long))
+            row = logits[0].masked_fill(r.never, float("-inf")).argmax(-1).tolist()[:len(seq) + 1]
+            want = row[:row.index(EOS_ID)] if EOS_ID in row else row
+            assert got[b].text == bank.decode(want)
+            changed += want != seq
+    assert changed > 0
+
+
+def _greedy_model(target: list[int], n_tokens: int = 8):
+    """A hand-built autoregressive 'Refiner' over ids 0 (EOS), 1 (pad), 2…: after a prefix of
+    ``target`` it predicts target's next character (EOS at its end) with probability ~0.9; after any
+    other prefix, a deterministic character of the prefix's hash. Returns the ``forced`` and
+    ``greedy`` primitives of :func:`mstr.recognizer.refine_readings` for a batch of one word."""
+    def next_logits(prefix: list[int]) -> torch.Tensor:
+        logits = torch.zeros(n_tokens)
+        if prefix == target[:len(prefix)]:
+            want = target[len(prefix)] if len(prefix) < len(target) else EOS_ID
+        else:
+            want = (sum((i + 3) * t for i, t in enumerate(prefix)) % (n_tokens - 1))
+            want = EOS_ID if want == 1 or len(prefix) >= 6 else want
+        logits[want] = 4.0
+        return logits
+
+    def forced(rows, seqs):
+        width = min(max(len(q) for q in seqs), 9) + 1
+        return torch.stack([torch.stack([next_logits(q[:t]) for t in range(width)]) for q in seqs])
+
+    def greedy():
+        seq, probs = [], []
+        for _ in range(10):
+            p = next_logits(seq).index_fill(0, torch.tensor([PAD_ID]), float("-inf")).softmax(-1)
+            probs.append(float(p.max()))
+            seq.append(int(p.argmax()))
+            if seq[-1] == EOS_ID:
+                break
+        return [(seq, probs)]
+
+    return forced, greedy
+
+
+def _spotter_logits(seq: list[int], n_tokens: int = 8, strength: float = 2.0) -> torch.Tensor:
+    logits = torch.zeros(1, 10, n_tokens)
+    for t, c in enumerate(seq + [EOS_ID] * (10 - len(seq))):
+        logits[0, t, c] = strength
+    return logits
+
+
+@pytest.mark.parametrize("name,refined,taken", [
+    ("substitution", [2, 5, 4], True),
+    ("insertion", [2, 3, 6, 4], True),
+    ("deletion", [2, 4], True),
+    ("deletion of the last", [2, 3], True),
+    ("insertion at the end", [2, 3, 4, 7], True),
+    ("two edits", [5, 3, 6], False),
+    ("far", [6, 6, 7, 7, 5], False),
+])
+def test_joint_edit1_takes_the_refiners_reading_only_one_edit_away(name, refined, taken):
+    """Hand-built readings: the Spotter reads [2, 3, 4] (weakly), the Refiner's greedy reading is
+    ``refined`` and both together prefer it (``joint`` takes it). ``joint-edit1`` takes it only
+    when it is one edit away, and the ``parallel`` mode finds the same as greedy decoding."""
+    from mstr.recognizer import _cut, refine_readings
+
+    spotted_seq = [2, 3, 4]
+    s_logits = _spotter_logits(spotted_seq, strength=0.5)
+    p = s_logits[0].softmax(-1)
+    spotted = [_cut([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
+    assert spotted[0][0] == spotted_seq
+    forced, greedy = _greedy_model(refined)
+    assert _cut(*greedy()[0])[0] == refined
+    joint = refine_readings(spotted, s_logits, policy="joint", mode="greedy", forced=forced, greedy=greedy,
+                            max_len=10)
+    assert joint[0][0] == refined  # the two models together prefer the Refiner's reading
+    for mode in ("greedy", "parallel"):
+        got = refine_readings(spotted, s_logits, policy="joint-edit1", mode=mode, forced=forced, greedy=greedy,
+                              max_len=10)
+        assert got[0][0] == (refined if taken else spotted_seq), (name, mode)
+        if taken:  # the Refiner's probabilities of its own reading
+            assert got[0][2] == pytest.approx(joint[0][2], rel=1e-5)
+
+
+def test_joint_edit1_keeps_the_spotters_reading_when_it_is_jointly_likelier():
+    """One edit away but the Spotter is sure of its reading: both models together prefer it."""
+    from mstr.recognizer import _cut, refine_readings
+
+    s_logits = _spotter_logits([2, 3, 4], strength=12.0)
+    p = s_logits[0].softmax(-1)
+    spotted = [_cut([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
+    forced, greedy = _greedy_model([2, 5, 4])
+    for mode in ("greedy", "parallel"):
+        got = refine_readings(spotted, s_logits, policy="joint-edit1", mode=mode, forced=forced, greedy=greedy,
+                              max_len=10)
+        assert got[0] == spotted[0]
+    got = refine_readings(spotted, s_logits, policy="always", mode="greedy", forced=forced, greedy=greedy,
+                          max_len=10)
+    assert got[0][0] == [2, 5, 4]
+
+
+def test_within_one_edit():
+    from mstr.recognizer import within_one_edit
+
+    assert within_one_edit([1, 2, 3], [1, 2, 3]) and within_one_edit([], [4]) and within_one_edit([4], [])
+    assert within_one_edit([1, 2, 3], [1, 9, 3]) and within_one_edit([1, 2, 3], [1, 3])
+    assert within_one_edit([1, 2, 3], [1, 2, 3, 4]) and within_one_edit([1, 2, 3], [0, 1, 2, 3])
+    assert not within_one_edit([1, 2, 3], [3, 2, 1]) and not within_one_edit([1, 2, 3], [1])
+    assert not within_one_edit([1, 2, 3], [2, 3, 4]) and not within_one_edit([1, 2], [2, 1])
+
+
+def test_parallel_joint_edit1_reads_as_greedy_on_random_models():
+    """On random tiny models the parallel mode's readings equal greedy decoding's under joint-edit1
+    (the exactness the mode claims; these Refiners read far from the Spotter, so the Spotter's
+    readings are kept: the next test covers the readings taken)."""
+    images = _images(40, seed=3)
+    for seed in (2, 5, 7):
+        s, bank, r = _tiny_recognizer(seed)
+        preds = {mode: Recognizer(s, bank, r, refine_mode=mode).read(images, batch_size=16)
+                 for mode in ("greedy", "parallel")}
+        for g, q in zip(preds["greedy"], preds["parallel"]):
+            assert q.text == g.text
+            assert q.confidence == pytest.approx(g.confidence, rel=1e-3, abs=1e-7)
+
+
+def test_parallel_joint_edit1_reads_as_greedy_on_random_near_copies():
+    """Random autoregressive models that mostly copy the Spotter's reading, with random
+    substitutions, insertions, deletions and derailments depending on the prefix: the parallel
+    mode (two or three teacher-forced passes) finds exactly greedy decoding's joint-edit1 readings."""
+    import random
+
+    from mstr.recognizer import _cut, refine_readings, within_one_edit
+
+    n_tokens, max_len = 9, 10
+    kinds = {"same": 0, "one": 0, "far": 0, "taken": 0}
+    for seed in range(300):
+        rng = random.Random(seed)
+        spotted_seq = [rng.randrange(2, n_tokens) for _ in range(rng.randrange(1, 7))]
+        s_logits = _spotter_logits(spotted_seq, n_tokens, strength=rng.choice([0.3, 1.0, 3.0]))
+        p = s_logits[0].softmax(-1)
+        spotted = [_cut([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
+        salt = rng.randrange(10 ** 6)
+
+        def next_logits(prefix, spotted_seq=spotted_seq, salt=salt):
+            g = random.Random(hash((salt, tuple(prefix))))
+            logits = torch.tensor([g.random() for _ in range(n_tokens)])
+            # follow the Spotter's reading, aligned on the prefix's end, most of the time
+            t = len(prefix)
+            want = spotted_seq[t] if t < len(spotted_seq) else EOS_ID
+            r = g.random()
+            if r < 0.15:
+                want = g.randrange(2, n_tokens)
+            elif r < 0.2:
+                want = spotted_seq[t - 1] if 0 < t <= len(spotted_seq) else want
+            elif r < 0.25:
+                want = spotted_seq[t + 1] if t + 1 < len(spotted_seq) else EOS_ID
+            if t >= max_len - 2:
+                want = EOS_ID
+            logits[want] += 3.0
+            return logits
+
+        def forced(rows, seqs):
+            width = min(max(len(q) for q in seqs), max_len - 1) + 1
+            return torch.stack([torch.stack([next_logits(q[:t]) for t in range(width)]) for q in seqs])
+
+        def greedy():
+            seq, probs = [], []
+            for _ in range(max_len):
+                q = next_logits(seq).index_fill(0, torch.tensor([PAD_ID]), float("-inf")).softmax(-1)
+                probs.append(float(q.max()))
+                seq.append(int(q.argmax()))
+                if seq[-1] == EOS_ID:
+                    break
+            return [(seq + [EOS_ID] * (max_len - len(seq)), probs + [1.0] * (max_len - len(probs)))]
+
+        r_seq = _cut(*greedy()[0])[0]
+        kinds["same" if r_seq == spotted_seq else "one" if within_one_edit(r_seq, spotted_seq) else "far"] += 1
+        want, got = (refine_readings(spotted, s_logits, policy="joint-edit1", mode=mode, forced=forced,
+                                     greedy=greedy, max_len=max_len)[0] for mode in ("greedy", "parallel"))
+        assert got[0] == want[0], seed
+        assert got[2] == pytest.approx(want[2], rel=1e-5), seed
+        kinds["taken"] += got[0] != spotted_seq
+    assert min(kinds.values()) >= 20, kinds  # every case exercised, and Refiner readings taken
+
+
+def test_gate_skips_confident_words(monkeypatch):
+    """``refine_below``: words whose Spotter confidence is at least the gate keep the Spotter's
+    reading and never reach the Refiner; the others are refined as without the gate."""
+    s, bank, r = _tiny_recognizer(4)
+    images = _images(24, seed=9)
+    spot = Recognizer(s, bank, None).read(images)
+    confs = sorted(p.confidence for p in spot)
+    gate = confs[len(confs) // 2]  # about half the words at or above it
+    below = [p.confidence < gate for p in spot]
+    assert 0 < sum(below) < len(below)
+    seen = []
+    memory = r.memory
+    monkeypatch.setattr(r, "memory", lambda ids, *a: seen.append(ids.shape[0]) or memory(ids, *a))
+    for policy in ("always", "joint-edit1"):
+        seen.clear()
+        gated = Recognizer(s, bank, r, refine_policy=policy, refine_below=gate).read(images, batch_size=24)
+        full = Recognizer(s, bank, r, refine_policy=policy).read(images, batch_size=24)
+        assert seen == [sum(below), len(images)]  # the Refiner's memory: gated words only, then all
+        for g, f, sp, low in zip(gated, full, spot, below):
+            want = f if low else sp
+            assert g.text == want.text and g.confidence == pytest.approx(want.confidence, rel=1e-4)
+    assert Recognizer(s, bank, r, refine_below=1e-30).read(images[:2])  # nothing below: the Spotter alone
+    rec = Recognizer(s, bank, r)
+    with pytest.raises(ValueError):
+        rec.refine_below = 1.5
+    with pytest.raises(ValueError):
+        rec.refine_mode = "beam"
+    with pytest.raises(ValueError):
+        Recognizer(s, bank, r, refine_policy="sometimes")
+
+
+def test_refine_modes_run_under_bf16():
+    """bf16 autocast Spotter (bfloat16 maps) with a float32 Refiner decoder on the CPU."""
+    s, bank, r = _tiny_recognizer(6)
+    images = _images(12, seed=4)
+    for policy, mode in (("joint-edit1", "parallel"), ("joint-edit1", "greedy"), ("joint", "auto"),
+                         ("always", "parallel")):
+        preds = Recognizer(s, bank, r, bf16=True, refine_policy=policy, refine_mode=mode).read(images, batch_size=5)
+        assert len(preds) == len(images) and all(0 <= p.confidence <= 1 for p in preds)

@@ -88,13 +88,21 @@ def test_logits_and_features_match_torch(exported):
         np.testing.assert_allclose(g, e.numpy(), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("refiner,policy", [(False, "confidence"), (True, "confidence"), (True, "always"),
-                                            (True, "joint")])
-def test_same_predictions_as_torch(exported, refiner, policy):
+@pytest.mark.parametrize("refiner,policy,mode,below", [
+    (False, "confidence", "auto", None), (True, "confidence", "auto", None), (True, "always", "auto", None),
+    (True, "joint", "auto", None),
+    # the default: torch reads in parallel passes, onnxruntime greedily — the same readings
+    (True, "joint-edit1", "auto", None), (True, "joint-edit1", "parallel", None), (True, "joint-edit1", "greedy", None),
+    (True, "always", "parallel", None), (True, "joint", "parallel", 1e-9)])
+def test_same_predictions_as_torch(exported, refiner, policy, mode, below):
     bundle, out = exported
     images = fixture_images()
-    expected = mstr.load(bundle, refiner=refiner, refine_policy=policy).read(images, batch_size=5)
-    got = mstr.load(out, backend="onnx", refiner=refiner, refine_policy=policy).read(images, batch_size=5)
+    torch_rec = mstr.load(bundle, refiner=refiner, refine_policy=policy)
+    onnx_rec = mstr.load(out, backend="onnx", refiner=refiner, refine_policy=policy)
+    for rec in (torch_rec, onnx_rec):
+        rec.refine_mode, rec.refine_below = mode, below
+    expected = torch_rec.read(images, batch_size=5)
+    got = onnx_rec.read(images, batch_size=5)
     assert len(got) == len(expected) == len(images)
     for g, e in zip(got, expected):
         assert g.text == e.text and g.script == e.script and g.error is None
@@ -103,7 +111,7 @@ def test_same_predictions_as_torch(exported, refiner, policy):
         assert [[t for t, _ in row] for row in g.topk] == [[t for t, _ in row] for row in e.topk]
         for g_row, e_row in zip(g.topk, e.topk):
             assert [q for _, q in g_row] == pytest.approx([q for _, q in e_row], abs=2e-4)
-    if refiner and policy == "always":  # the Refiner really ran (its readings differ from the Spotter's)
+    if refiner and policy == "always" and mode == "auto":  # the Refiner really ran (its readings differ from the Spotter's)
         spotter_only = mstr.load(bundle, refiner=False).read(images)
         assert [p.text for p in got] != [p.text for p in spotter_only]
 

@@ -24,8 +24,8 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     """Load a model bundle (a folder; None = the shipped default model).
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
-    and the Refiner's readings (default "joint": the one both models together find likelier; see
-    :mod:`mstr.refine_policy`);
+    and the Refiner's readings (default "joint-edit1": the Refiner's reading when it is one edit from
+    the Spotter's and both models together find it likelier; see :mod:`mstr.refine_policy`);
     ``bf16=True`` runs in bfloat16 autocast. ``backend="onnx"`` (or ``"onnx-int8"``) reads with
     onnxruntime from an export folder made by ``mstr export onnx`` (``path`` = that folder, or a
     bundle folder holding it as ``onnx/``): same ``read()`` and predictions, CPU only, no bf16.

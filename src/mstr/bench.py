@@ -174,6 +174,19 @@ class Config:
     channels_last: bool = False
     reference: str | None = None  # the configuration whose readings agreement is measured against
 
+    @property
+    def refine(self) -> str | None:
+        """``policy/mode`` (``, below P`` with a gate) of a configuration with the Refiner."""
+        if not self.refiner:
+            return None
+        mode = self.reader.refine_mode
+        if mode == "auto":
+            from mstr.refine_policy import resolve_refine_mode
+
+            mode = "greedy" if self.backend == "onnx" else resolve_refine_mode(self.reader.refine_policy, mode)
+        below = self.reader.refine_below
+        return f"{self.reader.refine_policy}/{mode}" + ("" if below is None else f", below {below:g}")
+
     def prepare(self, x: torch.Tensor) -> Any:
         if self.backend == "onnx":
             return x.numpy()
@@ -186,9 +199,10 @@ class Config:
 def _torch_configs(rec: Any) -> list[Config]:
     from mstr.recognizer import Recognizer
 
-    def variant(bf16: bool, channels_last: bool) -> Any:
+    def variant(bf16: bool, channels_last: bool, mode: str | None = None) -> Any:
         return Recognizer(rec.spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
-                          refine_policy=rec.refine_policy, channels_last=channels_last)
+                          refine_policy=rec.refine_policy, refine_mode=mode or rec.refine_mode,
+                          refine_below=rec.refine_below, channels_last=channels_last)
 
     base = "spotter torch fp32"
     out = [Config(base, "torch", "fp32", False, variant(False, False)),
@@ -198,11 +212,20 @@ def _torch_configs(rec: Any) -> list[Config]:
     if rec.refiner is not None:
         ref = "spotter+refiner torch fp32"
         out += [Config(ref, "torch", "fp32", True, variant(False, False)),
-                Config("spotter+refiner torch bf16", "torch", "bf16", True, variant(True, False), False, ref)]
+                Config("spotter+refiner torch bf16", "torch", "bf16", True, variant(True, False), False, ref),
+                Config("spotter+refiner torch bf16 channels-last", "torch", "bf16", True, variant(True, True), True,
+                       ref)]
+        from mstr.refine_policy import resolve_refine_mode
+
+        if resolve_refine_mode(rec.refine_policy, rec.refine_mode) != "greedy":
+            # the same pipelines decoding step by step: what the parallel mode saves
+            out += [Config(ref + " greedy", "torch", "fp32", True, variant(False, False, "greedy"), False, ref),
+                    Config("spotter+refiner torch bf16 channels-last greedy", "torch", "bf16", True,
+                           variant(True, True, "greedy"), True, ref)]
     return out
 
 
-def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine_policy: str) -> list[Config]:
+def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine: dict[str, Any]) -> list[Config]:
     import json
 
     from mstr.export_onnx import MANIFEST
@@ -220,7 +243,7 @@ def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine_policy: 
     if has_refiner:
         for int8 in precisions:
             prec = "int8" if int8 else "fp32"
-            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads, refine_policy=refine_policy)
+            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads, **refine)
             out.append(Config(f"spotter+refiner onnx {prec}", "onnx", prec, True, full,
                               reference="spotter+refiner torch fp32"))
     return out
@@ -258,7 +281,7 @@ def _measure(cfg: Config, x1: torch.Tensor, xb: torch.Tensor, n: int, repeats: i
     elapsed = time.perf_counter() - t0
     texts = [p.text for p in preds]
     return {"name": cfg.name, "backend": cfg.backend, "precision": cfg.precision, "refiner": cfg.refiner,
-            "channels_last": cfg.channels_last,
+            "channels_last": cfg.channels_last, "refine": cfg.refine,
             "latency_ms": {"median": 1e3 * statistics.median(lat), "p90": 1e3 * _p90(lat), "repeats": repeats},
             "throughput_wps": batches * xb.shape[0] / elapsed, "batch": int(xb.shape[0]),
             "words": batches * int(xb.shape[0]), "mean_chars": float(np.mean([len(p.chars) for p in preds])),
@@ -383,14 +406,17 @@ def _read_images(cfg: Config, images: Sequence[Any], batch: int, size: tuple[int
 
 def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64, n: int = 640, repeats: int = 30,
               onnx: bool = True, onnx_dir: str | Path | None = None, samples: Sequence[Any] | None = None,
-              seed: int = 0, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              seed: int = 0, log: Callable[[str], None] | None = None,
+              refine: dict[str, Any] | None = None) -> dict[str, Any]:
     """Measure ``bundle`` (see the module docstring); returns the report as a JSON-able dict.
 
     ``threads`` sets torch's and onnxruntime's thread count for the run (default: torch's).
     ``onnx_dir`` reuses an existing export (``mstr export onnx --int8``); otherwise, with
     ``onnx=True`` and onnxruntime installed, the bundle is exported to a temporary folder.
     ``samples`` (:class:`mstr.eval.words.EvalSample`) are real crops: they replace the random
-    inputs and add the real-crop tables.
+    inputs and add the real-crop tables. ``refine`` (``refine_policy``, ``refine_mode``,
+    ``refine_below``; default: :func:`mstr.load`'s) sets how the Spotter + Refiner configurations
+    refine; with a parallel mode, the torch pipelines are also timed decoding greedily.
     """
     if batch < 1 or n < 1 or repeats < 1:
         raise UserError("--batch, --n and --repeats must be at least 1")
@@ -401,18 +427,23 @@ def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64
         torch.set_num_threads(threads)
     try:
         return _run_bench(bundle, batch=batch, n=n, repeats=repeats, onnx=onnx, onnx_dir=onnx_dir,
-                          samples=samples, seed=seed, log=log)
+                          samples=samples, seed=seed, log=log, refine=refine or {})
     finally:
         torch.set_num_threads(before)
 
 
 def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bool, onnx_dir: str | Path | None,
-               samples: Sequence[Any] | None, seed: int, log: Callable[[str], None] | None) -> dict[str, Any]:
+               samples: Sequence[Any] | None, seed: int, log: Callable[[str], None] | None,
+               refine: dict[str, Any]) -> dict[str, Any]:
     from mstr.api import load
 
     say = log or (lambda _msg: None)
     threads = torch.get_num_threads()
-    rec = load(bundle)
+    rec = load(bundle, **({"refine_policy": refine["refine_policy"]} if "refine_policy" in refine else {}))
+    if "refine_mode" in refine:
+        rec.refine_mode = refine["refine_mode"]
+    if refine.get("refine_below") is not None:
+        rec.refine_below = refine["refine_below"]
     report: dict[str, Any] = {"bundle": str(bundle), "name": rec.name, "machine": machine_info(threads),
                               "settings": {"batch": batch, "n": n, "repeats": repeats, "seed": seed,
                                            "inputs": "random tensors in [-1, 1]"}}
@@ -439,7 +470,9 @@ def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bo
                 onnx_dir = Path(tmp.name)
                 say("exporting to ONNX (fp32 + int8)")
                 export_onnx(bundle, onnx_dir, int8=True)
-            configs += _onnx_configs(Path(onnx_dir), threads, rec.refiner is not None, rec.refine_policy)
+            configs += _onnx_configs(Path(onnx_dir), threads, rec.refiner is not None,
+                                     {"refine_policy": rec.refine_policy, "refine_mode": rec.refine_mode,
+                                      "refine_below": rec.refine_below})
     else:
         onnx_note = "ONNX rows skipped (--no-onnx)"
     report["onnx_note"] = onnx_note
@@ -477,8 +510,11 @@ def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bo
         if crops is not None:
             say(f"timing {len(crops['images'])} real crops")
             report["settings"]["real_crops"] = len(crops["images"])
-            picked = [c for c in configs if c.name in ("spotter torch fp32", "spotter torch bf16", "spotter onnx fp32",
-                                                       "spotter+refiner torch fp32", "spotter+refiner onnx fp32")]
+            picked = [c for c in configs if c.name in (
+                "spotter torch fp32", "spotter torch bf16", "spotter torch bf16 channels-last", "spotter onnx fp32",
+                "spotter+refiner torch fp32", "spotter+refiner torch fp32 greedy",
+                "spotter+refiner torch bf16 channels-last", "spotter+refiner torch bf16 channels-last greedy",
+                "spotter+refiner onnx fp32")]
             report["real"] = _real(picked, crops, batch, repeats)
     finally:
         if tmp is not None:
@@ -524,11 +560,13 @@ def format_markdown(report: dict[str, Any]) -> str:
               f"batch {s['batch']}. Agreement = % of words read as the torch fp32 configuration of the same "
               "pipeline reads them" + (" (on random inputs every reading is a guess, so this understates the "
                                        "agreement on real crops)." if s["inputs"].startswith("random") else "."), "",
-              f"| configuration | batch-1 latency ms | words/s at batch {s['batch']} | mean chars | agreement % |",
-              "|---|---:|---:|---:|---:|"]
+              f"| configuration | refine (policy/mode) | batch-1 latency ms | words/s at batch {s['batch']} | mean chars "
+              "| agreement % |",
+              "|---|---|---:|---:|---:|---:|"]
     for r in report["results"]:
-        lines.append(f"| {r['name']} | {r['latency_ms']['median']:.2f} ({r['latency_ms']['p90']:.2f}) | "
-                     f"{r['throughput_wps']:,.0f} | {r['mean_chars']:.1f} | {_fmt(r['agreement'])} |")
+        lines.append(f"| {r['name']} | {r.get('refine') or '-'} | {r['latency_ms']['median']:.2f} "
+                     f"({r['latency_ms']['p90']:.2f}) | {r['throughput_wps']:,.0f} | {r['mean_chars']:.1f} | "
+                     f"{_fmt(r['agreement'])} |")
     if report.get("onnx_note"):
         lines += ["", report["onnx_note"]]
     if report.get("refiner_steps"):

@@ -20,9 +20,13 @@
   the keys is left in the graph); positions ``> t`` get zero weight.
 
 :func:`greedy_loop` runs the steps (numpy in, numpy out) with early stopping once every row has
-emitted ``<eos>``, exactly as :meth:`Refiner.greedy`; :func:`forced_logprob` scores given
-readings (teacher forcing, as ``Refiner.forward`` does for the ``joint`` refine policy). Both
-serve onnxruntime and, in the export check, the torch modules above.
+emitted ``<eos>``, exactly as :meth:`Refiner.greedy`; :func:`forced_log_probs` runs them teacher-forced
+on given readings (as ``Refiner.forward``: the ``parallel`` refine mode and the joint policies'
+scores) and :func:`forced_logprob` sums a reading's log-probability from them. They serve
+onnxruntime and, in the export check, the torch modules above. (The step graph teacher-forces one
+position per step, so in onnxruntime the ``parallel`` refine mode reads as in torch but is not
+faster than greedy decoding; a graph running all positions at once, as :meth:`Refiner.forced` does
+in torch, is not exported yet.)
 
 The two Refiner graphs wrap :meth:`Refiner.cross_kv` and :meth:`Refiner.step`, the cached
 decoding that :meth:`Refiner.greedy` also runs in torch. They restate the decoder layer of
@@ -39,7 +43,7 @@ import torch
 from torch import nn
 
 __all__ = ["SpotterGraph", "RefinerMemoryGraph", "RefinerStepGraph", "check_refiner", "refiner_dims",
-           "spotter_io", "memory_io", "step_io", "zero_cache", "greedy_loop", "forced_logprob"]
+           "spotter_io", "memory_io", "step_io", "zero_cache", "greedy_loop", "forced_log_probs", "forced_logprob"]
 
 
 def spotter_io() -> tuple[list[str], list[str]]:
@@ -151,6 +155,29 @@ def greedy_loop(run_step: Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]
             break
         token = nxt
     return np.stack(ids, axis=1), np.stack(probs, axis=1)
+
+
+def forced_log_probs(run_step: Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]], cross: Sequence[np.ndarray],
+                     seqs: Sequence[Sequence[int]], *, layers: int, heads: int, head_dim: int, steps: int,
+                     eos_id: int) -> np.ndarray:
+    """The Refiner teacher-forced on readings ``seqs`` with the step graph: its log-distribution
+    ``B, W + 1, N`` (``W`` = the longest reading, at most ``steps - 1``) over the character at each
+    position given the reading's previous characters, as ``log_softmax`` of ``Refiner.forward``
+    (``<pad>`` at −inf). Positions past a reading's end follow ``<eos>`` inputs."""
+    b = cross[0].shape[0]
+    inputs, _ = step_io(layers)
+    names_cross, names_cache = inputs[2:2 + 2 * layers], inputs[2 + 2 * layers:]
+    cache = zero_cache(b, layers=layers, heads=heads, head_dim=head_dim, steps=steps)
+    width = min(max((len(s) for s in seqs), default=0), steps - 1) + 1
+    token = np.full(b, eos_id, dtype=np.int64)
+    out = []
+    for t in range(width):
+        feeds = {"token": token, "step": np.array(t, dtype=np.int64), **dict(zip(names_cross, cross)),
+                 **dict(zip(names_cache, cache))}
+        _, _, logp, *cache = run_step(feeds)
+        out.append(logp)
+        token = np.array([s[t] if t < len(s) else eos_id for s in seqs], dtype=np.int64)
+    return np.stack(out, axis=1)
 
 
 def forced_logprob(run_step: Callable[[dict[str, np.ndarray]], Sequence[np.ndarray]], cross: Sequence[np.ndarray],

@@ -4,8 +4,11 @@
 graphs, the bundle's ``config.json`` and its bank. :class:`OnnxRecognizer` has the surface of
 :class:`mstr.recognizer.Recognizer` — ``read(images)`` and ``read_tensor(x)`` returning the same
 :class:`~mstr.prediction.Prediction` objects, with the same decoding (:func:`spotter_decode`,
-the same greedy Refiner loop, the same ``refine_policy``) — so the two backends agree up to
-float rounding (checked by ``tests/test_onnx.py``).
+the same greedy Refiner loop, the same ``refine_policy``, ``refine_mode`` and ``refine_below``,
+through the same :func:`mstr.recognizer.refine_readings`) — so the two backends agree up to float
+rounding (checked by ``tests/test_onnx.py``). One difference: the default ``refine_mode="auto"``
+decodes greedily here, as the exported step graph teacher-forces one position per step, so the
+``parallel`` mode (same readings with ``joint-edit1``) would be slower, not faster.
 
 ``backend="onnx-int8"`` runs the dynamically quantised graphs (``mstr export onnx --int8``):
 faster matrix products, slightly different numbers — measure before trusting it.
@@ -26,10 +29,10 @@ from PIL import Image
 from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
 from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
-from mstr.onnx_graphs import forced_logprob, greedy_loop
+from mstr.onnx_graphs import forced_log_probs, greedy_loop
 from mstr.prediction import Prediction
-from mstr.recognizer import _cut, read_images, sequence_logprob, spotter_decode
-from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
+from mstr.recognizer import _cut, read_images, refine_readings, spotter_decode
+from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, check_refine_options
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
 
@@ -67,9 +70,10 @@ class OnnxRecognizer:
     """
 
     def __init__(self, folder: str | Path, *, refiner: bool = True, refine_policy: str = DEFAULT_REFINE_POLICY,
+                 refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
                  int8: bool = False, threads: int | None = None) -> None:
-        if refine_policy not in REFINE_POLICIES:
-            raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {refine_policy!r}")
+        check_refine_options(refine_policy, refine_mode, refine_below)
+        self._refine = {"policy": refine_policy, "mode": refine_mode, "below": refine_below}
         ort = _import_ort()
         folder = find_export(folder)
         try:
@@ -92,7 +96,6 @@ class OnnxRecognizer:
         self.langs = self.bank.langs()
         self.image_size = tuple(manifest["image_size"])
         self.topk = int(manifest["topk"])
-        self.refine_policy = refine_policy
         self.int8 = int8
         self.device = "cpu"
         self.backend = "onnx-int8" if int8 else "onnx"
@@ -121,6 +124,15 @@ class OnnxRecognizer:
             self._memory, self._step = session("refiner_memory"), session("refiner_step")
             self._dims = {k: int(v) for k, v in manifest["refiner_dims"].items()}
 
+    refine_policy = property(lambda self: self._refine["policy"], lambda self, v: self._set_refine(policy=v))
+    refine_mode = property(lambda self: self._refine["mode"], lambda self, v: self._set_refine(mode=v))
+    refine_below = property(lambda self: self._refine["below"], lambda self, v: self._set_refine(below=v))
+
+    def _set_refine(self, **change: Any) -> None:
+        new = {**self._refine, **change}
+        check_refine_options(new["policy"], new["mode"], new["below"])
+        self._refine = new
+
     @property
     def refiner(self) -> bool | None:
         """Truthy when the Refiner graphs are loaded (mirrors ``Recognizer.refiner``)."""
@@ -142,24 +154,33 @@ class OnnxRecognizer:
                                         "f16": feats[2]})
         return greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
 
-    def _joint_choice(self, logits: np.ndarray, cross: Sequence[np.ndarray], spotted: list[list[int]],
-                      refined: list[list[int]]) -> list[bool]:
-        """The ``joint`` policy, as :meth:`Recognizer._joint_choice`: per sample, True when the
-        refined reading scores higher under Spotter + Refiner together (log-probabilities of the
-        whole reading, end of word included, summed); only samples whose readings differ are scored."""
-        differ = [b for b in range(len(spotted)) if spotted[b] != refined[b]]
-        take = [False] * len(spotted)
-        if not differ:
-            return take
-        s_logits = torch.from_numpy(logits[differ])
-        sub = [c[differ] for c in cross]
-        scores = []
-        for cand in ([spotted[b] for b in differ], [refined[b] for b in differ]):
-            r_score = forced_logprob(self._run_step, sub, cand, eos_id=EOS_ID, **self._dims)
-            scores.append(sequence_logprob(s_logits, cand).double().numpy() + r_score)
-        for j, b in enumerate(differ):
-            take[b] = bool(scores[1][j] > scores[0][j])
-        return take
+    def _refined(self, logits: np.ndarray, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
+                 readings: list[tuple[list[int], list[float], float]]) -> list[tuple[list[int], list[float], float]]:
+        """``readings`` after the Refiner, as :meth:`mstr.recognizer.Recognizer._refined`."""
+        below = self.refine_below
+        rows = [b for b, r in enumerate(readings) if below is None or r[2] < below]
+        if not rows:
+            return readings
+        ti, tp = np.ascontiguousarray(top_i.numpy()[rows]), np.ascontiguousarray(top_p.numpy()[rows])
+        cross = self._memory.run(None, {"top_ids": ti, "top_probs": tp, "f4": feats[0][rows], "f8": feats[1][rows],
+                                        "f16": feats[2][rows]})
+
+        def forced(idx: list[int], seqs: list[list[int]]) -> torch.Tensor:
+            sub = [np.ascontiguousarray(c[idx]) for c in cross]
+            return torch.from_numpy(forced_log_probs(self._run_step, sub, seqs, eos_id=EOS_ID, **self._dims))
+
+        def greedy() -> list[tuple[list[int], list[float]]]:
+            r_ids, r_p = greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
+            return list(zip(r_ids.tolist(), r_p.astype(np.float64).tolist()))
+
+        mode = "greedy" if self.refine_mode == "auto" else self.refine_mode
+        chosen = refine_readings([readings[b] for b in rows], torch.from_numpy(logits[rows]),
+                                 policy=self.refine_policy, mode=mode, forced=forced, greedy=greedy,
+                                 max_len=self._dims["steps"])
+        readings = list(readings)
+        for b, r in zip(rows, chosen):
+            readings[b] = r
+        return readings
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -172,16 +193,7 @@ class OnnxRecognizer:
         b = arr.shape[0]
         readings = [_cut(ids[i].tolist(), p[i].tolist()) for i in range(b)]
         if use_refiner and self._step is not None:
-            ti, tp = top_i.numpy(), top_p.numpy()
-            cross = self._memory.run(None, {"top_ids": ti, "top_probs": tp, "f4": feats[0], "f8": feats[1],
-                                            "f16": feats[2]})
-            r_ids, r_p = greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
-            refined = [_cut(r_ids[i].tolist(), r_p[i].astype(np.float64).tolist()) for i in range(b)]
-            if self.refine_policy == "joint":
-                take = self._joint_choice(logits, cross, [r[0] for r in readings], [r[0] for r in refined])
-            else:
-                take = [self.refine_policy == "always" or r[2] >= s[2] for r, s in zip(refined, readings)]
-            readings = [r if t else s for r, s, t in zip(refined, readings, take)]
+            readings = self._refined(logits, feats, top_i, top_p, readings)
         # the same Prediction fields as Recognizer.read_tensor (lists converted once per batch)
         tokens = [e.token for e in self.bank.entries]
         all_i, all_p = top_i.tolist(), top_p.tolist()
@@ -204,8 +216,8 @@ class OnnxRecognizer:
 
 
 def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
-              refine_policy: str = DEFAULT_REFINE_POLICY, int8: bool = False,
-              threads: int | None = None) -> OnnxRecognizer:
+              refine_policy: str = DEFAULT_REFINE_POLICY, int8: bool = False, threads: int | None = None,
+              refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None) -> OnnxRecognizer:
     """:class:`OnnxRecognizer` for an export folder (or a bundle folder holding ``onnx/``)."""
     if torch.device(device).type != "cpu":
         raise UserError(f"the ONNX backend runs on the CPU only (device={device!r}); use backend='torch' for "
@@ -213,4 +225,5 @@ def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf
     if bf16:
         raise UserError("bf16 is a torch autocast option; the ONNX backend runs float32 graphs "
                         "(backend='onnx-int8' for the quantised ones)")
-    return OnnxRecognizer(path, refiner=refiner, refine_policy=refine_policy, int8=int8, threads=threads)
+    return OnnxRecognizer(path, refiner=refiner, refine_policy=refine_policy, refine_mode=refine_mode,
+                          refine_below=refine_below, int8=int8, threads=threads)

@@ -5,6 +5,7 @@ Imports no training, font or web code.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,10 +21,17 @@ from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
-from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
+from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, REFINE_MODES, REFINE_POLICIES,
+                                check_refine_options, resolve_refine_mode)
 
-__all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "REFINE_POLICIES",
-           "DEFAULT_REFINE_POLICY"]
+__all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "refine_readings",
+           "within_one_edit", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY", "REFINE_MODES", "DEFAULT_REFINE_MODE"]
+
+#: rows per teacher-forced Refiner call in the parallel refine mode (words of similar lengths)
+FORCED_CHUNK = 16
+
+#: a reading: character ids (no EOS), their probabilities, confidence (EOS probability included)
+Reading = tuple[list[int], list[float], float]
 
 
 def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -35,22 +43,30 @@ def spotter_decode(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     return top_i[..., 0], top_p[..., 0], top_i, top_p
 
 
+def _log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """``B, T, N`` logits → float log-probabilities with ``<pad>`` impossible."""
+    return logits.float().index_fill(-1, torch.tensor([PAD_ID], device=logits.device), float("-inf")).log_softmax(-1)
+
+
+def _scored(logp: torch.Tensor, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position log-probabilities ``B, T`` of each ``seqs[b]`` followed by EOS under ``logp``
+    (0 past its end) and their sum ``B`` (−inf for a reading with no room left for EOS)."""
+    b, t = logp.shape[:2]
+    lens = [len(q) + 1 for q in seqs]
+    target = torch.tensor([(q + [EOS_ID] + [EOS_ID] * t)[:t] for q in seqs], dtype=torch.long,
+                          device=logp.device).reshape(b, t)
+    live = torch.arange(t, device=logp.device)[None, :] < torch.tensor(lens, device=logp.device)[:, None]
+    per = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).masked_fill(~live, 0.0)
+    total = per.sum(-1).masked_fill(torch.tensor(lens, device=logp.device) > t, float("-inf"))
+    return per, total
+
+
 def sequence_logprob(logits: torch.Tensor, seqs: list[list[int]]) -> torch.Tensor:
     """``B, T, N`` per-position logits → log-probability of each ``seqs[b]`` followed by EOS.
 
     Positions beyond ``T`` cannot be scored and count as impossible (−inf); ``<pad>`` is never
     an output."""
-    logp = logits.float().index_fill(-1, torch.tensor([PAD_ID], device=logits.device), float("-inf"))
-    logp = logp.log_softmax(-1)
-    out = torch.empty(len(seqs), device=logits.device)
-    for b, seq in enumerate(seqs):
-        target = seq + [EOS_ID]
-        if len(target) > logp.shape[1]:
-            out[b] = float("-inf")
-            continue
-        idx = torch.tensor(target, device=logits.device)
-        out[b] = logp[b, torch.arange(len(target), device=logits.device), idx].sum()
-    return out
+    return _scored(_log_probs(logits), seqs)[1]
 
 
 def _fusable(conv: nn.Module, bn: nn.Module) -> bool:
@@ -89,11 +105,184 @@ def _cut(ids: list[int], probs: list[float]) -> tuple[list[int], list[float], fl
     return out_ids, out_p, conf
 
 
+def within_one_edit(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Whether ``a`` and ``b`` are at most one substitution, insertion or deletion apart."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    i = 0
+    while i < len(a) and i < len(b) and a[i] == b[i]:
+        i += 1
+    return list(a[i + 1:]) == list(b[i + 1:]) or list(a[i:]) == list(b[i + 1:]) or list(a[i + 1:]) == list(b[i:])
+
+
+class _Pass:
+    """One teacher-forced pass of the Refiner over readings ``seqs``: per row the argmax at every
+    position, the probabilities of the reading's own characters, its confidence and log-probability."""
+
+    def __init__(self, logits: torch.Tensor, seqs: list[list[int]]) -> None:
+        logp = _log_probs(logits)
+        per, total = _scored(logp, seqs)
+        self.width = logp.shape[1]
+        best, argmax = logp.max(-1)
+        self.argmax, self.best = argmax.tolist(), best.tolist()   # per position: argmax and its log-probability
+        self.logprob = total.tolist()
+        self.per = per.tolist()                                  # log-probabilities of the reading's own tokens
+        self.own = [[math.exp(v) for v in row[:len(q)]] for row, q in zip(self.per, seqs)]
+        self.conf = [math.exp(t) for t in self.logprob]  # exp(−inf) = 0
+
+    def fixed(self, row: int, seq: list[int]) -> bool:
+        """Whether the Refiner, teacher-forced on ``seq``, reproduces it (end of word included):
+        then ``seq`` is its greedy reading."""
+        return len(seq) < self.width and self.argmax[row][:len(seq) + 1] == seq + [EOS_ID]
+
+
+def _first_difference(row: list[int], seq: list[int]) -> int | None:
+    """The first position where the argmax ``row`` (teacher-forced on ``seq``) is not ``seq``
+    followed by EOS; None when they agree on every scored position."""
+    target = seq + [EOS_ID]
+    return next((t for t in range(min(len(target), len(row))) if row[t] != target[t]), None)
+
+
+def _edit1_candidates(seq: list[int], j: int, x: int, max_len: int) -> list[list[int]]:
+    """The readings one edit from ``seq`` that greedy decoding can produce when it follows ``seq``
+    up to position ``j`` and emits ``x`` there (``x`` ≠ ``seq[j]``): ``x`` substituted for or
+    inserted before ``seq[j]``, or ``seq[j]`` deleted when ``x`` is the character after it (EOS
+    after the last). A reading one edit from ``seq`` whose first difference from it is at ``j``
+    is one of these. The first is the likeliest (substitution when possible); readings with no
+    room left for EOS are left out."""
+    target = seq + [EOS_ID]
+    cands = []
+    if x != EOS_ID:
+        cands += [seq[:j] + [x] + seq[j + 1:], seq[:j] + [x] + seq[j:]]
+    if j + 1 < len(target) and x == target[j + 1]:
+        cands.append(seq[:j] + seq[j + 1:])
+    out: list[list[int]] = []
+    for c in cands:
+        if c not in out and len(c) + 1 <= max_len:
+            out.append(c)
+    return out
+
+
+def _token_at(seq: list[int], t: int) -> int:
+    return seq[t] if t < len(seq) else EOS_ID
+
+
+def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: str, mode: str,
+                    forced: Callable[[list[int], list[list[int]]], torch.Tensor],
+                    greedy: Callable[[], list[tuple[list[int], list[float]]]], max_len: int) -> list[Reading]:
+    """The reading to return per word, the Spotter's (``spotted``) or the Refiner's, under
+    ``policy`` and ``mode`` (:mod:`mstr.refine_policy`). Shared by the torch and ONNX backends,
+    which provide the Refiner's two primitives:
+
+    * ``forced(rows, seqs)``: the Refiner teacher-forced on ``seqs`` (reading ``rows[i]`` of the
+      batch reads ``seqs[i]``; rows may repeat), logits or log-probabilities ``len(rows), W + 1, N``
+      with ``W = min(max len, max_len - 1)``;
+    * ``greedy()``: its greedy decoding of every row, ``(ids, probs)`` lists (EOS-padded).
+
+    ``s_logits`` are the Spotter's logits ``B, L, N``, which score readings with
+    :func:`sequence_logprob` for the joint policies."""
+    mode = resolve_refine_mode(policy, mode)
+    n = len(spotted)
+    s_seqs = [r[0] for r in spotted]
+    # per row: the Refiner's reading (None: none the policy could take) and, when a pass has
+    # already scored them, the Refiner's log-probabilities of it and of the Spotter's reading
+    refined: list[Reading | None] = [None] * n
+    ref_lp: list[float | None] = [None] * n
+    ref_s: list[float | None] = [None] * n
+
+    def settle(b: int, seq: list[int], ps: _Pass, i: int) -> None:
+        refined[b] = (seq, ps.own[i], ps.conf[i])
+        ref_lp[b] = ps.logprob[i]
+
+    if mode == "greedy":
+        refined = [_cut(i, q) for i, q in greedy()]
+    else:
+        first = _Pass(forced(list(range(n)), s_seqs), s_seqs)
+        ref_s = list(first.logprob)
+        firsts = [_first_difference(first.argmax[b], s_seqs[b]) for b in range(n)]
+        for b in range(n):
+            if firsts[b] is None and first.fixed(b, s_seqs[b]):  # the Refiner reads S itself
+                settle(b, s_seqs[b], first, b)
+        if policy == "joint-edit1":
+            # the greedy reading when it is one edit from S: a candidate the Refiner reproduces
+            cands = {b: _edit1_candidates(s_seqs[b], j, first.argmax[b][j], max_len)
+                     for b, j in enumerate(firsts) if j is not None}
+            # ... and that both models together could prefer to S: the Refiner's log-probability of a
+            # candidate is at most that of its first j + 1 characters, which the first pass gave
+            # (S's prefix, then x); a candidate whose bound does not beat S cannot be taken
+            flat = [(b, c) for b, cs in cands.items() for c in cs]
+            if flat:
+                rows_ = [b for b, _ in flat]
+                sel = torch.tensor(rows_, device=s_logits.device)
+                bound = sequence_logprob(s_logits[sel], [c for _, c in flat]).tolist()
+                need = sorted(set(rows_))
+                sp_s = dict(zip(need, sequence_logprob(s_logits[torch.tensor(need, device=s_logits.device)],
+                                                       [s_seqs[b] for b in need]).tolist()))
+                keep: dict[int, list[list[int]]] = {b: [] for b in cands}
+                for (b, c), sp_c in zip(flat, bound):
+                    j = firsts[b]
+                    if sp_c + sum(first.per[b][:j]) + first.best[b][j] + 1e-4 > sp_s[b] + ref_s[b]:  # (rounding)
+                        keep[b].append(c)
+                cands = keep
+            todo = [(b, c[0]) for b, c in cands.items() if c]
+            if todo:  # the likeliest candidate of each word; its pass also says which others remain possible
+                ps = _Pass(forced([b for b, _ in todo], [c for _, c in todo]), [c for _, c in todo])
+                rest = []
+                for i, (b, c) in enumerate(todo):
+                    if ps.fixed(i, c):
+                        settle(b, c, ps, i)
+                        continue
+                    j = firsts[b]
+                    nxt = ps.argmax[i][j + 1] if j + 1 < ps.width else None  # greedy's choice after x
+                    rest += [(b, o) for o in cands[b][1:] if _token_at(o, j + 1) == nxt]
+                if rest:
+                    ps = _Pass(forced([b for b, _ in rest], [c for _, c in rest]), [c for _, c in rest])
+                    for i, (b, c) in enumerate(rest):
+                        if refined[b] is None and ps.fixed(i, c):
+                            settle(b, c, ps, i)
+        else:
+            # the first pass's argmax as the Refiner's reading, scored by one more pass
+            todo = []
+            for b in range(n):
+                if firsts[b] is not None:
+                    row = first.argmax[b][:len(s_seqs[b]) + 1]
+                    todo.append((b, row[:row.index(EOS_ID)] if EOS_ID in row else row))
+            if todo:
+                ps = _Pass(forced([b for b, _ in todo], [c for _, c in todo]), [c for _, c in todo])
+                for i, (b, c) in enumerate(todo):
+                    settle(b, c, ps, i)
+    take = [False] * n
+    if policy == "always":
+        take = [r is not None for r in refined]
+    elif policy == "confidence":
+        take = [r is not None and r[2] >= s[2] for r, s in zip(refined, spotted)]
+    else:
+        score = [b for b in range(n) if refined[b] is not None and refined[b][0] != s_seqs[b]
+                 and (policy == "joint" or within_one_edit(refined[b][0], s_seqs[b]))]
+        if score:
+            for known, seq_of in ((ref_lp, lambda b: refined[b][0]), (ref_s, lambda b: s_seqs[b])):
+                need = [b for b in score if known[b] is None]
+                if need:
+                    seqs = [seq_of(b) for b in need]
+                    for b, v in zip(need, sequence_logprob(forced(need, seqs), seqs).tolist()):
+                        known[b] = v
+            sel = torch.tensor(score, device=s_logits.device)
+            sp_r = sequence_logprob(s_logits[sel], [refined[b][0] for b in score]).tolist()
+            sp_s = sequence_logprob(s_logits[sel], [s_seqs[b] for b in score]).tolist()
+            for i, b in enumerate(score):
+                take[b] = sp_r[i] + ref_lp[b] > sp_s[i] + ref_s[b]
+    return [r if t else s for r, s, t in zip(refined, spotted, take)]  # type: ignore[misc]
+
+
 class Recognizer:
     """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`.
 
-    With a Refiner, both readings are computed; ``refine_policy`` says which one is returned
-    (see :data:`REFINE_POLICIES`). The confidence of a reading is the product of its characters'
+    With a Refiner, ``refine_policy`` says which reading is returned, the Spotter's or the
+    Refiner's (see :data:`REFINE_POLICIES`), ``refine_mode`` how the Refiner's reading is found
+    (``parallel`` teacher-forced passes, ``greedy`` step-by-step decoding, or ``auto``: parallel
+    with ``joint-edit1``, where both give the same readings; see :mod:`mstr.refine_policy`), and ``refine_below`` (default None: off) skips the Refiner for words
+    whose Spotter confidence is at least that. All three can be changed on a loaded Recognizer
+    (``rec.refine_mode = "greedy"``). The confidence of a reading is the product of its characters'
     probabilities and the end-of-sequence probability.
 
     ``spotter`` and ``refiner`` are put in eval mode on ``device``. The Spotter reads through a
@@ -105,10 +294,10 @@ class Recognizer:
     def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
                  bf16: bool = False, refine_policy: str = DEFAULT_REFINE_POLICY,
+                 refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
                  channels_last: bool | None = None) -> None:
-        if refine_policy not in REFINE_POLICIES:
-            raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {refine_policy!r}")
-        self.refine_policy = refine_policy
+        check_refine_options(refine_policy, refine_mode, refine_below)
+        self._refine = {"policy": refine_policy, "mode": refine_mode, "below": refine_below}
         self.spotter = spotter.eval().to(device)
         self._reader = fold_batchnorm(self.spotter)
         if channels_last is None:
@@ -124,8 +313,29 @@ class Recognizer:
         self.langs = bank.langs()
         self.image_size = tuple(spotter.cfg.image_size)
 
-    def _autocast(self):
-        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16)
+    refine_policy = property(lambda self: self._refine["policy"],
+                             lambda self, v: self._set_refine(policy=v), doc="see :data:`REFINE_POLICIES`")
+    refine_mode = property(lambda self: self._refine["mode"],
+                           lambda self, v: self._set_refine(mode=v), doc="see :data:`REFINE_MODES`")
+    refine_below = property(lambda self: self._refine["below"],
+                            lambda self, v: self._set_refine(below=v), doc="Spotter-confidence gate, or None")
+
+    def _set_refine(self, **change: Any) -> None:
+        new = {**self._refine, **change}
+        check_refine_options(new["policy"], new["mode"], new["below"])
+        self._refine = new
+
+    def _autocast(self, part: str = "spotter"):
+        """bfloat16 autocast when ``bf16`` — on the CPU for the Spotter and the projection of the
+        Refiner's memory to keys and values (``part="cross"``) only: the Refiner's other products
+        (``"decoder"``) are too small for bfloat16 to pay for the conversions (measured slower)."""
+        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
+                              enabled=not self._autocast_off(part))
+
+    def _autocast_off(self, part: str) -> bool:
+        if not self.bf16:
+            return True
+        return part == "decoder" and torch.device(self.device).type == "cpu"
 
     @torch.inference_mode()
     def read_tensor(self, x: torch.Tensor, use_refiner: bool = True) -> list[Prediction]:
@@ -137,14 +347,7 @@ class Recognizer:
         ids, p, top_i, top_p = spotter_decode(out.logits, k)
         readings = [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())]
         if use_refiner and self.refiner is not None:
-            with self._autocast():
-                r_ids, r_p = self.refiner.greedy(top_i, top_p, out.features, EOS_ID)
-            refined = [_cut(i, q) for i, q in zip(r_ids.tolist(), r_p.float().tolist())]
-            if self.refine_policy == "joint":
-                take = self._joint_choice(out, top_i, top_p, [r[0] for r in readings], [r[0] for r in refined])
-            else:
-                take = [self.refine_policy == "always" or r[2] >= s[2] for r, s in zip(refined, readings)]
-            readings = [r if t else s for r, s, t in zip(refined, readings, take)]
+            readings = self._refined(out, top_i, top_p, readings)
         preds = []
         tokens = [e.token for e in self.bank.entries]
         top_ids, top_probs = top_i.tolist(), top_p.tolist()  # B, L, K nested lists: one conversion per batch
@@ -159,29 +362,75 @@ class Recognizer:
                                     chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))
         return preds
 
-    def _joint_choice(self, out, top_i: torch.Tensor, top_p: torch.Tensor, spotted: list[list[int]],
-                      refined: list[list[int]]) -> list[bool]:
-        """Per sample: True when the refined reading scores higher under Spotter + Refiner together."""
-        differ = [b for b in range(len(spotted)) if spotted[b] != refined[b]]
-        take = [False] * len(spotted)
-        if not differ:
-            return take
-        sel = torch.tensor(differ, device=top_i.device)
-        feats = [f[sel] for f in out.features]
-        s_logits = out.logits[sel]
-        scores = []
-        for cand in ([spotted[b] for b in differ], [refined[b] for b in differ]):
-            # a reading with no room left for EOS scores −inf in sequence_logprob; truncate its input
-            width = min(max(len(c) for c in cand), self.refiner.cfg.max_len - 1)
-            prev = torch.full((len(cand), width), PAD_ID, dtype=torch.long, device=top_i.device)
-            for j, c in enumerate(cand):
-                prev[j, :min(len(c), width)] = torch.tensor(c[:width], dtype=torch.long)
-            with self._autocast():
-                r_logits = self.refiner(top_i[sel], top_p[sel], feats, prev)
-            scores.append(sequence_logprob(s_logits, cand) + sequence_logprob(r_logits, cand))
-        for j, b in enumerate(differ):
-            take[b] = bool(scores[1][j] > scores[0][j])
-        return take
+    def _refined(self, out, top_i: torch.Tensor, top_p: torch.Tensor, readings: list[Reading]) -> list[Reading]:
+        """``readings`` after the Refiner, under the refine policy, mode and gate."""
+        below = self.refine_below
+        # the words to refine, shortest Spotter reading first: teacher-forced passes then run in
+        # chunks of similar lengths, each padded to its own longest reading only
+        rows = sorted((b for b, r in enumerate(readings) if below is None or r[2] < below),
+                      key=lambda b: len(readings[b][0]))
+        if not rows:
+            return readings
+        ref = self.refiner
+        order = torch.tensor(rows, device=top_i.device)
+
+        def pick(t: torch.Tensor) -> torch.Tensor:
+            return t.index_select(0, order)
+
+        ti, tp, feats = pick(top_i), pick(top_p), [pick(f) for f in out.features]
+        cacheable = ref.cacheable()
+        cross = None
+        if cacheable:
+            with self._autocast("decoder"):
+                if self._autocast_off("decoder"):  # bfloat16 maps from an autocast Spotter
+                    feats = [f.float() for f in feats]
+                mem = ref.memory(ti, tp, feats)
+            with self._autocast("cross"):
+                cross = ref.cross_kv(mem)
+            if self._autocast_off("decoder"):  # a float32 decoder reads float32 keys and values
+                cross = [c.float() for c in cross]
+        max_len = ref.cfg.max_len
+        device = top_i.device
+
+        def forced(idx: list[int], seqs: list[list[int]]) -> torch.Tensor:
+            width = min(max(len(q) for q in seqs), max_len - 1)
+            result = torch.zeros(len(seqs), width + 1, len(self.bank), device=device)
+            todo = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+            for start in range(0, len(todo), FORCED_CHUNK):
+                part = todo[start:start + FORCED_CHUNK]
+                w = min(max(len(seqs[i]) for i in part), max_len - 1)
+                prev = torch.full((len(part), w), PAD_ID, dtype=torch.long, device=device)
+                for j, i in enumerate(part):
+                    q = seqs[i][:w]
+                    if q:
+                        prev[j, :len(q)] = torch.tensor(q, dtype=torch.long)
+                rows_ = [idx[i] for i in part]
+                span = rows_ == list(range(rows_[0], rows_[0] + len(rows_)))
+                at = None if span else torch.tensor(rows_, device=device)
+
+                def take(t: torch.Tensor) -> torch.Tensor:
+                    return t[rows_[0]:rows_[0] + len(rows_)] if span else t.index_select(0, at)
+
+                with self._autocast("decoder"):
+                    if cross is None:  # a decoder Refiner.forced does not restate: the module itself
+                        logits = ref(take(ti), take(tp), [take(f) for f in feats], prev)
+                    else:
+                        logits = ref.forced(prev, [take(c) for c in cross])
+                result[torch.tensor(part, device=device), :w + 1] = logits.float()
+            return result
+
+        def greedy() -> list[tuple[list[int], list[float]]]:
+            with self._autocast("decoder"):
+                r_ids, r_p = (ref.greedy_cross(cross, EOS_ID) if cross is not None
+                              else ref.greedy(ti, tp, feats, EOS_ID))
+            return list(zip(r_ids.tolist(), r_p.float().tolist()))
+
+        chosen = refine_readings([readings[b] for b in rows], pick(out.logits), policy=self.refine_policy,
+                                 mode=self.refine_mode, forced=forced, greedy=greedy, max_len=max_len)
+        readings = list(readings)
+        for b, r in zip(rows, chosen):
+            readings[b] = r
+        return readings
 
     def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
              use_refiner: bool = True) -> list[Prediction]:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from mstr.errors import UserError
+from mstr.refine_policy import add_refine_arguments
 
 _EPILOG = """\
 Prints markdown: the machine (CPU model and flags, threads, versions, load average at start),
@@ -14,7 +15,10 @@ and the throughput at --batch (words/s), from a preprocessed tensor to Predictio
   spotter torch fp32 | fp32 channels-last | bf16 (autocast) | bf16 channels-last
   spotter onnx fp32 | int8                 (onnxruntime; the bundle is exported to a temp folder,
                                             or pass --onnx DIR from 'mstr export onnx --int8')
-  spotter+refiner torch fp32 | bf16 | onnx fp32 | int8
+  spotter+refiner torch fp32 | bf16 | bf16 channels-last | onnx fp32 | int8
+                                           (refining as --refine-policy / --refine-mode / --refine-below
+                                            say; with a parallel mode, the torch fp32 and bf16
+                                            channels-last pipelines are also timed decoding greedily)
 "agreement" = % of words read as the torch fp32 configuration of the same pipeline reads them;
 then the Refiner's batch-1 latency against the number of decoding steps (label length + 1).
 Inputs are random tensors (the Spotter's cost does not depend on them; the Refiner's grows with
@@ -48,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-samples", type=int, default=512, metavar="N",
                    help="real crops to use, evenly spaced (default 512)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the report as JSON")
+    add_refine_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -83,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_bench(args.bundle if args.bundle is not None else _default_bundle(), threads=args.threads,
                        batch=args.batch, n=args.n, repeats=args.repeats, onnx=not args.no_onnx, onnx_dir=args.onnx,
-                       samples=samples, log=log)
+                       samples=samples, log=log,
+                       refine={"refine_policy": args.refine_policy, "refine_mode": args.refine_mode,
+                               "refine_below": args.refine_below})
     print(format_markdown(report), end="")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

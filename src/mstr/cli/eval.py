@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mstr.errors import UserError
-from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
+from mstr.refine_policy import add_refine_arguments, apply_refine_arguments, refine_command_parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,10 +201,7 @@ def _add_words(p: argparse.ArgumentParser) -> None:
                         "LMDB without lang keys, its samples are taken to be that language)")
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (skip the Refiner)")
-    p.add_argument("--refine-policy", choices=REFINE_POLICIES, default=DEFAULT_REFINE_POLICY,
-                   help="with a Refiner, which reading to keep: joint (the one Spotter and Refiner together "
-                        "find likelier), confidence (the Refiner's when at least as confident), always "
-                        f"(the Refiner's); default {DEFAULT_REFINE_POLICY}")
+    add_refine_arguments(p)
     p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
                    help="default: compare the normalised strings; en-benchmark: the English "
                         "benchmark convention (lower-case, [0-9a-z] only)")
@@ -238,8 +235,8 @@ def _words_command(args: argparse.Namespace) -> str:
         parts += ["--langs", args.langs]
     if args.no_refiner:
         parts.append("--no-refiner")
-    if args.refine_policy != DEFAULT_REFINE_POLICY:
-        parts += ["--refine-policy", args.refine_policy]
+    if not args.no_refiner:
+        parts += refine_command_parts(args)
     if args.backend != "torch":
         parts += ["--backend", args.backend]
     if args.convention != "default":
@@ -299,10 +296,13 @@ def _run_words(args: argparse.Namespace) -> int:
     device = _device(args.device).type if args.device == "auto" else args.device
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=device, refine_policy=args.refine_policy,
                       backend=args.backend)
+    apply_refine_arguments(recognizer, args)
     result = evaluate(recognizer, samples, convention=args.convention, rotation=args.rotation,
                       batch_size=args.batch_size, progress=True)
     report = result.to_dict()
     report.update({"bundle": str(args.bundle), "refiner": not args.no_refiner,
+                   "refine": None if args.no_refiner else {"policy": args.refine_policy, "mode": args.refine_mode,
+                                                           "below": args.refine_below},
                    "command": _words_command(args)})
     text = format_table(result.table)
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else text)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from mstr.errors import UserError
-from mstr.refine_policy import DEFAULT_REFINE_POLICY, REFINE_POLICIES
+from mstr.refine_policy import add_refine_arguments, apply_refine_arguments
 
 #: file name extensions a folder argument is searched for (lower-case)
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
@@ -51,10 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (faster, less accurate)")
-    p.add_argument("--refine-policy", choices=REFINE_POLICIES, default=DEFAULT_REFINE_POLICY,
-                   help="with a Refiner, which reading to keep: joint (the one Spotter and Refiner together "
-                        "find likelier), confidence (the Refiner's when at least as confident), always "
-                        f"(the Refiner's); default {DEFAULT_REFINE_POLICY}")
+    add_refine_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1 …")
     p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
@@ -94,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
                       refine_policy=args.refine_policy, backend=args.backend)
+    apply_refine_arguments(recognizer, args)
     failed = 0
 
     def fail(path: str, reason: str) -> None:

@@ -14,6 +14,9 @@ projects the memory into every layer's cross-attention keys and values once
 (:meth:`Refiner.cross_kv`), then decodes one position per step against a self-attention
 key/value cache (:meth:`Refiner.step`); the ONNX export (:mod:`mstr.onnx_graphs`) wraps the same
 two methods. :meth:`Refiner.greedy_reference` decodes by full recomputation, for checks.
+:meth:`Refiner.forced` runs the teacher-forced decoder over all positions at once against the same
+projected memory: the ``parallel`` refine mode (:mod:`mstr.refine_policy`) and the scores of the
+joint refine policies.
 """
 from __future__ import annotations
 
@@ -80,12 +83,28 @@ class Refiner(nn.Module):
         mask[pad_id] = True
         self.register_buffer("never", mask, persistent=False)
 
+    def _proto_in(self, ids: torch.Tensor) -> torch.Tensor:
+        """``proto_in(bank[ids])``. Without gradients (reading) the projected bank is computed once and
+        reused while the weights, the bank and the autocast setting stay the same; with gradients,
+        or while exporting, it is computed for the given ids."""
+        if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            return self.proto_in(self.bank[ids])
+        w, bias = self.proto_in.weight, self.proto_in.bias
+        cast = torch.get_autocast_dtype(ids.device.type) if torch.is_autocast_enabled(ids.device.type) else None
+        key = (w.data_ptr(), w._version, bias.data_ptr(), bias._version, self.bank.data_ptr(), self.bank._version,
+               cast, ids.device)
+        cached = self.__dict__.get("_proto_table")
+        if cached is None or cached[0] != key:
+            cached = (key, self.proto_in(self.bank))
+            self.__dict__["_proto_table"] = cached
+        return cached[1][ids]
+
     def memory(self, prefix_ids: torch.Tensor, prefix_scores: torch.Tensor,
                features: list[torch.Tensor]) -> torch.Tensor:
         """``B, L, K`` ids and probabilities + multi-scale maps → ``B, L·K + V, d`` memory."""
         b, L, k = prefix_ids.shape
-        protos = self.bank[prefix_ids]                                    # B, L, K, D
-        x = self.proto_in(protos) + self.score_in(prefix_scores.unsqueeze(-1).to(protos.dtype))
+        x = self._proto_in(prefix_ids)                                    # B, L, K, d
+        x = x + self.score_in(prefix_scores.unsqueeze(-1).to(x.dtype))
         x = x + self.prefix_pos[:L, None, :] + self.prefix_rank[None, :k, :]
         prefix = self.prefix_norm(x.reshape(b, L * k, -1))
         return torch.cat([prefix, self.visual(features)], dim=1)
@@ -93,7 +112,7 @@ class Refiner(nn.Module):
     def embed_inputs(self, prev_ids: torch.Tensor) -> torch.Tensor:
         """``B, T`` previous token ids (teacher forcing) → ``B, T + 1, d`` (BOS first)."""
         b, t = prev_ids.shape
-        x = self.proto_in(self.bank[prev_ids]) if t else prev_ids.new_zeros((b, 0, self.cfg.d_model), dtype=torch.float)
+        x = self._proto_in(prev_ids) if t else prev_ids.new_zeros((b, 0, self.cfg.d_model), dtype=torch.float)
         x = torch.cat([self.bos.expand(b, 1, -1).to(x.dtype), x], dim=1)
         return x + self.in_pos[: t + 1]
 
@@ -130,11 +149,13 @@ class Refiner(nn.Module):
             att = layer.multihead_attn
             d, heads = att.embed_dim, att.num_heads
             w, bias = att.in_proj_weight, att.in_proj_bias
-            kv = F.linear(mem, w[d:], None if bias is None else bias[d:])             # B, M, 2d: keys | values
+            # the keys' scale folded into their projection (one product less over the whole memory)
+            scale = torch.cat([w.new_full((d,), (d // heads) ** -0.5), w.new_ones(d)])
+            kv = F.linear(mem, w[d:] * scale[:, None], None if bias is None else bias[d:] * scale)  # B, M, 2d
             # head-major and contiguous (a no-op in an exported graph), so that each step reads the
             # rows of a head in place instead of copying the whole memory
             kv = kv.reshape(kv.shape[0], kv.shape[1], 2, heads, d // heads).permute(2, 0, 3, 1, 4).contiguous()
-            out += [(kv[0] * (d // heads) ** -0.5).transpose(2, 3), kv[1]]
+            out += [kv[0].transpose(2, 3), kv[1]]
         return out
 
     def empty_cache(self, batch: int, device: torch.device | str | None = None,
@@ -196,6 +217,30 @@ class Refiner(nn.Module):
         probs, ids = logits.softmax(-1).max(-1)
         return ids, probs, logits, new_cache
 
+    def forced(self, prev_ids: torch.Tensor, cross: list[torch.Tensor]) -> torch.Tensor:
+        """Teacher-forced logits ``B, T + 1, N`` (as :meth:`forward`, raw: ``<pad>`` not masked) for
+        targets ``y_0 … y_T`` given ``y_0 … y_{T-1}`` = ``prev_ids``, all positions in one parallel
+        pass against the memory's projected keys and values ``cross`` (:meth:`cross_kv`), so several
+        passes over the same words project the memory once. The arithmetic is :meth:`step`'s (pre-LN
+        decoder layers, causal self-attention)."""
+        x = self.embed_inputs(prev_ids)                                        # B, T+1, d
+        t = x.shape[1]
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+        for i, layer in enumerate(self.decoder_layers()):
+            sa, ca = layer.self_attn, layer.multihead_attn
+            heads = sa.num_heads
+            scale = (sa.embed_dim // heads) ** -0.5
+            q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
+            att = (_heads(q, heads) @ (_heads(k, heads).transpose(2, 3) * scale)).masked_fill(causal, float("-inf"))
+            x = x + sa.out_proj(_merge(att.softmax(-1) @ _heads(v, heads)))
+            d = ca.embed_dim
+            b = ca.in_proj_bias
+            q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
+            a = (_heads(q, ca.num_heads) @ cross[2 * i]).softmax(-1) @ cross[2 * i + 1]
+            x = x + ca.out_proj(_merge(a))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        return self.logits(self.decoder.norm(x))
+
     @torch.no_grad()
     def greedy(self, prefix_ids: torch.Tensor, prefix_scores: torch.Tensor, features: list[torch.Tensor],
                eos_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -207,12 +252,15 @@ class Refiner(nn.Module):
         :meth:`greedy_reference`, which re-runs the decoder over the whole prefix at every step."""
         if not self.cacheable():
             return self.greedy_reference(prefix_ids, prefix_scores, features, eos_id)
-        mem = self.memory(prefix_ids, prefix_scores, features)
-        cross = self.cross_kv(mem)
-        b = prefix_ids.shape[0]
-        cache = self.empty_cache(b, prefix_ids.device)
-        token = prefix_ids.new_full((b,), eos_id)
-        done = torch.zeros(b, dtype=torch.bool, device=prefix_ids.device)
+        return self.greedy_cross(self.cross_kv(self.memory(prefix_ids, prefix_scores, features)), eos_id)
+
+    @torch.no_grad()
+    def greedy_cross(self, cross: list[torch.Tensor], eos_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`greedy` from the memory's projected keys and values (:meth:`cross_kv`)."""
+        b, device = cross[0].shape[0], cross[0].device
+        cache = self.empty_cache(b, device)
+        token = torch.full((b,), eos_id, dtype=torch.long, device=device)
+        done = torch.zeros(b, dtype=torch.bool, device=device)
         ids, probs = [], []
         for t in range(self.cfg.max_len):
             nxt, conf, _, cache = self.step(token, t, cross, cache)
@@ -246,3 +294,4 @@ class Refiner(nn.Module):
             if bool(done.all()):
                 break
         return ids, torch.stack(probs, dim=1)
+
