@@ -34,3 +34,12 @@ def test_demo_sample_covers_every_language_and_the_model_reads_it():
     # 17 of 40 when shipped (42.5 %); chance is ~0: a broken bundle, preprocessing or decoding fails this
     assert right >= 10, right
     assert sum(p.script == "Latn" for p in preds) >= 30  # English crops are read as Latin script
+
+
+def test_load_passes_the_refine_options_through():
+    import pytest
+
+    rec = mstr.load(refine_policy="confidence", refine_mode="greedy", refine_below=0.5)
+    assert (rec.refine_policy, rec.refine_mode, rec.refine_below) == ("confidence", "greedy", 0.5)
+    with pytest.raises(ValueError, match="refine_mode"):
+        mstr.load(refine_mode="sideways")
