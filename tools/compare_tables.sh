@@ -3,7 +3,8 @@
 #   1. 6-language held-out-font synthetic test: the shipped model (Spotter + Refiner, Spotter alone) vs Tesseract;
 #   2. equal training budget: mSTR Spotter vs CRNN-CTC vs softmax-head Spotter vs Tesseract, on English
 #      (500 steps × 64: runs/recipes/1lang-en + runs/baselines/*-en) and on en/hi/bn (1,500 steps:
-#      runs/recipes/3lang + runs/baselines/*-3lang), same data;
+#      runs/recipes/3lang + runs/baselines/*-3lang) and on all six languages (3,000 steps: the 6lang
+#      recipe's first Spotter phase runs/recipes/6lang/spotter-1 + runs/baselines/*-6lang), same data;
 #   3. real English dev split (IIIT5K, case-insensitive alphanumeric): all engines.
 # Comparisons whose baseline bundles are missing are skipped with a note.
 #   bash tools/compare_tables.sh [OUT=runs/compare]
@@ -18,6 +19,9 @@ X3=runs/baselines/softmax-3lang/bundle
 S1=runs/recipes/1lang-en/spotter-1/bundle
 C1=runs/baselines/crnn-en/bundle
 X1=runs/baselines/softmax-en/bundle
+S6=runs/recipes/6lang/spotter-1/bundle
+C6=runs/baselines/crnn-6lang/bundle
+X6=runs/baselines/softmax-6lang/bundle
 have() { for b in "$@"; do [ -f "$b/config.json" ] || { echo "skipped: $b missing" >&2; return 1; }; done; }
 $M compare --lmdb runs/data/words6_test --langs 6lang --engines mstr,mstr-spotter,tesseract --bundle $DEF \
   --threads 2 --out "$OUT/synth-6lang" > /dev/null
@@ -25,13 +29,15 @@ have $S1 $C1 $X1 && $M compare --lmdb runs/data/words6_test --langs en --engines
   --bundle $S1 --crnn $C1 --softmax $X1 --threads 2 --out "$OUT/synth-en-budget" > /dev/null
 have $S3 $C3 $X3 && $M compare --lmdb runs/data/words6_test --langs en,hi,bn --engines mstr-spotter,crnn,softmax,tesseract \
   --bundle $S3 --crnn $C3 --softmax $X3 --threads 2 --out "$OUT/synth-3lang-budget" > /dev/null
+have $S6 $C6 $X6 && $M compare --lmdb runs/data/words6_test --langs 6lang --engines mstr-spotter,crnn,softmax,tesseract \
+  --bundle $S6 --crnn $C6 --softmax $X6 --threads 2 --out "$OUT/synth-6lang-budget" > /dev/null
 $M compare --manifest configs/splits/iiit5k_train/dev.jsonl --root ../shared/data/real --langs en \
   --convention en-benchmark --engines mstr,mstr-spotter,tesseract --bundle $DEF --threads 2 \
   --out "$OUT/iiit5k-dev" > /dev/null
 have $S1 $C1 $X1 && $M compare --manifest configs/splits/iiit5k_train/dev.jsonl --root ../shared/data/real --langs en \
   --convention en-benchmark --engines mstr-spotter,crnn,softmax --bundle $S1 --crnn $C1 --softmax $X1 \
   --threads 2 --out "$OUT/iiit5k-dev-en-budget" > /dev/null
-for t in synth-6lang iiit5k-dev synth-en-budget iiit5k-dev-en-budget synth-3lang-budget; do
+for t in synth-6lang iiit5k-dev synth-en-budget iiit5k-dev-en-budget synth-3lang-budget synth-6lang-budget; do
   [ -f "$OUT/$t/compare.md" ] && { echo "### $t"; echo; cat "$OUT/$t/compare.md"; echo; }
 done
 true
