@@ -21,8 +21,11 @@ def test_6lang_plan_chains_phases_and_evaluates_the_final_bundle(tmp_path):
     by = {s.name: s for s in steps}
     work = tmp_path / "w"
     assert f"bank={work / 'bank'}" in by["spotter.1"].argv
-    assert f"init_bundle={work / 'spotter-1' / 'bundle'}" in by["spotter.2"].argv
-    assert f"init_bundle={work / 'spotter-2' / 'bundle'}" in by["finetune"].argv
+    phases = sorted(int(n.split(".")[1]) for n in names if n.startswith("spotter."))
+    assert phases == list(range(1, len(phases) + 1)) and len(phases) >= 2
+    for k in phases[1:]:
+        assert f"init_bundle={work / f'spotter-{k - 1}' / 'bundle'}" in by[f"spotter.{k}"].argv
+    assert f"init_bundle={work / f'spotter-{phases[-1]}' / 'bundle'}" in by["finetune"].argv
     assert f"init_bundle={work / 'finetune' / 'bundle'}" in by["refiner"].argv
     ev = by["eval.iiit5k-dev"].argv
     assert ev[ev.index("--bundle") + 1] == str(work / "refiner" / "bundle")
@@ -42,7 +45,8 @@ def test_absent_real_data_skips_finetune_and_the_refiner_follows_the_last_spotte
     by = {s.name: s for s in steps}
     assert by["finetune"].skip_reason and "not found" in by["finetune"].skip_reason
     assert by["eval.iiit5k-dev"].skip_reason
-    assert f"init_bundle={tmp_path / 'w' / 'spotter-2' / 'bundle'}" in by["refiner"].argv
+    last = max(int(n.split(".")[1]) for n in by if n.startswith("spotter."))
+    assert f"init_bundle={tmp_path / 'w' / f'spotter-{last}' / 'bundle'}" in by["refiner"].argv
     assert "iiit5k" not in " ".join(by["refiner"].argv)
 
 
@@ -65,12 +69,12 @@ def test_finetune_is_skipped_for_languages_without_real_data(tmp_path):
     assert ev[ev.index("--bundle") + 1] == str(tmp_path / "w" / "spotter-1" / "bundle")
 
 
-def test_run_skips_done_steps_and_dry_run_runs_nothing(tmp_path, capsys):
+def test_run_skips_done_steps_and_dry_run_runs_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)      # the data folders are relative paths
     steps = plan(_shipped("3lang", tmp_path), real_root_exists=lambda p: True)
     first = steps[0]
-    first.done.parent.mkdir(parents=True, exist_ok=True)
-    if not first.done.exists():
-        first.done.write_text("{}")
+    first.done.parent.mkdir(parents=True)
+    first.done.write_text("{}")
     assert run(steps, dry_run=True) == 0
     out = capsys.readouterr().out
     assert f"{first.name}: done" in out
@@ -97,3 +101,80 @@ def test_bad_recipe_is_a_clear_error(tmp_path):
                                  "data": {"words": {"kind": "pictures", "out": "d"}}}))
     with pytest.raises(UserError, match="kind"):
         load_recipe(p)
+
+
+def _finish(steps) -> None:
+    """Pretend every step ran with its current command (outputs in order, commands recorded); the
+    caller chdirs into a temporary folder first (data outputs are relative paths)."""
+    import json
+    import os
+    import time
+
+    t0 = time.time() - 1000
+    for k, s in enumerate(steps):
+        if s.skip_reason:
+            continue
+        s.done.parent.mkdir(parents=True, exist_ok=True)
+        s.done.write_text("{}")
+        s.stamp.write_text(json.dumps({"step": s.name, "command": s.shell()}))
+        os.utime(s.done, (t0 + k, t0 + k))
+
+
+def test_a_recipe_edit_makes_the_steps_after_it_out_of_date(tmp_path, monkeypatch):
+    from mstr.recipe import out_of_date
+
+    monkeypatch.chdir(tmp_path)      # the recipe's data folders are relative: keep them in tmp_path
+
+    steps = plan(_shipped("6lang", tmp_path), real_root_exists=lambda p: True)
+    _finish(steps)
+    assert out_of_date(steps) == {}
+    edited = plan(_shipped("6lang", tmp_path, "spotter=[[optim.max_steps=3000], [optim.max_steps=7]]"),
+                  real_root_exists=lambda p: True)
+    stale = out_of_date(edited)
+    assert "command changed" in stale["spotter.2"]
+    # everything downstream of the second phase, and nothing upstream or beside it
+    assert {"finetune", "refiner", "eval.synth-heldout", "eval.iiit5k-dev"} <= set(stale)
+    assert not {"spotter.1", "mclip", "bank", "eval.mclip", "eval.spotter-1", "data.words"} & set(stale)
+    assert "finetune makes again" in stale["refiner"]
+
+
+def test_a_newer_input_makes_a_finished_step_out_of_date(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from mstr.recipe import out_of_date
+
+    monkeypatch.chdir(tmp_path)
+
+    steps = plan(_shipped("3lang", tmp_path), real_root_exists=lambda p: True)
+    _finish(steps)
+    by = {s.name: s for s in steps}
+    now = time.time()
+    os.utime(by["spotter.1"].done, (now, now))    # phase 1 retrained by hand after the later steps
+    stale = out_of_date(steps)
+    after = "spotter.2" if "spotter.2" in by else "refiner"
+    assert "newer" in stale[after]
+    assert "spotter.1" not in stale and "bank" not in stale
+
+
+def test_run_refuses_out_of_date_steps_and_force_moves_the_old_output_aside(tmp_path, capsys):
+    import json
+
+    from mstr.recipe import Step
+
+    a = Step("a", ["--version"], tmp_path / "a" / "done.json")
+    b = Step("b", ["--version", str(tmp_path / "a")], tmp_path / "b" / "done.json")
+    for s in (a, b):
+        s.done.parent.mkdir(parents=True)
+        s.done.write_text("{}")
+        s.stamp.write_text(json.dumps({"command": s.shell()}))
+    a.stamp.write_text(json.dumps({"command": "mstr something else"}))   # a's recipe line was edited
+    assert run([a, b]) == 2
+    captured = capsys.readouterr()
+    assert "--force a --force b" in captured.err and "OUT OF DATE" in captured.out
+    assert "not run" not in captured.out and (tmp_path / "a" / "done.json").exists()
+    assert run([a, b], force=("a",)) == 2            # b still reads a's output, remade
+    assert run([a, b], force=("nope",)) == 2
+    assert "no such step" in capsys.readouterr().err
+    assert run([a, b], force=("a", "b")) == 0
+    assert (tmp_path / "a.old" / "done.json").exists() and (tmp_path / "b.old" / "done.json").exists()

@@ -7,6 +7,13 @@ final bundle on every evaluation set. Each step is an ordinary ``mstr`` command 
 runs, and listed by ``--dry-run``) and is skipped when its output already exists, so an interrupted
 recipe resumes by running the same command again.
 
+A finished step records its command in ``recipe-step.json`` beside its output. A step whose output
+exists but is *out of date* — its command changed since it ran (a recipe edit), or a step it reads
+from (a folder named in its command) is newer or runs again — is not silently kept: the run stops
+before doing anything and names the steps to rerun with ``--force``. ``--force STEP`` moves the old
+output aside (``OUT.old``, ``OUT.old2``, …; nothing is deleted) so a training step starts afresh
+instead of resuming its finished run.
+
 Recipe keys (see ``configs/recipes/*.yaml``)::
 
     name: mstr-6lang            # bundle name
@@ -25,6 +32,8 @@ Recipe keys (see ``configs/recipes/*.yaml``)::
 """
 from __future__ import annotations
 
+import json
+import re
 import shlex
 import subprocess
 import sys
@@ -37,7 +46,7 @@ import yaml
 from mstr.charsets import parse_langs
 from mstr.errors import UserError
 
-__all__ = ["Step", "load_recipe", "plan", "run"]
+__all__ = ["Step", "load_recipe", "out_of_date", "plan", "run"]
 
 _DATA_KINDS = ("chars", "words")
 
@@ -56,6 +65,24 @@ class Step:
     def shell(self) -> str:
         cmd = "mstr " + " ".join(shlex.quote(a) for a in self.argv)
         return cmd + (f" > {shlex.quote(str(self.stdout))}" if self.stdout else "")
+
+    @property
+    def out(self) -> Path:
+        """The step's output folder (a training step's, not its ``bundle/``)."""
+        parent = self.done.parent
+        return parent.parent if parent.name == "bundle" else parent
+
+    @property
+    def stamp(self) -> Path:
+        return self.out / STAMP
+
+    def reads(self, other: "Step") -> bool:
+        """Whether this step's command names ``other``'s output folder (or a path inside it)."""
+        pattern = re.compile(re.escape(str(other.out)) + r"(?=$|[/,}\]\s])")
+        return any(pattern.search(a) for a in self.argv)
+
+
+STAMP = "recipe-step.json"
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -190,20 +217,79 @@ def _flow(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
 
 
+def out_of_date(steps: list[Step], force: tuple[str, ...] = ()) -> dict[str, str]:
+    """``{step name: why}`` for the steps whose output exists but no longer matches the recipe: the
+    command differs from the one recorded when it ran, or a step it reads from is newer, runs again
+    (not done yet, forced) or is itself out of date."""
+    stale: dict[str, str] = {}
+    rerun: set[str] = set()           # steps that will run in this invocation, or must
+    for i, s in enumerate(steps):
+        if s.skip_reason:
+            continue
+        if not s.done.exists():
+            rerun.add(s.name)
+            continue
+        if s.name in force:
+            rerun.add(s.name)
+        why = None
+        try:
+            recorded = json.loads(s.stamp.read_text(encoding="utf-8")).get("command")
+        except (OSError, ValueError, AttributeError):
+            recorded = None           # outputs made before commands were recorded: trusted
+        if recorded is not None and recorded != s.shell():
+            why = f"its command changed since it ran (then: {recorded})"
+        for dep in steps[:i]:
+            if why or dep.skip_reason or not s.reads(dep):
+                continue
+            if dep.name in rerun:
+                why = f"it reads {dep.out}, which {dep.name} makes again"
+            elif dep.done.exists() and dep.done.stat().st_mtime > s.done.stat().st_mtime:
+                why = f"it reads {dep.out}, which is newer than its output"
+        if why:
+            stale[s.name] = why
+            rerun.add(s.name)
+    return stale
+
+
+def _move_aside(out: Path) -> Path:
+    k, target = 1, out.with_name(out.name + ".old")
+    while target.exists() or target.is_symlink():
+        k += 1
+        target = out.with_name(f"{out.name}.old{k}")
+    out.rename(target)
+    return target
+
+
 def run(steps: list[Step], *, dry_run: bool = False, force: tuple[str, ...] = ()) -> int:
-    """Run the steps not done yet, in order; print each command first. Returns an exit code."""
+    """Run the steps not done yet, in order; print each command first. Returns an exit code.
+    Steps whose output is out of date (:func:`out_of_date`) stop the run unless forced."""
     mstr = [sys.executable, "-m", "mstr.cli.main"]
+    unknown = sorted(set(force) - {s.name for s in steps})
+    if unknown:
+        print(f"error: --force {', '.join(unknown)}: no such step (the steps: "
+              f"{', '.join(s.name for s in steps)})", file=sys.stderr)
+        return 2
+    stale = out_of_date(steps, force)
+    blocked = [name for name in stale if name not in force]
     for i, s in enumerate(steps, 1):
         head = f"[{i}/{len(steps)}] {s.name}"
         if s.skip_reason:
             print(f"{head}: skipped, {s.skip_reason}", flush=True)
             continue
+        if s.name in stale and s.name not in force:
+            print(f"{head}: OUT OF DATE ({s.out}): {stale[s.name]}", flush=True)
+            continue
         if s.done.exists() and s.name not in force:
             print(f"{head}: done ({s.done})", flush=True)
+            continue
+        if blocked and not dry_run:
+            print(f"{head}: not run: {s.shell()}", flush=True)
             continue
         print(f"{head}: {s.shell()}", flush=True)
         if dry_run:
             continue
+        if s.name in force and (s.out.exists() or s.out.is_symlink()):
+            print(f"  (old output moved to {_move_aside(s.out)})", flush=True)
         if s.stdout:
             s.stdout.parent.mkdir(parents=True, exist_ok=True)
             with open(s.stdout, "w", encoding="utf-8") as fh:
@@ -216,4 +302,13 @@ def run(steps: list[Step], *, dry_run: bool = False, force: tuple[str, ...] = ()
             print(f"error: step {s.name} failed (exit {rc}); fix the cause and run the recipe again "
                   f"(finished steps are kept)", file=sys.stderr)
             return rc
+        if s.out.is_dir():
+            s.stamp.write_text(json.dumps({"step": s.name, "command": s.shell()}, ensure_ascii=False, indent=1)
+                               + "\n", encoding="utf-8")
+    if blocked and not dry_run:
+        flags = " ".join(f"--force {name}" for name in blocked)
+        print(f"error: {len(blocked)} finished step(s) are out of date (listed above); nothing was run. Rerun "
+              f"them with: mstr recipe run RECIPE … {flags}   (each old output is moved to OUT.old, not deleted)",
+              file=sys.stderr)
+        return 2
     return 0

@@ -16,7 +16,9 @@ def _recipe_path(text: str) -> Path:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recipe", help="run a whole recipe end to end (data, both stages, evaluation)",
                        description="Run a recipe: every step is an ordinary mstr command, printed before it runs "
-                                   "and skipped when its output exists (rerun the same command to resume).")
+                                   "and skipped when its output exists (rerun the same command to resume). A "
+                                   "finished step that is out of date (recipe edited, or an input remade) is "
+                                   "reported and nothing runs until it is rerun with --force.")
     ss = p.add_subparsers(dest="recipe_command", metavar="SUBCOMMAND")
     ss.required = True
     r = ss.add_parser("run", help="run the steps that are not done yet",
@@ -30,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides, e.g. work=runs/x langs=hi")
     r.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     r.add_argument("--force", action="append", default=[], metavar="STEP",
-                   help="rerun STEP even if its output exists (repeatable; e.g. --force eval.synth-heldout)")
+                   help="rerun STEP even if its output exists; its old output folder is moved to OUT.old (repeatable; "
+                        "e.g. --force eval.synth-heldout). A finished step whose command changed, or whose input "
+                        "is newer, stops the run until it is forced")
     r.set_defaults(func=_run)
 
 
