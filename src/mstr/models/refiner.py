@@ -45,6 +45,18 @@ def _merge(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(-1, t, h * dh)
 
 
+def _cross_and_feedforward(layer: nn.TransformerDecoderLayer, x: torch.Tensor, keys: torch.Tensor,
+                           values: torch.Tensor) -> torch.Tensor:
+    """The second half of a pre-LN decoder layer: cross-attention against projected memory keys
+    ``B, H, dh, M`` (scaled) and values ``B, H, M, dh`` (:meth:`Refiner.cross_kv`), then the
+    feed-forward block, each with its residual."""
+    ca = layer.multihead_attn
+    d, b = ca.embed_dim, ca.in_proj_bias
+    q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
+    x = x + ca.out_proj(_merge((_heads(q, ca.num_heads) @ keys).softmax(-1) @ values))
+    return x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+
+
 @dataclass
 class RefinerConfig(JsonConfig):
     dim: int = 256
@@ -193,7 +205,7 @@ class Refiner(nn.Module):
         hidden = torch.zeros(steps, device=token.device, dtype=x.dtype).masked_fill(positions > t, float("-inf"))
         new_cache = []
         for i, layer in enumerate(self.decoder_layers()):
-            sa, ca = layer.self_attn, layer.multihead_attn
+            sa = layer.self_attn
             heads = sa.num_heads
             scale = (sa.embed_dim // heads) ** -0.5
             q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
@@ -207,12 +219,7 @@ class Refiner(nn.Module):
             new_cache += [kt, vv]
             a = ((_heads(q, heads) @ kt) + hidden).softmax(-1) @ vv
             x = x + sa.out_proj(_merge(a))
-            d = ca.embed_dim
-            b = ca.in_proj_bias
-            q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
-            a = (_heads(q, ca.num_heads) @ cross[2 * i]).softmax(-1) @ cross[2 * i + 1]
-            x = x + ca.out_proj(_merge(a))
-            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+            x = _cross_and_feedforward(layer, x, cross[2 * i], cross[2 * i + 1])
         logits = self.logits(self.decoder.norm(x)[:, 0]).masked_fill(self.never, float("-inf"))
         probs, ids = logits.softmax(-1).max(-1)
         return ids, probs, logits, new_cache
@@ -227,18 +234,13 @@ class Refiner(nn.Module):
         t = x.shape[1]
         causal = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
         for i, layer in enumerate(self.decoder_layers()):
-            sa, ca = layer.self_attn, layer.multihead_attn
+            sa = layer.self_attn
             heads = sa.num_heads
             scale = (sa.embed_dim // heads) ** -0.5
             q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
             att = (_heads(q, heads) @ (_heads(k, heads).transpose(2, 3) * scale)).masked_fill(causal, float("-inf"))
             x = x + sa.out_proj(_merge(att.softmax(-1) @ _heads(v, heads)))
-            d = ca.embed_dim
-            b = ca.in_proj_bias
-            q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
-            a = (_heads(q, ca.num_heads) @ cross[2 * i]).softmax(-1) @ cross[2 * i + 1]
-            x = x + ca.out_proj(_merge(a))
-            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+            x = _cross_and_feedforward(layer, x, cross[2 * i], cross[2 * i + 1])
         return self.logits(self.decoder.norm(x))
 
     @torch.no_grad()
