@@ -26,6 +26,9 @@ language". Choose on a dev set, then report on the test set (docs/models.md):
     OMP_NUM_THREADS=1 .venv/bin/python tools/refine_study.py collect --lmdb runs/data/words6_test \
         --langs 6lang --out runs/refine_study/test.jsonl --threads 1
     .venv/bin/python tools/refine_study.py report runs/refine_study/test.jsonl --only spotter,joint,joint-edit1
+
+``gates`` asks whether the Refiner could be skipped on words the Spotter reads with clear margins
+(docs/speed.md): ``.venv/bin/python tools/refine_study.py gates runs/refine_study/dev1k.jsonl``.
 """
 from __future__ import annotations
 
@@ -265,6 +268,30 @@ def report(path: str, only: list[str] | None, cands: list[str], gates: list[floa
               + f" | {res['Combined']['changed']} | {'yes' if ok and label != 'spotter' else ''} |")
 
 
+def skip_gates(path: str, policy: str = "joint-edit1") -> None:
+    """Could the Refiner be skipped on words the Spotter reads with clear margins? For gates on the
+    Spotter's top-K probabilities at every position of its reading (end of word included): the
+    share of words skipped, Combined WRR / CRR with the gate, and the worst per-language WRR / CRR
+    change against the Spotter alone."""
+    words = load_words(path)
+    take = policies("r")[policy]
+    base, full = evaluate(words, None), evaluate(words, take)
+    langs = sorted({w["lang"] for w in words})
+    print(f"{path}: {len(words)} words; {policy}: WRR {full['Combined']['wrr']:.2f} CRR {full['Combined']['crr']:.2f}"
+          f" (Spotter alone {base['Combined']['wrr']:.2f} / {base['Combined']['crr']:.2f})\n")
+    print("| gate: skip the Refiner when every position has | skipped % | WRR | CRR | worst ΔWRR | worst ΔCRR |")
+    print("|---|---:|---:|---:|---:|---:|")
+    tops = {id(w): w["top_p"][:len(w["s"]["ids"]) + 1] for w in words}
+    gates = [(f"top-2/top-1 ≤ {t:g}", lambda w, t=t: all(p[1] <= t * p[0] for p in tops[id(w)])) for t in (0.2, 0.3, 0.5, 0.7)]
+    gates += [(f"top-1 − top-2 ≥ {t:g}", lambda w, t=t: all(p[0] - p[1] >= t for p in tops[id(w)])) for t in (0.02, 0.05, 0.1, 0.2)]
+    for label, skip in gates:
+        res = evaluate(words, lambda w, skip=skip: not skip(w) and take(w))
+        share = 100 * sum(map(skip, words)) / len(words)
+        dw = min(res[l]["wrr"] - base[l]["wrr"] for l in langs)
+        dc = min(res[l]["crr"] - base[l]["crr"] for l in langs)
+        print(f"| {label} | {share:.1f} | {res['Combined']['wrr']:.2f} | {res['Combined']['crr']:.2f} | {dw:+.2f} | {dc:+.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -281,8 +308,13 @@ def main() -> None:
     r.add_argument("--cands", default="r,p", help="candidate readings: r (greedy), p (parallel), p2 (default r,p)")
     r.add_argument("--gates", default="none", help="Spotter-confidence gates, e.g. none,0.9,0.5 (default none)")
     r.add_argument("--tol", type=float, default=0.0, help="CRR tolerance for 'ok' (default 0)")
+    g = sub.add_parser("gates", help="skip gates on the Spotter's per-position margins: words skipped, accuracy kept")
+    g.add_argument("words", help="the file written by collect")
+    g.add_argument("--policy", default="joint-edit1")
     args = ap.parse_args()
-    if args.cmd == "collect":
+    if args.cmd == "gates":
+        skip_gates(args.words, args.policy)
+    elif args.cmd == "collect":
         collect(args.bundle, args.lmdb, args.langs, args.out, args.batch_size, args.threads)
     else:
         gates = [None if g == "none" else float(g) for g in args.gates.split(",")]
