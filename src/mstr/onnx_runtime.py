@@ -32,7 +32,7 @@ from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
 from mstr.onnx_graphs import forced_log_probs, greedy_loop
 from mstr.prediction import Prediction
 from mstr.recognizer import _cut, read_images, refine_readings, spotter_decode
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, check_refine_options
+from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, RefineSettings
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
 
@@ -59,7 +59,7 @@ def _import_ort() -> Any:
     return onnxruntime
 
 
-class OnnxRecognizer:
+class OnnxRecognizer(RefineSettings):
     """``read(images)`` → one :class:`Prediction` per image, with onnxruntime on the CPU.
 
     ``refiner=False`` reads with the Spotter alone, as does a bundle that has no Refiner (as with
@@ -72,8 +72,7 @@ class OnnxRecognizer:
     def __init__(self, folder: str | Path, *, refiner: bool = True, refine_policy: str = DEFAULT_REFINE_POLICY,
                  refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
                  int8: bool = False, threads: int | None = None) -> None:
-        check_refine_options(refine_policy, refine_mode, refine_below)
-        self._refine = {"policy": refine_policy, "mode": refine_mode, "below": refine_below}
+        self._init_refine(refine_policy, refine_mode, refine_below)
         ort = _import_ort()
         folder = find_export(folder)
         try:
@@ -123,15 +122,6 @@ class OnnxRecognizer:
         if refiner and self.has_refiner:
             self._memory, self._step = session("refiner_memory"), session("refiner_step")
             self._dims = {k: int(v) for k, v in manifest["refiner_dims"].items()}
-
-    refine_policy = property(lambda self: self._refine["policy"], lambda self, v: self._set_refine(policy=v))
-    refine_mode = property(lambda self: self._refine["mode"], lambda self, v: self._set_refine(mode=v))
-    refine_below = property(lambda self: self._refine["below"], lambda self, v: self._set_refine(below=v))
-
-    def _set_refine(self, **change: Any) -> None:
-        new = {**self._refine, **change}
-        check_refine_options(new["policy"], new["mode"], new["below"])
-        self._refine = new
 
     @property
     def refiner(self) -> bool | None:

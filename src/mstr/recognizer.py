@@ -22,7 +22,7 @@ from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
 from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, REFINE_MODES, REFINE_POLICIES,
-                                check_refine_options, resolve_refine_mode)
+                                RefineSettings, resolve_refine_mode)
 
 __all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "refine_readings",
            "within_one_edit", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY", "REFINE_MODES", "DEFAULT_REFINE_MODE"]
@@ -274,7 +274,7 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
     return [r if t else s for r, s, t in zip(refined, spotted, take)]  # type: ignore[misc]
 
 
-class Recognizer:
+class Recognizer(RefineSettings):
     """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`.
 
     With a Refiner, ``refine_policy`` says which reading is returned, the Spotter's or the
@@ -296,8 +296,7 @@ class Recognizer:
                  bf16: bool = False, refine_policy: str = DEFAULT_REFINE_POLICY,
                  refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
                  channels_last: bool | None = None) -> None:
-        check_refine_options(refine_policy, refine_mode, refine_below)
-        self._refine = {"policy": refine_policy, "mode": refine_mode, "below": refine_below}
+        self._init_refine(refine_policy, refine_mode, refine_below)
         self.spotter = spotter.eval().to(device)
         self._reader = fold_batchnorm(self.spotter)
         if channels_last is None:
@@ -312,18 +311,6 @@ class Recognizer:
         self.bf16 = bf16
         self.langs = bank.langs()
         self.image_size = tuple(spotter.cfg.image_size)
-
-    refine_policy = property(lambda self: self._refine["policy"],
-                             lambda self, v: self._set_refine(policy=v), doc="see :data:`REFINE_POLICIES`")
-    refine_mode = property(lambda self: self._refine["mode"],
-                           lambda self, v: self._set_refine(mode=v), doc="see :data:`REFINE_MODES`")
-    refine_below = property(lambda self: self._refine["below"],
-                            lambda self, v: self._set_refine(below=v), doc="Spotter-confidence gate, or None")
-
-    def _set_refine(self, **change: Any) -> None:
-        new = {**self._refine, **change}
-        check_refine_options(new["policy"], new["mode"], new["below"])
-        self._refine = new
 
     def _autocast(self, part: str = "spotter"):
         """bfloat16 autocast when ``bf16`` — on the CPU for the Spotter and the projection of the

@@ -60,6 +60,27 @@ def check_refine_options(policy: str, mode: str, below: float | None) -> None:
         raise ValueError(f"refine_below must be in (0, 1], got {below!r}")
 
 
+class RefineSettings:
+    """``refine_policy``, ``refine_mode`` and ``refine_below`` as attributes checked on every change
+    (:func:`check_refine_options`), for the recognizers of both backends."""
+
+    def _init_refine(self, policy: str, mode: str, below: float | None) -> None:
+        check_refine_options(policy, mode, below)
+        self._refine = {"policy": policy, "mode": mode, "below": below}
+
+    def _set_refine(self, **change) -> None:
+        new = {**self._refine, **change}
+        check_refine_options(new["policy"], new["mode"], new["below"])
+        self._refine = new
+
+    refine_policy = property(lambda self: self._refine["policy"],
+                             lambda self, v: self._set_refine(policy=v), doc="see :data:`REFINE_POLICIES`")
+    refine_mode = property(lambda self: self._refine["mode"],
+                           lambda self, v: self._set_refine(mode=v), doc="see :data:`REFINE_MODES`")
+    refine_below = property(lambda self: self._refine["below"],
+                            lambda self, v: self._set_refine(below=v), doc="Spotter-confidence gate, or None")
+
+
 def resolve_refine_mode(policy: str, mode: str) -> str:
     """``parallel`` or ``greedy``: what ``mode`` means under ``policy`` (``auto``: parallel with
     ``joint-edit1``, where it gives the greedy readings, greedy with the other policies)."""
