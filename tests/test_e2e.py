@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import mstr
 from mstr.cli.main import main
@@ -95,3 +96,22 @@ def test_prediction_fields_and_script(pipeline):
     assert len(pred.chars) == len(pred.text)
     assert pred.topk and len(pred.topk[0]) == 5
     ds.close()
+
+
+def test_light_refiner_trains_from_config_and_bad_levels_are_refused(pipeline, tmp_path, capsys):
+    """``refiner.levels`` / ``refiner.topk`` reach the trained bundle; a map index the Spotter does not
+    have stops with a message, not a traceback."""
+    common = [f"data.sources=[{{name: synth, root: {pipeline / 'words'}, split: train}}]",
+              f"data.val_sources=[{{name: synth, root: {pipeline / 'words'}, split: val}}]", "data.batch_size=16",
+              "trainer.val_every=1000", "trainer.precision=32-true", *TINY]
+    init = f"init_bundle={pipeline / 'spotter' / 'bundle'}"
+    assert main(["train", "refiner", init, "refiner.d_model=32", "refiner.layers=1", "refiner.levels=[1,2]",
+                 "refiner.topk=3", "optim.max_steps=5", f"out={tmp_path / 'light'}", *common]) == 0
+    rec = mstr.load(tmp_path / "light" / "bundle")
+    assert rec.refiner.cfg.levels == (1, 2) and rec.refiner.cfg.topk == 3
+    assert len(rec.read([Image.new("RGB", (100, 32), "white")])) == 1
+    capsys.readouterr()
+    assert main(["train", "refiner", init, "refiner.levels=[0,5]", "optim.max_steps=5",
+                 f"out={tmp_path / 'bad'}", *common]) != 0
+    err = capsys.readouterr().err
+    assert "levels" in err and "Traceback" not in err

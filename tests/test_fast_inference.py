@@ -465,3 +465,36 @@ def test_refine_modes_run_under_bf16():
                          ("always", "parallel")):
         preds = Recognizer(s, bank, r, bf16=True, refine_policy=policy, refine_mode=mode).read(images, batch_size=5)
         assert len(preds) == len(images) and all(0 <= p.confidence <= 1 for p in preds)
+
+
+def test_light_memory_uses_only_its_levels_and_ranks():
+    """``levels`` (1, 2) and ``topk`` 3: the memory holds L·3 prefix tokens and the stride-8/16 maps'
+    tokens only, so the stride-4 map and the hypotheses ranked 4th and 5th change nothing, and the
+    cached greedy decoder still equals full recomputation."""
+    torch.manual_seed(3)
+    bank = F.normalize(torch.randn(12, 32), dim=-1)
+    light = Refiner(RefinerConfig(dim=32, d_model=32, layers=2, heads=2, max_len=10, channels=CHANNELS,
+                                  topk=3, levels=(1, 2)), bank, PAD_ID).eval()
+    full = tiny_refiner(12, layers=2, heads=2)
+    ids, probs, feats = random_inputs(full, 4, seed=7)        # the Spotter's top-5
+    with torch.no_grad():
+        mem = light.memory(ids, probs, feats)
+        assert mem.shape[1] == 10 * 3 + 4 * 16 + 2 * 16
+        assert full.memory(ids, probs, feats).shape[1] == 10 * 5 + 8 * 32 + 4 * 16 + 2 * 16
+        other_ids, other_probs = ids.clone(), probs.clone()
+        other_ids[..., 3:] = (ids[..., 3:] + 1) % 12
+        other_probs[..., 3:] = 0.0
+        other_feats = [torch.randn_like(feats[0]), feats[1], feats[2]]
+        torch.testing.assert_close(light.memory(other_ids, other_probs, other_feats), mem)
+        changed = [feats[0], torch.randn_like(feats[1]), feats[2]]
+        assert not torch.allclose(light.memory(ids, probs, changed), mem)
+        got = light.greedy(ids, probs, feats, EOS_ID)
+        ref = light.greedy_reference(ids, probs, feats, EOS_ID)
+    assert torch.equal(got[0], ref[0])
+    torch.testing.assert_close(got[1], ref[1])
+
+
+@pytest.mark.parametrize("change", [dict(levels=(3,)), dict(levels=(1, 1)), dict(levels=()), dict(topk=0)])
+def test_bad_light_memory_settings_are_refused(change):
+    with pytest.raises(ValueError, match="levels|topk"):
+        RefinerConfig(dim=32, d_model=32, channels=CHANNELS, **change)

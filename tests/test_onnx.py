@@ -26,12 +26,12 @@ SPOTTER = dict(dim=32, d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers
 REFINER = dict(dim=32, d_model=32, layers=2, heads=2, max_len=10, channels=(8, 16, 16))
 
 
-def tiny_bundle(folder, *, refiner=True, seed=0):
+def tiny_bundle(folder, *, refiner=True, seed=0, **refiner_cfg):
     torch.manual_seed(seed)
     entries = bank_entries(["en", "hi"])
     bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
     spotter = Spotter(SpotterConfig(**SPOTTER), bank.vectors, PAD_ID)
-    ref = Refiner(RefinerConfig(**REFINER), bank.vectors, PAD_ID) if refiner else None
+    ref = Refiner(RefinerConfig(**{**REFINER, **refiner_cfg}), bank.vectors, PAD_ID) if refiner else None
     return save_bundle(folder, spotter=spotter, bank=bank, refiner=ref, name="tiny")
 
 
@@ -114,6 +114,20 @@ def test_same_predictions_as_torch(exported, refiner, policy, mode, below):
     if refiner and policy == "always" and mode == "auto":  # the Refiner really ran (its readings differ from the Spotter's)
         spotter_only = mstr.load(bundle, refiner=False).read(images)
         assert [p.text for p in got] != [p.text for p in spotter_only]
+
+
+def test_light_refiner_memory_exports_with_same_readings(tmp_path):
+    """A Refiner whose memory leaves out the stride-4 map and keeps the top-2 of the Spotter's top-5:
+    the exported graphs still take every map (the unused one is accepted and ignored) and read as torch."""
+    bundle = tiny_bundle(tmp_path / "bundle", levels=(1, 2), topk=2)
+    assert cli_main.main(["export", "onnx", "--bundle", str(bundle), "--out", str(tmp_path / "export")]) == 0
+    images = fixture_images()
+    for policy in ("always", "joint-edit1"):
+        expected = mstr.load(bundle, refine_policy=policy).read(images, batch_size=5)
+        got = mstr.load(tmp_path / "export", backend="onnx", refine_policy=policy).read(images, batch_size=5)
+        assert [(g.text, [c for c, _ in g.chars]) for g in got] == [(e.text, [c for c, _ in e.chars]) for e in expected]
+        for g, e in zip(got, expected):
+            assert g.confidence == pytest.approx(e.confidence, abs=1e-4)
 
 
 def test_read_tensor_accepts_numpy_and_reports_bad_paths(exported, tmp_path):

@@ -78,6 +78,26 @@ def test_bundle_round_trip_and_errors(bank, tmp_path):
         mstr.load(tmp_path / "c")
 
 
+def test_light_refiner_bundle_round_trip_and_inconsistent_sizes(bank, tmp_path):
+    """A Refiner with its own memory settings (stride-8/16 maps, top-2) saves and loads as itself;
+    a config whose Refiner reads more hypotheses than the Spotter gives, or names a map the
+    Spotter does not have, is refused with the file named."""
+    s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
+    r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16), topk=2,
+                              levels=(1, 2)), bank.vectors, PAD_ID)
+    save_bundle(tmp_path / "b", spotter=s, bank=bank, refiner=r, name="light")
+    rec = mstr.load(tmp_path / "b")
+    assert rec.refiner.cfg.levels == (1, 2) and rec.refiner.cfg.topk == 2
+    assert rec.refiner.visual.pos[0].shape[0] == 4 * 16  # the first visual level is the stride-8 map
+    cfg_path = tmp_path / "b" / "config.json"
+    good = json.loads(cfg_path.read_text())
+    for change, message in (({"topk": s.cfg.topk + 1}, "top-"), ({"levels": [0, 3]}, "levels")):
+        cfg_path.write_text(json.dumps({**good, "refiner": {**good["refiner"], **change}}))
+        with pytest.raises(UserError, match=message) as err:
+            mstr.load(tmp_path / "b")
+        assert "config.json" in str(err.value)
+
+
 def test_no_default_model_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr("mstr.api.default_bundle_path", lambda: tmp_path / "none")
     with pytest.raises(UserError, match="--bundle"):

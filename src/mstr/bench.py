@@ -291,7 +291,7 @@ def _measure(cfg: Config, x1: torch.Tensor, xb: torch.Tensor, n: int, repeats: i
 def _steps_table(rec: Any, onnx_full: Any, x1: torch.Tensor, repeats: int) -> list[dict[str, Any]]:
     """Batch-1 latency of the Refiner alone for a forced number of greedy steps (no early stop)."""
     from mstr.bank import EOS_ID
-    from mstr.onnx_graphs import greedy_loop
+    from mstr.onnx_graphs import greedy_loop, memory_feeds
     from mstr.recognizer import spotter_decode
 
     ref = rec.refiner
@@ -319,8 +319,7 @@ def _steps_table(rec: Any, onnx_full: Any, x1: torch.Tensor, repeats: int) -> li
         row["torch_bf16_ms"] = 1e3 * statistics.median(_timed(lambda: torch_greedy(n, True), repeats, 1))
         for key, reader in onnx_full.items():
             def run(reader: Any = reader) -> None:
-                cross = reader._memory.run(None, {"top_ids": top_i.numpy(), "top_probs": top_p.numpy(),
-                                                  "f4": np_feats[0], "f8": np_feats[1], "f16": np_feats[2]})
+                cross = reader._memory.run(None, memory_feeds(reader._memory, top_i.numpy(), top_p.numpy(), np_feats))
                 greedy_loop(lambda feeds: reader._step.run(None, feeds), cross, eos_id=EOS_ID, max_steps=n,
                             stop_early=False, **reader._dims)
             row[f"{key}_ms"] = 1e3 * statistics.median(_timed(run, repeats, 1))

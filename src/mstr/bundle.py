@@ -101,8 +101,11 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
     try:
         s_cfg = SpotterConfig.from_dict(cfg["spotter"])
         r_cfg = RefinerConfig.from_dict(cfg["refiner"]) if cfg.get("refiner") else None
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{folder / 'config.json'}: malformed architecture section ({exc})") from None
+    if r_cfg is not None and r_cfg.topk > s_cfg.topk:
+        raise UserError(f"{folder / 'config.json'}: the Refiner reads the top-{r_cfg.topk} hypotheses but the "
+                        f"Spotter gives {s_cfg.topk}; the bundle is inconsistent (re-export it from its training run)")
     spotter = Spotter(s_cfg, bank.vectors, PAD_ID)
     load_weights(spotter, folder / "spotter.safetensors")
     ref = None

@@ -136,7 +136,7 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
     from mstr.bank import EOS_ID, PAD_ID
     from mstr.bundle import load_bundle
     from mstr.onnx_graphs import (RefinerMemoryGraph, RefinerStepGraph, SpotterGraph, forced_logprob, greedy_loop,
-                                  memory_io, refiner_dims, spotter_io, step_io, zero_cache)
+                                  memory_feeds, memory_io, refiner_dims, spotter_io, step_io, zero_cache)
     from mstr.recognizer import sequence_logprob, spotter_decode
 
     onnx_version, ort_version = _require_onnx()
@@ -214,8 +214,7 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
         # the greedy loop through onnxruntime against Refiner.greedy, on the check batch
         _, _, ci, cp = spotter_decode(s_ref.logits, k)
         c_feats = [torch.from_numpy(a) for a in s_got[1:]]
-        c_cross = m_sess.run(None, {"top_ids": ci.numpy(), "top_probs": cp.numpy(),
-                                    **{n: f.numpy() for n, f in zip(("f4", "f8", "f16"), c_feats)}})
+        c_cross = m_sess.run(None, memory_feeds(m_sess, ci.numpy(), cp.numpy(), [f.numpy() for f in c_feats]))
         with torch.no_grad():
             for name, got, exp in zip(m_io[1], c_cross, mem_graph(ci, cp, *s_ref.features)):
                 compare(f"refiner_memory.{name}", got, exp)

@@ -36,14 +36,14 @@ a manifest.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 __all__ = ["SpotterGraph", "RefinerMemoryGraph", "RefinerStepGraph", "check_refiner", "refiner_dims",
-           "spotter_io", "memory_io", "step_io", "zero_cache", "greedy_loop", "forced_log_probs", "forced_logprob"]
+           "spotter_io", "memory_io", "memory_feeds", "step_io", "zero_cache", "greedy_loop", "forced_log_probs", "forced_logprob"]
 
 
 def spotter_io() -> tuple[list[str], list[str]]:
@@ -53,6 +53,16 @@ def spotter_io() -> tuple[list[str], list[str]]:
 def memory_io(layers: int) -> tuple[list[str], list[str]]:
     outs = [n for i in range(layers) for n in (f"cross_k{i}", f"cross_v{i}")]
     return ["top_ids", "top_probs", "f4", "f8", "f16"], outs
+
+
+def memory_feeds(session: Any, top_ids: np.ndarray, top_probs: np.ndarray,
+                 feats: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """The inputs of a ``refiner_memory`` onnxruntime session: the Spotter's top-K and the maps the
+    graph takes. A Refiner whose memory leaves a map out (``RefinerConfig.levels``) exports a graph
+    without that input (the exporter drops unused inputs), so only the graph's own inputs are fed."""
+    wanted = {i.name for i in session.get_inputs()}
+    feeds = {"top_ids": top_ids, "top_probs": top_probs, **dict(zip(("f4", "f8", "f16"), feats))}
+    return {name: value for name, value in feeds.items() if name in wanted}
 
 
 def step_io(layers: int) -> tuple[list[str], list[str]]:

@@ -29,7 +29,7 @@ from PIL import Image
 from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
 from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
-from mstr.onnx_graphs import forced_log_probs, greedy_loop
+from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
 from mstr.prediction import Prediction
 from mstr.recognizer import _cut, read_images, refine_readings, spotter_decode
 from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, RefineSettings
@@ -140,8 +140,7 @@ class OnnxRecognizer(RefineSettings):
     def refine(self, top_i: np.ndarray, top_p: np.ndarray,
                feats: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Greedy Refiner decoding, as :meth:`mstr.models.refiner.Refiner.greedy`: ``(ids B,T, probs B,T)``."""
-        cross = self._memory.run(None, {"top_ids": top_i, "top_probs": top_p, "f4": feats[0], "f8": feats[1],
-                                        "f16": feats[2]})
+        cross = self._memory.run(None, memory_feeds(self._memory, top_i, top_p, feats))
         return greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
 
     def _refined(self, logits: np.ndarray, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
@@ -152,8 +151,7 @@ class OnnxRecognizer(RefineSettings):
         if not rows:
             return readings
         ti, tp = np.ascontiguousarray(top_i.numpy()[rows]), np.ascontiguousarray(top_p.numpy()[rows])
-        cross = self._memory.run(None, {"top_ids": ti, "top_probs": tp, "f4": feats[0][rows], "f8": feats[1][rows],
-                                        "f16": feats[2][rows]})
+        cross = self._memory.run(None, memory_feeds(self._memory, ti, tp, [f[rows] for f in feats]))
 
         def forced(idx: list[int], seqs: list[list[int]]) -> torch.Tensor:
             sub = [np.ascontiguousarray(c[idx]) for c in cross]

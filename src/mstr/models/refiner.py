@@ -3,9 +3,14 @@
 Its memory concatenates
 (i) **prefix memory** — for every Spotter position ``t`` and rank ``k`` of its top-K: the bank
     prototype of the hypothesis, an embedding of its probability, of ``t`` and of ``k``;
-(ii) **visual memory** — the Spotter encoder's stride-4, 8 and 16 maps, projected, with a level
-    embedding and learned 2-D positions, so fine marks (matras, nukta, virama, anusvara) keep
-    their spatial evidence.
+(ii) **visual memory** — the Spotter encoder's maps chosen by ``levels`` (0, 1, 2 = strides 4, 8,
+    16; all three by default), projected, with a level embedding and learned 2-D positions, so fine
+    marks (matras, nukta, virama, anusvara) keep their spatial evidence.
+The memory's size sets most of the Refiner's cost per word (it is projected to every layer's
+cross-attention keys and values once per word): with 32×128 images and ``topk`` 5 it is
+26 × 5 + 256 + 64 + 32 = 482 tokens with all levels, 26 × 3 + 64 + 32 = 174 with ``levels``
+(1, 2) and ``topk`` 3. ``topk`` may be smaller than the Spotter's: the Refiner keeps the first
+``topk`` of the Spotter's ranked hypotheses.
 It reads left to right (causal self-attention), its inputs being the prototypes of the previous
 characters, and its outputs are embeddings scored against the same frozen bank.
 
@@ -68,6 +73,16 @@ class RefinerConfig(JsonConfig):
     channels: tuple[int, ...] = (64, 128, 192)
     image_size: tuple[int, int] = (32, 128)
     init_scale: float = 20.0
+    levels: tuple[int, ...] = (0, 1, 2)
+
+    def __post_init__(self) -> None:
+        levels = tuple(self.levels)
+        if not levels or len(set(levels)) != len(levels) or any(
+                not isinstance(i, int) or not 0 <= i < len(self.channels) for i in levels):
+            raise ValueError(f"refiner levels must be distinct indices of the {len(self.channels)} feature maps "
+                             f"(0 = stride 4, 1 = stride 8, 2 = stride 16), got {list(levels)}")
+        if self.topk < 1:
+            raise ValueError(f"refiner topk must be at least 1, got {self.topk}")
 
 
 class Refiner(nn.Module):
@@ -79,7 +94,7 @@ class Refiner(nn.Module):
         d = cfg.d_model
         h, w = cfg.image_size
         shapes = ((h // 4, w // 4), (h // 8, w // 8), (h // 16, w // 8))
-        self.visual = FeatureTokens(cfg.channels, shapes, d)
+        self.visual = FeatureTokens(tuple(cfg.channels[i] for i in cfg.levels), tuple(shapes[i] for i in cfg.levels), d)
         self.proto_in = nn.Linear(cfg.dim, d)
         self.score_in = nn.Sequential(nn.Linear(1, d), nn.GELU(), nn.Linear(d, d))
         self.prefix_pos = nn.Parameter(torch.randn(cfg.max_len, d) * 0.02)
@@ -113,13 +128,19 @@ class Refiner(nn.Module):
 
     def memory(self, prefix_ids: torch.Tensor, prefix_scores: torch.Tensor,
                features: list[torch.Tensor]) -> torch.Tensor:
-        """``B, L, K`` ids and probabilities + multi-scale maps → ``B, L·K + V, d`` memory."""
-        b, L, k = prefix_ids.shape
+        """``B, L, K`` ids and probabilities (the Spotter's top-K, ranked; the first ``cfg.topk`` are
+        kept) + the Spotter's multi-scale maps (all of them: ``levels`` chooses) → ``B, L·K + V, d``
+        memory."""
+        k = self.cfg.topk
+        if prefix_ids.shape[-1] < k:
+            raise ValueError(f"the Refiner reads the top-{k} hypotheses; got {prefix_ids.shape[-1]}")
+        prefix_ids, prefix_scores = prefix_ids[..., :k], prefix_scores[..., :k]
+        b, L, _ = prefix_ids.shape
         x = self._proto_in(prefix_ids)                                    # B, L, K, d
         x = x + self.score_in(prefix_scores.unsqueeze(-1).to(x.dtype))
         x = x + self.prefix_pos[:L, None, :] + self.prefix_rank[None, :k, :]
         prefix = self.prefix_norm(x.reshape(b, L * k, -1))
-        return torch.cat([prefix, self.visual(features)], dim=1)
+        return torch.cat([prefix, self.visual([features[i] for i in self.cfg.levels])], dim=1)
 
     def embed_inputs(self, prev_ids: torch.Tensor) -> torch.Tensor:
         """``B, T`` previous token ids (teacher forcing) → ``B, T + 1, d`` (BOS first)."""

@@ -289,9 +289,15 @@ def train_refiner(cfg: dict[str, Any]) -> Path:
     rec = load_bundle(cfg["init_bundle"], refiner=False)
     bank, spotter = rec.bank, rec.spotter
     r = cfg["refiner"]
-    rcfg = RefinerConfig(dim=bank.dim, d_model=r["d_model"], layers=r["layers"], heads=r["heads"],
-                         topk=spotter.cfg.topk, max_len=spotter.cfg.max_len, channels=spotter.encoder.channels,
-                         image_size=tuple(spotter.cfg.image_size))
+    topk = spotter.cfg.topk if r.get("topk") is None else int(r["topk"])
+    if not 1 <= topk <= spotter.cfg.topk:
+        raise UserError(f"refiner.topk={topk}: must be between 1 and the Spotter's top-K ({spotter.cfg.topk})")
+    try:
+        rcfg = RefinerConfig(dim=bank.dim, d_model=r["d_model"], layers=r["layers"], heads=r["heads"], topk=topk,
+                             max_len=spotter.cfg.max_len, channels=tuple(spotter.encoder.channels),
+                             image_size=tuple(spotter.cfg.image_size), levels=tuple(r.get("levels", (0, 1, 2))))
+    except ValueError as exc:
+        raise UserError(f"{exc} (set refiner.levels=[…] to a list such as [1, 2])") from None
     refiner = Refiner(rcfg, bank.vectors, PAD_ID)
     if cfg.get("init_weights"):  # e.g. the Refiner of the bundle being extended to a new language
         from mstr.weights import load_weights
