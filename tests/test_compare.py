@@ -118,6 +118,21 @@ def test_compare_cli_two_tiny_engines(data, tiny_bundles, tmp_path, capsys):
     assert (out / "compare.md").read_text().startswith("| Metric")
 
 
+def test_compare_bf16_reaches_the_mstr_engines_only(data, tiny_bundles, tmp_path, capsys):
+    manifest, root = data
+    crnn, _, spot = tiny_bundles
+    out = tmp_path / "out"
+    assert cli_main.main(["compare", "--manifest", str(manifest), "--root", str(root), "--engines",
+                          "mstr,mstr-spotter,crnn", "--bundle", str(spot), "--crnn", str(crnn), "--bf16",
+                          "--out", str(out)]) == 0
+    capsys.readouterr()
+    report = json.loads((out / "compare.json").read_text())
+    assert report["settings"]["bf16"] is True
+    info = {e["name"]: e["info"] for e in report["engines"]}
+    assert info["mstr"]["bf16"] is True and info["mstr-spotter"]["bf16"] is True and "bf16" not in info["crnn"]
+    assert all(e["table"]["combined"]["n"] == 4 for e in report["engines"])
+
+
 def test_missing_and_unknown_engines(data, tiny_bundles, capsys):
     manifest, root = data
     base = ["compare", "--manifest", str(manifest), "--root", str(root)]

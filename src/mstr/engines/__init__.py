@@ -73,24 +73,25 @@ def _need(path: str | Path | None, name: str, option: str) -> Path:
 def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path | None = None,
                 softmax: str | Path | None = None, device: str = "cpu", batch_size: int = 64,
                 tesseract_langs: Sequence[str] = (), tesseract_mode: str = "given", threads: int = 1,
-                tesseract_min_height: int = 48) -> Engine:
+                tesseract_min_height: int = 48, bf16: bool = False) -> Engine:
     """Build the engine ``name`` (one of :data:`ENGINE_NAMES`).
 
     ``bundle``: the mSTR bundle (``mstr``, ``mstr-spotter``; None = the shipped default);
     ``crnn`` / ``softmax``: baseline bundles; ``tesseract_langs``: the languages Tesseract must
     be able to read (their packs are checked now); ``tesseract_mode``: ``given`` (each crop's own
     language, the union for unknown ones) or ``union`` (always the union); ``threads``:
-    Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``).
+    Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``);
+    ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``).
     """
     if name in ("mstr", "mstr-spotter"):
         from mstr.api import load
 
         refiner = name == "mstr"
-        rec = load(bundle, refiner=refiner, device=device)
+        rec = load(bundle, refiner=refiner, device=device, bf16=bf16)
         has_refiner = getattr(rec, "refiner", None) is not None
         return ModelEngine(name, rec, batch_size=batch_size,
                            info={"bundle": str(bundle) if bundle else "(default)", "refiner": has_refiner,
-                                 "model": getattr(rec, "name", None)})
+                                 "model": getattr(rec, "name", None), "bf16": bf16})
     if name in ("crnn", "softmax"):
         from mstr.engines.baselines import load_baseline, read_baseline_config
 
