@@ -178,3 +178,18 @@ def test_run_refuses_out_of_date_steps_and_force_moves_the_old_output_aside(tmp_
     assert "no such step" in capsys.readouterr().err
     assert run([a, b], force=("a", "b")) == 0
     assert (tmp_path / "a.old" / "done.json").exists() and (tmp_path / "b.old" / "done.json").exists()
+
+
+def test_finetune_phases_chain_and_the_refiner_follows_the_last(tmp_path):
+    r = _shipped("6lang", tmp_path)
+    r["finetune"]["overrides"] = [["optim.max_steps=600"], ["optim.max_steps=900", "optim.lr=0.0002"]]
+    work = tmp_path / "w"
+    by = {s.name: s for s in plan(r, real_root_exists=lambda p: True)}
+    assert "optim.max_steps=600" in by["finetune"].argv and "optim.max_steps=900" not in by["finetune"].argv
+    assert f"init_bundle={work / 'finetune' / 'bundle'}" in by["finetune.2"].argv
+    assert f"out={work / 'finetune-2'}" in by["finetune.2"].argv and "optim.lr=0.0002" in by["finetune.2"].argv
+    assert f"init_bundle={work / 'finetune-2' / 'bundle'}" in by["refiner"].argv
+    by = {s.name: s for s in plan(r, real_root_exists=lambda p: False)}   # no real data: neither phase runs
+    assert by["finetune"].skip_reason and by["finetune.2"].skip_reason
+    last = max(int(n.split(".")[1]) for n in by if n.startswith("spotter."))
+    assert f"init_bundle={work / f'spotter-{last}' / 'bundle'}" in by["refiner"].argv

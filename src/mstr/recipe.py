@@ -25,7 +25,9 @@ Recipe keys (see ``configs/recipes/*.yaml``)::
     mclip: {use: PATH} | {overrides: [key=value, ...]}
     bank: {alpha: 0.0}          # text prototypes, optionally blended with image centroids
     spotter: [[key=value, ...], ...]      # phases; phase k>1 starts from phase k-1's bundle
-    finetune: {for_langs, sources, synth_weight, overrides} | null   # real data (skipped when absent)
+    finetune: {for_langs, sources, synth_weight, overrides} | null   # real data (skipped when absent);
+                                # overrides: [key=value, ...] (one phase) or [[...], [...]] (phases:
+                                # phase k>1 continues from phase k-1's bundle, in finetune-k/)
     refiner: [key=value, ...]
     refiner_data: finetune | synth   # the Refiner's data: the fine-tuning mix (default) or synthetic only
     eval: [{name, lmdb | manifest+root, langs, convention, no_refiner, optional, bundle: STEP-FOLDER}, ...]
@@ -164,19 +166,23 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
     if ft:
         missing = [s.get("root") or s.get("manifest") or s.get("lmdb") for s in ft["sources"]
                    if not real_root_exists(s.get("root") or s.get("manifest") or s.get("lmdb"))]
-        out = work / "finetune"
         sources = list(ft["sources"]) + [dict(s, weight=ft.get("synth_weight", 1.0)) for s in synth]
-        step = Step("finetune", ["train", "spotter", f"init_bundle={prev}", f"out={out}", f"name={r['name']}", *common,
-                                 f"data.sources={_flow(sources)}", *ft.get("overrides", [])],
-                    out / "bundle" / "config.json")
+        overrides = ft.get("overrides") or []
+        phases = overrides if overrides and all(isinstance(o, list) for o in overrides) else [overrides]
+        skip = None
         if ft.get("for_langs") and not set(ft["for_langs"]) & set(parse_langs(langs)):
-            step.skip_reason = f"no real data for {langs} (the fine-tuning sources are {ft['for_langs']})"
+            skip = f"no real data for {langs} (the fine-tuning sources are {ft['for_langs']})"
         elif missing:
-            step.skip_reason = f"real data not found ({', '.join(map(str, missing))})"
-        else:
-            prev = out / "bundle"
-            ft_sources = sources
-        steps.append(step)
+            skip = f"real data not found ({', '.join(map(str, missing))})"
+        for k, phase in enumerate(phases, start=1):
+            name, out = ("finetune", work / "finetune") if k == 1 else (f"finetune.{k}", work / f"finetune-{k}")
+            step = Step(name, ["train", "spotter", f"init_bundle={prev}", f"out={out}", f"name={r['name']}", *common,
+                               f"data.sources={_flow(sources)}", *phase], out / "bundle" / "config.json")
+            step.skip_reason = skip
+            if skip is None:
+                prev = out / "bundle"
+                ft_sources = sources
+            steps.append(step)
 
     if r.get("refiner") is not None:
         out = work / "refiner"
