@@ -43,7 +43,8 @@ import torch
 from torch import nn
 
 __all__ = ["SpotterGraph", "RefinerMemoryGraph", "RefinerStepGraph", "check_refiner", "refiner_dims",
-           "spotter_io", "memory_io", "memory_feeds", "step_io", "zero_cache", "greedy_loop", "forced_log_probs", "forced_logprob"]
+           "spotter_io", "memory_io", "memory_feeds", "step_io", "zero_cache", "greedy_loop", "forced_log_probs",
+           "forced_logprob"]
 
 
 def spotter_io() -> tuple[list[str], list[str]]:
