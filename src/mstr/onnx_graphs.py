@@ -62,8 +62,8 @@ def memory_feeds(session: Any, top_ids: np.ndarray, top_probs: np.ndarray,
     graph takes. A Refiner whose memory leaves a map out (``RefinerConfig.levels``) exports a graph
     without that input (the exporter drops unused inputs), so only the graph's own inputs are fed."""
     wanted = {i.name for i in session.get_inputs()}
-    feeds = {"top_ids": top_ids, "top_probs": top_probs, **dict(zip(("f4", "f8", "f16"), feats))}
-    return {name: value for name, value in feeds.items() if name in wanted}
+    names = memory_io(0)[0]  # top_ids, top_probs, f4, f8, f16
+    return {name: value for name, value in zip(names, (top_ids, top_probs, *feats)) if name in wanted}
 
 
 def step_io(layers: int) -> tuple[list[str], list[str]]:
