@@ -108,10 +108,16 @@ def test_light_refiner_trains_from_config_and_bad_levels_are_refused(pipeline, t
     assert main(["train", "refiner", init, "refiner.d_model=32", "refiner.layers=1", "refiner.levels=[1,2]",
                  "refiner.topk=3", "optim.max_steps=5", f"out={tmp_path / 'light'}", *common]) == 0
     rec = mstr.load(tmp_path / "light" / "bundle")
-    assert rec.refiner.cfg.levels == (1, 2) and rec.refiner.cfg.topk == 3
+    assert rec.refiner.cfg.levels == (1, 2) and rec.refiner.cfg.topk == 3 and not rec.refiner.cfg.fold_fine
     assert len(rec.read([Image.new("RGB", (100, 32), "white")])) == 1
-    capsys.readouterr()
-    assert main(["train", "refiner", init, "refiner.levels=[0,5]", "optim.max_steps=5",
-                 f"out={tmp_path / 'bad'}", *common]) != 0
-    err = capsys.readouterr().err
-    assert "levels" in err and "Traceback" not in err
+    assert main(["train", "refiner", init, "refiner.d_model=32", "refiner.layers=1", "refiner.fold_fine=true",
+                 "optim.max_steps=5", f"out={tmp_path / 'fold'}", *common]) == 0
+    assert mstr.load(tmp_path / "fold" / "bundle").refiner.cfg.fold_fine
+    for bad, word in (("refiner.levels=[0,5]", "levels"), ("refiner.fold_fine=yes please", "fold_fine"),
+                      ("refiner.levels=[1,2]", "fold_fine")):
+        capsys.readouterr()
+        extra = ["refiner.fold_fine=true"] if bad == "refiner.levels=[1,2]" else []
+        assert main(["train", "refiner", init, bad, *extra, "optim.max_steps=5",
+                     f"out={tmp_path / 'bad'}", *common]) != 0
+        err = capsys.readouterr().err
+        assert word in err and "Traceback" not in err

@@ -494,7 +494,31 @@ def test_light_memory_uses_only_its_levels_and_ranks():
     torch.testing.assert_close(got[1], ref[1])
 
 
-@pytest.mark.parametrize("change", [dict(levels=(3,)), dict(levels=(1, 1)), dict(levels=()), dict(topk=0)])
+def test_fold_fine_memory_keeps_the_stride4_detail_in_fewer_tokens():
+    """``fold_fine``: the stride-4 map's 2×2 cells are channels of the stride-8 tokens, so the memory
+    has the light memory's size, every stride-4 cell changes it (and only the stride-8 tokens that
+    cover it), and the cached greedy decoder still equals full recomputation."""
+    torch.manual_seed(4)
+    bank = F.normalize(torch.randn(12, 32), dim=-1)
+    fold = Refiner(RefinerConfig(dim=32, d_model=32, layers=2, heads=2, max_len=10, channels=CHANNELS,
+                                 topk=3, fold_fine=True), bank, PAD_ID).eval()
+    assert fold.cfg.token_levels() == (1, 2)
+    ids, probs, feats = random_inputs(tiny_refiner(12, layers=2, heads=2), 4, seed=8)
+    with torch.no_grad():
+        mem = fold.memory(ids, probs, feats)
+        assert mem.shape[1] == 10 * 3 + 4 * 16 + 2 * 16
+        f4 = feats[0].clone()
+        f4[:, :, 5, 9] += 3.0                 # one stride-4 cell: row 5, column 9 → stride-8 token (2, 4)
+        moved = (fold.memory(ids, probs, [f4, feats[1], feats[2]]) - mem).abs().amax(dim=(0, 2)) > 1e-6
+        assert moved.nonzero().flatten().tolist() == [10 * 3 + 2 * 16 + 4]
+        got = fold.greedy(ids, probs, feats, EOS_ID)
+        ref = fold.greedy_reference(ids, probs, feats, EOS_ID)
+    assert torch.equal(got[0], ref[0])
+    torch.testing.assert_close(got[1], ref[1])
+
+
+@pytest.mark.parametrize("change", [dict(levels=(3,)), dict(levels=(1, 1)), dict(levels=()), dict(topk=0),
+                                    dict(levels=(1, 2), fold_fine=True), dict(levels=(0, 2), fold_fine=True)])
 def test_bad_light_memory_settings_are_refused(change):
     with pytest.raises(ValueError, match="levels|topk"):
         RefinerConfig(dim=32, d_model=32, channels=CHANNELS, **change)

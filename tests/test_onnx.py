@@ -116,10 +116,12 @@ def test_same_predictions_as_torch(exported, refiner, policy, mode, below):
         assert [p.text for p in got] != [p.text for p in spotter_only]
 
 
-def test_light_refiner_memory_exports_with_same_readings(tmp_path):
-    """A Refiner whose memory leaves out the stride-4 map and keeps the top-2 of the Spotter's top-5:
-    the exported graphs still take every map (the unused one is accepted and ignored) and read as torch."""
-    bundle = tiny_bundle(tmp_path / "bundle", levels=(1, 2), topk=2)
+@pytest.mark.parametrize("light", [dict(levels=(1, 2), topk=2), dict(fold_fine=True, topk=2)],
+                         ids=["levels-1-2", "fold-fine"])
+def test_light_refiner_memory_exports_with_same_readings(tmp_path, light):
+    """A Refiner whose memory leaves out the stride-4 map (or folds it into the stride-8 tokens) and
+    keeps the top-2 of the Spotter's top-5: the exported graphs read as torch."""
+    bundle = tiny_bundle(tmp_path / "bundle", **light)
     assert cli_main.main(["export", "onnx", "--bundle", str(bundle), "--out", str(tmp_path / "export")]) == 0
     images = fixture_images()
     for policy in ("always", "joint-edit1"):

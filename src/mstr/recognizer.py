@@ -364,13 +364,15 @@ class Recognizer(RefineSettings):
         def pick(t: torch.Tensor) -> torch.Tensor:
             return t.index_select(0, order)
 
-        ti, tp, feats = pick(top_i), pick(top_p), [pick(f) for f in out.features]
+        # only the maps the Refiner's memory reads are gathered (and converted); the others stay None
+        ti, tp = pick(top_i), pick(top_p)
+        feats = [pick(f) if i in ref.cfg.levels else None for i, f in enumerate(out.features)]
         cacheable = ref.cacheable()
         cross = None
         if cacheable:
             with self._autocast("decoder"):
                 if self._autocast_off("decoder"):  # bfloat16 maps from an autocast Spotter
-                    feats = [f.float() for f in feats]
+                    feats = [None if f is None else f.float() for f in feats]
                 mem = ref.memory(ti, tp, feats)
             with self._autocast("cross"):
                 cross = ref.cross_kv(mem)
@@ -395,7 +397,9 @@ class Recognizer(RefineSettings):
                 span = rows_ == list(range(rows_[0], rows_[0] + len(rows_)))
                 at = None if span else torch.tensor(rows_, device=device)
 
-                def take(t: torch.Tensor) -> torch.Tensor:
+                def take(t: torch.Tensor | None) -> torch.Tensor | None:
+                    if t is None:
+                        return None
                     return t[rows_[0]:rows_[0] + len(rows_)] if span else t.index_select(0, at)
 
                 with self._autocast("decoder"):

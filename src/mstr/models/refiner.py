@@ -5,11 +5,13 @@ Its memory concatenates
     prototype of the hypothesis, an embedding of its probability, of ``t`` and of ``k``;
 (ii) **visual memory** — the Spotter encoder's maps chosen by ``levels`` (0, 1, 2 = strides 4, 8,
     16; all three by default), projected, with a level embedding and learned 2-D positions, so fine
-    marks (matras, nukta, virama, anusvara) keep their spatial evidence.
+    marks (matras, nukta, virama, anusvara) keep their spatial evidence. With ``fold_fine`` the
+    stride-4 map is not a set of tokens of its own: its 2×2 cells are stacked onto the channels of
+    the stride-8 tokens (space to depth), keeping its detail at a quarter of its tokens.
 The memory's size sets most of the Refiner's cost per word (it is projected to every layer's
 cross-attention keys and values once per word): with 32×128 images and ``topk`` 5 it is
 26 × 5 + 256 + 64 + 32 = 482 tokens with all levels, 26 × 3 + 64 + 32 = 174 with ``levels``
-(1, 2) and ``topk`` 3. ``topk`` may be smaller than the Spotter's: the Refiner keeps the first
+(1, 2) and ``topk`` 3, or with all levels, ``fold_fine`` and ``topk`` 3. ``topk`` may be smaller than the Spotter's: the Refiner keeps the first
 ``topk`` of the Spotter's ranked hypotheses.
 It reads left to right (causal self-attention), its inputs being the prototypes of the previous
 characters, and its outputs are embeddings scored against the same frozen bank.
@@ -74,6 +76,7 @@ class RefinerConfig(JsonConfig):
     image_size: tuple[int, int] = (32, 128)
     init_scale: float = 20.0
     levels: tuple[int, ...] = (0, 1, 2)
+    fold_fine: bool = False
 
     def __post_init__(self) -> None:
         levels = tuple(self.levels)
@@ -81,8 +84,16 @@ class RefinerConfig(JsonConfig):
                 not isinstance(i, int) or not 0 <= i < len(self.channels) for i in levels):
             raise ValueError(f"refiner levels must be distinct indices of the {len(self.channels)} feature maps "
                              f"(0 = stride 4, 1 = stride 8, 2 = stride 16), got {list(levels)}")
+        if self.fold_fine and not {0, 1} <= set(levels):
+            raise ValueError(f"refiner fold_fine folds the stride-4 map (level 0) into the stride-8 tokens "
+                             f"(level 1): levels must include both, got {list(levels)}")
         if self.topk < 1:
             raise ValueError(f"refiner topk must be at least 1, got {self.topk}")
+
+    def token_levels(self) -> tuple[int, ...]:
+        """The levels that become memory tokens of their own (with ``fold_fine``, level 0 is folded
+        into level 1's tokens)."""
+        return tuple(i for i in self.levels if not (self.fold_fine and i == 0))
 
 
 class Refiner(nn.Module):
@@ -94,7 +105,10 @@ class Refiner(nn.Module):
         d = cfg.d_model
         h, w = cfg.image_size
         shapes = ((h // 4, w // 4), (h // 8, w // 8), (h // 16, w // 8))
-        self.visual = FeatureTokens(tuple(cfg.channels[i] for i in cfg.levels), tuple(shapes[i] for i in cfg.levels), d)
+        # with fold_fine the stride-4 map's 2×2 cells enter as extra channels of the stride-8 tokens
+        channels = [cfg.channels[i] + (4 * cfg.channels[0] if cfg.fold_fine and i == 1 else 0)
+                    for i in cfg.token_levels()]
+        self.visual = FeatureTokens(tuple(channels), tuple(shapes[i] for i in cfg.token_levels()), d)
         self.proto_in = nn.Linear(cfg.dim, d)
         self.score_in = nn.Sequential(nn.Linear(1, d), nn.GELU(), nn.Linear(d, d))
         self.prefix_pos = nn.Parameter(torch.randn(cfg.max_len, d) * 0.02)
@@ -140,7 +154,19 @@ class Refiner(nn.Module):
         x = x + self.score_in(prefix_scores.unsqueeze(-1).to(x.dtype))
         x = x + self.prefix_pos[:L, None, :] + self.prefix_rank[None, :k, :]
         prefix = self.prefix_norm(x.reshape(b, L * k, -1))
-        return torch.cat([prefix, self.visual([features[i] for i in self.cfg.levels])], dim=1)
+        return torch.cat([prefix, self.visual(self.visual_maps(features))], dim=1)
+
+    def visual_maps(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The maps of :meth:`RefinerConfig.token_levels`; with ``fold_fine`` the stride-8 map carries
+        the stride-4 map's 2×2 cells as extra channels (space to depth), so the fine marks' evidence
+        reaches the memory without the stride-4 map's 4× more tokens."""
+        maps = []
+        for i in self.cfg.token_levels():
+            m = features[i]
+            if self.cfg.fold_fine and i == 1:
+                m = torch.cat([m, F.pixel_unshuffle(features[0].to(m.dtype), 2)], dim=1)
+            maps.append(m)
+        return maps
 
     def embed_inputs(self, prev_ids: torch.Tensor) -> torch.Tensor:
         """``B, T`` previous token ids (teacher forcing) → ``B, T + 1, d`` (BOS first)."""

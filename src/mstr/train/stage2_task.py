@@ -278,6 +278,13 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
     return out / "bundle"
 
 
+def _flag(value: Any, key: str) -> bool:
+    """A true/false setting; anything else is a :class:`UserError` naming ``key``."""
+    if not isinstance(value, bool):
+        raise UserError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
 def train_refiner(cfg: dict[str, Any]) -> Path:
     """Train the Refiner behind a frozen Spotter bundle; writes ``<out>/bundle`` (both stages)."""
     pl = _pl()
@@ -295,7 +302,8 @@ def train_refiner(cfg: dict[str, Any]) -> Path:
     try:
         rcfg = RefinerConfig(dim=bank.dim, d_model=r["d_model"], layers=r["layers"], heads=r["heads"], topk=topk,
                              max_len=spotter.cfg.max_len, channels=tuple(spotter.encoder.channels),
-                             image_size=tuple(spotter.cfg.image_size), levels=tuple(r.get("levels", (0, 1, 2))))
+                             image_size=tuple(spotter.cfg.image_size), levels=tuple(r.get("levels", (0, 1, 2))),
+                             fold_fine=_flag(r.get("fold_fine", False), "refiner.fold_fine"))
     except ValueError as exc:
         raise UserError(f"{exc} (set refiner.levels=[…] to a list such as [1, 2])") from None
     refiner = Refiner(rcfg, bank.vectors, PAD_ID)
