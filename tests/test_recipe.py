@@ -35,11 +35,18 @@ def test_6lang_plan_chains_phases_and_evaluates_the_final_bundle(tmp_path):
     # the fine-tuning mixes the real source with the synthetic words, once
     srcs = [a for a in by["finetune"].argv if a.startswith("data.sources=")]
     assert len(srcs) == 1 and "iiit5k" in srcs[0] and "words6" in srcs[0]
-    # the shipped 6lang Refiner saw synthetic words only; by default a Refiner trains on the same mix
-    assert "iiit5k" not in " ".join(by["refiner"].argv)
-    steps = plan(_shipped("6lang", tmp_path, "refiner_data=finetune"), real_root_exists=lambda p: True)
-    by = {s.name: s for s in steps}
-    assert [a for a in by["refiner"].argv if a.startswith("data.sources=")] == srcs
+    # the Refiner trains on the mix the last fine-tuning phase trained on (the command line's last
+    # data.sources= wins), or on synthetic words only with refiner_data=synth
+    last_srcs = [a for a in by[ft[-1]].argv if a.startswith("data.sources=")][-1:]
+    for data, want in (("finetune", last_srcs), ("synth", None)):
+        by = {s.name: s for s in plan(_shipped("6lang", tmp_path, f"refiner_data={data}"),
+                                      real_root_exists=lambda p: True)}
+        got = [a for a in by["refiner"].argv if a.startswith("data.sources=")]
+        if want is None:
+            assert len(got) == 1 and "iiit5k" not in got[0] and "words6" in got[0]
+        else:
+            assert len(got) == 1 and "iiit5k" in got[0]
+            assert yaml.safe_load(got[0].split("=", 1)[1]) == yaml.safe_load(want[0].split("=", 1)[1])
 
 
 def test_absent_real_data_skips_finetune_and_the_refiner_follows_the_last_spotter(tmp_path):
@@ -192,7 +199,19 @@ def test_finetune_phases_chain_and_the_refiner_follows_the_last(tmp_path):
     assert f"init_bundle={work / 'finetune' / 'bundle'}" in by["finetune.2"].argv
     assert f"out={work / 'finetune-2'}" in by["finetune.2"].argv and "optim.lr=0.0002" in by["finetune.2"].argv
     assert f"init_bundle={work / 'finetune-2' / 'bundle'}" in by["refiner"].argv
+    # a phase with its own mix: the Refiner (refiner_data: finetune) trains on the last phase's
+    mix = "data.sources=[{name: iiit5k, manifest: m.jsonl, root: real, weight: 0.1}, {name: more, root: w, weight: 0.9}]"
+    r["refiner_data"] = "finetune"
+    r["finetune"]["overrides"][1].append(mix)
+    by = {s.name: s for s in plan(r, real_root_exists=lambda p: True)}
+    ref = [a for a in by["refiner"].argv if a.startswith("data.sources=")]
+    assert len(ref) == 1 and "name: more" in ref[0] and "weight: 0.9" in ref[0] and "iiit5k" in ref[0]
+    r["finetune"]["overrides"][1][-1] = "data.sources={name: not-a-list}"
+    with pytest.raises(UserError, match="must be a list"):
+        plan(r, real_root_exists=lambda p: True)
+    r["finetune"]["overrides"][1][-1] = mix
     by = {s.name: s for s in plan(r, real_root_exists=lambda p: False)}   # no real data: neither phase runs
     assert by["finetune"].skip_reason and by["finetune.2"].skip_reason
     last = max(int(n.split(".")[1]) for n in by if n.startswith("spotter."))
     assert f"init_bundle={work / f'spotter-{last}' / 'bundle'}" in by["refiner"].argv
+    assert "iiit5k" not in " ".join(by["refiner"].argv)  # nor the real data the phase would have mixed in

@@ -29,7 +29,8 @@ Recipe keys (see ``configs/recipes/*.yaml``)::
                                 # overrides: [key=value, ...] (one phase) or [[...], [...]] (phases:
                                 # phase k>1 continues from phase k-1's bundle, in finetune-k/)
     refiner: [key=value, ...]
-    refiner_data: finetune | synth   # the Refiner's data: the fine-tuning mix (default) or synthetic only
+    refiner_data: finetune | synth   # the Refiner's data: the last fine-tuning phase's mix (default;
+                                # its data.sources override if it has one) or synthetic only
     eval: [{name, lmdb | manifest+root, langs, convention, no_refiner, optional, bundle: STEP-FOLDER}, ...]
 """
 from __future__ import annotations
@@ -85,6 +86,18 @@ class Step:
 
 
 STAMP = "recipe-step.json"
+
+
+def _phase_sources(phase: list[str], sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data a fine-tuning phase trains on: ``sources``, or the phase's own ``data.sources=``
+    override (the last one, as the command line reads them)."""
+    for item in phase:
+        if isinstance(item, str) and item.startswith("data.sources="):
+            value = yaml.safe_load(item.split("=", 1)[1])
+            if not isinstance(value, list):
+                raise UserError(f"recipe finetune override {item!r}: data.sources must be a list of sources")
+            sources = value
+    return sources
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -181,7 +194,7 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
             step.skip_reason = skip
             if skip is None:
                 prev = out / "bundle"
-                ft_sources = sources
+                ft_sources = _phase_sources(phase, sources)
             steps.append(step)
 
     if r.get("refiner") is not None:
