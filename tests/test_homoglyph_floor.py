@@ -1,0 +1,53 @@
+"""tools/homoglyph_floor.py: twin groups, the least-leaking answer and the top-1 ceilings."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tool():
+    spec = importlib.util.spec_from_file_location("_homoglyph_floor_under_test", ROOT / "tools" / "homoglyph_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def _unit(v):
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_twins_leak_unless_a_common_twin_answers_and_cap_top1(tool):
+    rng = np.random.default_rng(0)
+    base = {name: rng.normal(size=64) for name in ("virama", "circle", "ka", "kha")}
+    # two renderings (fonts) per character; a twin is drawn as its partner, with a little noise
+    def renders(name, noise=0.01):
+        return np.stack([_unit(base[name] + rng.normal(scale=noise, size=64)) for _ in range(2)])
+    mats = {("Deva", "्"): renders("virama"), ("Beng", "্"): renders("virama"),
+            ("Latn", "o"): renders("circle"), ("Zyyy", "0"): renders("circle"),
+            ("Taml", "க"): renders("ka"), ("Taml", "ங"): renders("ka"),     # same script: never twins
+            ("Telu", "ఖ"): renders("kha", noise=0.5)}                        # unlike anything
+    own = {k: float((m @ m.T)[0, 1]) for k, m in mats.items()}
+    queries = {("Deva", "्"): 30.0, ("Beng", "্"): 29.0, ("Latn", "o"): 10.0, ("Zyyy", "0"): 50.0,
+               ("Taml", "க"): 40.0, ("Taml", "ங"): 40.0, ("Telu", "ఖ"): 40.0}
+    rows, floor, lost = tool.analyse(sorted(mats), mats, own, queries, 0.97)
+    groups = sorted(sorted(m) for _, m, _, _ in rows)
+    assert groups == [[("Beng", "্"), ("Deva", "्")], [("Latn", "o"), ("Zyyy", "0")]]
+    # the virama group leaks its smaller script whatever it answers; the circle answers Common: no leak
+    assert floor == pytest.approx(29.0)
+    answers = {tuple(sorted(m)): ans for _, m, ans, _ in rows}
+    assert answers[(("Latn", "o"), ("Zyyy", "0"))] == ("Zyyy", "0")
+    # top-1 ceilings: each group answers its most frequent member
+    assert dict(lost) == {"Beng": pytest.approx(29.0), "Latn": pytest.approx(10.0)}
+    # a stricter threshold than the twins' agreement finds none
+    rows, floor, lost = tool.analyse(sorted(mats), mats, own, queries, 0.99999)
+    assert rows == [] and floor == 0.0 and not lost
