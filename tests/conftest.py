@@ -1,7 +1,27 @@
-"""Shared fixtures: real system fonts (installed by `make setup`) and small specs."""
+"""Shared fixtures: real system fonts (installed by `make setup`), small specs, the tools/ scripts."""
 from __future__ import annotations
 
+import importlib.util
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def tool_module(name: str):
+    """``tools/<name>.py`` imported as a module for the duration of the block."""
+    spec = importlib.util.spec_from_file_location(f"_{name}_under_test", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import string
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -20,6 +18,8 @@ from mstr.errors import UserError
 from mstr.scripts import script_of
 from mstr.text import normalize
 
+from conftest import tool_module
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPTS = {
@@ -33,15 +33,8 @@ FIELDS = ("letters", "diacritics", "digits", "punctuation", "common")
 @pytest.fixture(scope="module")
 def builder():
     """tools/build_charsets.py, imported as a module."""
-    path = ROOT / "tools" / "build_charsets.py"
-    spec = importlib.util.spec_from_file_location("_build_charsets_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with tool_module("build_charsets") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.fixture(scope="module")

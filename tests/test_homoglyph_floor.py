@@ -1,24 +1,14 @@
 """tools/homoglyph_floor.py: twin groups, the least-leaking answer and the top-1 ceilings."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import tool_module
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("_homoglyph_floor_under_test", ROOT / "tools" / "homoglyph_floor.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with tool_module("homoglyph_floor") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def _unit(v):
