@@ -352,10 +352,15 @@ def test_within_one_edit():
     assert not within_one_edit([1, 2, 3], [2, 3, 4]) and not within_one_edit([1, 2], [2, 1])
 
 
-def test_parallel_joint_edit1_reads_as_greedy_on_random_models():
+@pytest.mark.parametrize("chunk", [64, 3])
+def test_parallel_joint_edit1_reads_as_greedy_on_random_models(monkeypatch, chunk):
     """On random tiny models the parallel mode's readings equal greedy decoding's under joint-edit1
     (the exactness the mode claims; these Refiners read far from the Spotter, so the Spotter's
-    readings are kept: the next test covers the readings taken)."""
+    readings are kept: the next test covers the readings taken), whether a batch's teacher-forced
+    passes run in one call or in chunks of words of similar lengths."""
+    import mstr.recognizer
+
+    monkeypatch.setattr(mstr.recognizer, "FORCED_CHUNK", chunk)
     images = _images(40, seed=3)
     for seed in (2, 5, 7):
         s, bank, r = _tiny_recognizer(seed)

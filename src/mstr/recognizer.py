@@ -27,8 +27,10 @@ from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, REFI
 __all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "refine_readings",
            "within_one_edit", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY", "REFINE_MODES", "DEFAULT_REFINE_MODE"]
 
-#: rows per teacher-forced Refiner call in the parallel refine mode (words of similar lengths)
-FORCED_CHUNK = 16
+#: rows per teacher-forced Refiner call in the parallel refine mode (words of similar lengths, each
+#: chunk padded to its longest): one call per batch of 64 measured ~10 % faster than chunks of 16
+#: with the shipped 96-wide Refiner (fewer small calls outweigh the padding)
+FORCED_CHUNK = 64
 
 #: a reading: character ids (no EOS), their probabilities, confidence (EOS probability included)
 Reading = tuple[list[int], list[float], float]
