@@ -1,7 +1,7 @@
 """Stage-1 training: the mCLIP dual encoder on character crops, through PyTorch Lightning.
 
 ``train_mclip(cfg)`` reads ``<data.root>/LMDB/<lang>/{train,val}_lmdb`` (made by
-``mstr synth chars``), trains with AdamW, linear warm-up + cosine decay, bf16 autocast on CPU
+``mstr synth chars``; ``data.root`` may list several such folders, whose crops are pooled), trains with AdamW, linear warm-up + cosine decay, bf16 autocast on CPU
 (``trainer.precision``), DDP across devices/nodes when asked, resumable checkpoints and CSV logs,
 and exports ``<out>/mclip.safetensors`` + ``<out>/mclip.json`` (the self-describing config).
 """
@@ -70,6 +70,21 @@ def _char_dataset(root: Path, langs, split: str, classes, entries, size: int) ->
             continue
         parts.append(CharCrops(p, lang, classes, entries, size))
     return ConcatDataset(parts) if parts else None
+
+
+def pooled_crops(roots: list[Path], langs, split: str, classes, entries, size: int) -> ConcatDataset | None:
+    """The ``split`` crops of every root, pooled (None when no root has that split)."""
+    parts = [d for d in (_char_dataset(r, langs, split, classes, entries, size) for r in roots) if d is not None]
+    return ConcatDataset(parts) if parts else None
+
+
+def _roots(value: Any) -> list[Path]:
+    """``data.root``: one ``mstr synth chars`` folder or a list of them (their crops are pooled, e.g.
+    clean and augmented renderings)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items or not all(isinstance(v, (str, Path)) and str(v) for v in items):
+        raise UserError(f"data.root must be a folder or a list of folders, got {value!r}")
+    return [Path(v) for v in items]
 
 
 def _lightning():
@@ -187,10 +202,11 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
     langs = parse_langs(cfg["data"]["langs"])
     entries = bank_entries(langs)
     classes = entry_class_map(entries)
-    root = Path(cfg["data"]["root"])
+    roots = _roots(cfg["data"]["root"])
+    root = roots[0] if len(roots) == 1 else [str(r) for r in roots]
     size = int(cfg["model"]["image_size"])
-    train = _char_dataset(root, langs, "train", classes, entries, size)
-    val = _char_dataset(root, langs, "val", classes, entries, size)
+    train = pooled_crops(roots, langs, "train", classes, entries, size)
+    val = pooled_crops(roots, langs, "val", classes, entries, size)
     d = cfg["data"]
     loader = DataLoader(train, batch_size=d["batch_size"], shuffle=True, num_workers=d["workers"], drop_last=True,
                         persistent_workers=d["workers"] > 0)
