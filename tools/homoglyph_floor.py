@@ -84,16 +84,19 @@ def render_all(langs: list[str]) -> tuple[dict[tuple[str, str], list[np.ndarray]
     return dict(vecs), test_chars, dict(imgs)
 
 
-def analyse(keys, mats, own, queries, threshold):
+def cross_script_best(keys, mats) -> dict[tuple, float]:
+    """(x, y) → the best cosine between a rendering of ``x`` and one of ``y``, for every pair of
+    characters of different scripts."""
+    return {(x, y): float((mats[x] @ mats[y].T).max())
+            for x, y in itertools.combinations(keys, 2) if x[0] != y[0]}
+
+
+def analyse(keys, mats, own, queries, threshold, best=None):
     """Twin groups at ``threshold``: (rows sorted by leak, the leakage floor in queries, top-1
-    queries lost per script when each group answers its most frequent member)."""
-    twins = []
-    for x, y in itertools.combinations(keys, 2):
-        if x[0] == y[0]:
-            continue
-        best = float((mats[x] @ mats[y].T).max())
-        if best >= threshold and best >= min(own[x], own[y]):
-            twins.append((x, y, best))
+    queries lost per script when each group answers its most frequent member). ``best``:
+    :func:`cross_script_best` of ``keys``, when already computed (it does not depend on the threshold)."""
+    best = cross_script_best(keys, mats) if best is None else best
+    twins = [(x, y, b) for (x, y), b in best.items() if b >= threshold and b >= min(own[x], own[y])]
     # connected components
     parent = {k: k for k in keys}
 
@@ -158,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     per_script: dict[str, float] = defaultdict(float)
     for k, v in queries.items():
         per_script[k[0]] += v
-    reports = [analyse(keys, mats, own, queries, t) for t in a.threshold]
+    best = cross_script_best(keys, mats)
+    reports = [analyse(keys, mats, own, queries, t, best) for t in a.threshold]
     print(f"## Glyph twins across scripts ({', '.join(langs)}; {total:.0f} test queries)\n")
     print("| twin cosine ≥ | groups | leakage floor % | " + " | ".join(f"top-1 ceiling {s}" for s in sorted(per_script))
           + " |")

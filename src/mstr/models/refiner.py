@@ -11,8 +11,8 @@ Its memory concatenates
 The memory's size sets most of the Refiner's cost per word (it is projected to every layer's
 cross-attention keys and values once per word): with 32×128 images and ``topk`` 5 it is
 26 × 5 + 256 + 64 + 32 = 482 tokens with all levels, 26 × 3 + 64 + 32 = 174 with ``levels``
-(1, 2) and ``topk`` 3, or with all levels, ``fold_fine`` and ``topk`` 3. ``topk`` may be smaller than the Spotter's: the Refiner keeps the first
-``topk`` of the Spotter's ranked hypotheses.
+(1, 2) and ``topk`` 3, or with all levels, ``fold_fine`` and ``topk`` 3. ``topk`` may be smaller
+than the Spotter's: the Refiner keeps the first ``topk`` of the Spotter's ranked hypotheses.
 It reads left to right (causal self-attention), its inputs being the prototypes of the previous
 characters, and its outputs are embeddings scored against the same frozen bank.
 

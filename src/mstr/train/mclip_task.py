@@ -1,9 +1,10 @@
 """Stage-1 training: the mCLIP dual encoder on character crops, through PyTorch Lightning.
 
 ``train_mclip(cfg)`` reads ``<data.root>/LMDB/<lang>/{train,val}_lmdb`` (made by
-``mstr synth chars``; ``data.root`` may list several such folders, whose crops are pooled), trains with AdamW, linear warm-up + cosine decay, bf16 autocast on CPU
-(``trainer.precision``), DDP across devices/nodes when asked, resumable checkpoints and CSV logs,
-and exports ``<out>/mclip.safetensors`` + ``<out>/mclip.json`` (the self-describing config).
+``mstr synth chars``; ``data.root`` may list several such folders, whose crops are pooled), trains
+with AdamW, linear warm-up + cosine decay, bf16 autocast on CPU (``trainer.precision``), DDP across
+devices/nodes when asked, resumable checkpoints and CSV logs, and exports
+``<out>/mclip.safetensors`` + ``<out>/mclip.json`` (the self-describing config).
 """
 from __future__ import annotations
 
@@ -59,22 +60,19 @@ class CharCrops(Dataset):
         return to_tensor(img, (self.size, self.size)), self.rows[i], self.subtypes[i]
 
 
-def _char_dataset(root: Path, langs, split: str, classes, entries, size: int) -> ConcatDataset | None:
-    parts = []
-    for lang in langs:
-        p = root / "LMDB" / lang / f"{split}_lmdb"
-        if not (p / "data.mdb").exists():
-            if split == "train":
-                raise UserError(f"{p} not found: generate character crops first, e.g. "
-                                f"'mstr synth chars --langs {','.join(langs)} --n 40000 --out {root}'")
-            continue
-        parts.append(CharCrops(p, lang, classes, entries, size))
-    return ConcatDataset(parts) if parts else None
-
-
 def pooled_crops(roots: list[Path], langs, split: str, classes, entries, size: int) -> ConcatDataset | None:
-    """The ``split`` crops of every root, pooled (None when no root has that split)."""
-    parts = [d for d in (_char_dataset(r, langs, split, classes, entries, size) for r in roots) if d is not None]
+    """The ``split`` crops of every language in every root, pooled (None when no root has that split;
+    a missing train split is an error naming the command that makes it)."""
+    parts = []
+    for root in roots:
+        for lang in langs:
+            p = root / "LMDB" / lang / f"{split}_lmdb"
+            if not (p / "data.mdb").exists():
+                if split == "train":
+                    raise UserError(f"{p} not found: generate character crops first, e.g. "
+                                    f"'mstr synth chars --langs {','.join(langs)} --n 40000 --out {root}'")
+                continue
+            parts.append(CharCrops(p, lang, classes, entries, size))
     return ConcatDataset(parts) if parts else None
 
 
@@ -203,7 +201,6 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
     entries = bank_entries(langs)
     classes = entry_class_map(entries)
     roots = _roots(cfg["data"]["root"])
-    root = roots[0] if len(roots) == 1 else [str(r) for r in roots]
     size = int(cfg["model"]["image_size"])
     train = pooled_crops(roots, langs, "train", classes, entries, size)
     val = pooled_crops(roots, langs, "val", classes, entries, size)
@@ -243,6 +240,6 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
     last = ckpt_dir / "last.ckpt"
     trainer.fit(module, loader, val_loader, ckpt_path=str(last) if last.exists() else None)
     if trainer.is_global_zero:
-        export_mclip(module, out, langs, {"data": str(root), "steps": int(trainer.global_step),
+        export_mclip(module, out, langs, {"data": str(roots[0]) if len(roots) == 1 else [str(r) for r in roots], "steps": int(trainer.global_step),
                                           "train_config": cfg})
     return out
