@@ -35,33 +35,11 @@ from torch import nn
 
 from mstr.models.config import JsonConfig
 
+from mstr.models.attention import (cross_and_feedforward, memory_kv, merge_heads, restatable,
+                                   self_attention, split_heads)
 from mstr.models.spotter import FeatureTokens, PositionDecoder
 
 __all__ = ["RefinerConfig", "Refiner"]
-
-
-def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
-    """``B, T, d`` → ``B, H, T, d/H``."""
-    b, t, d = x.shape
-    return x.reshape(-1, t, heads, d // heads).transpose(1, 2)
-
-
-def _merge(x: torch.Tensor) -> torch.Tensor:
-    """``B, H, T, dh`` → ``B, T, H·dh``."""
-    _, h, t, dh = x.shape
-    return x.transpose(1, 2).reshape(-1, t, h * dh)
-
-
-def _cross_and_feedforward(layer: nn.TransformerDecoderLayer, x: torch.Tensor, keys: torch.Tensor,
-                           values: torch.Tensor) -> torch.Tensor:
-    """The second half of a pre-LN decoder layer: cross-attention against projected memory keys
-    ``B, H, dh, M`` (scaled) and values ``B, H, M, dh`` (:meth:`Refiner.cross_kv`), then the
-    feed-forward block, each with its residual."""
-    ca = layer.multihead_attn
-    d, b = ca.embed_dim, ca.in_proj_bias
-    q = F.linear(layer.norm2(x), ca.in_proj_weight[:d], None if b is None else b[:d])
-    x = x + ca.out_proj(_merge((_heads(q, ca.num_heads) @ keys).softmax(-1) @ values))
-    return x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
 
 
 @dataclass
@@ -191,11 +169,7 @@ class Refiner(nn.Module):
     def cacheable(self) -> bool:
         """Whether the decoder is the stack of pre-LN :class:`nn.TransformerDecoderLayer` (batch
         first, packed input projections, no final norm inside the stack) that :meth:`step` restates."""
-        stack = self.decoder.layers
-        return isinstance(stack, nn.TransformerDecoder) and stack.norm is None and all(
-            isinstance(layer, nn.TransformerDecoderLayer) and layer.norm_first and layer.self_attn.batch_first
-            and layer.self_attn.in_proj_weight is not None and layer.multihead_attn.in_proj_weight is not None
-            for layer in stack.layers)
+        return restatable(self.decoder.layers)
 
     def decoder_layers(self) -> list[nn.TransformerDecoderLayer]:
         return list(self.decoder.layers.layers)
@@ -203,19 +177,7 @@ class Refiner(nn.Module):
     def cross_kv(self, mem: torch.Tensor) -> list[torch.Tensor]:
         """``B, M, d`` memory → per decoder layer the cross-attention keys ``B, H, dh, M`` (transposed
         and scaled by ``dh**-0.5``, ready for ``q @ k``) and values ``B, H, M, dh``."""
-        out = []
-        for layer in self.decoder_layers():
-            att = layer.multihead_attn
-            d, heads = att.embed_dim, att.num_heads
-            w, bias = att.in_proj_weight, att.in_proj_bias
-            # the keys' scale folded into their projection (one product less over the whole memory)
-            scale = torch.cat([w.new_full((d,), (d // heads) ** -0.5), w.new_ones(d)])
-            kv = F.linear(mem, w[d:] * scale[:, None], None if bias is None else bias[d:] * scale)  # B, M, 2d
-            # head-major and contiguous (a no-op in an exported graph), so that each step reads the
-            # rows of a head in place instead of copying the whole memory
-            kv = kv.reshape(kv.shape[0], kv.shape[1], 2, heads, d // heads).permute(2, 0, 3, 1, 4).contiguous()
-            out += [kv[0].transpose(2, 3), kv[1]]
-        return out
+        return [t for layer in self.decoder_layers() for t in memory_kv(layer, mem)]
 
     def empty_cache(self, batch: int, device: torch.device | str | None = None,
                     dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
@@ -256,7 +218,7 @@ class Refiner(nn.Module):
             heads = sa.num_heads
             scale = (sa.embed_dim // heads) ** -0.5
             q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
-            k, v = _heads(k, heads).transpose(2, 3) * scale, _heads(v, heads)     # B, H, dh, 1 and B, H, 1, dh
+            k, v = split_heads(k, heads).transpose(2, 3) * scale, split_heads(v, heads)     # B, H, dh, 1 and B, H, 1, dh
             if export:  # row t written by a select (how the ONNX graph has it)
                 kt = torch.where(here.view(1, 1, 1, -1), k, cache[2 * i])
                 vv = torch.where(here.view(1, 1, -1, 1), v, cache[2 * i + 1])
@@ -264,9 +226,9 @@ class Refiner(nn.Module):
                 kt = cache[2 * i].index_copy(3, t.view(1), k.to(cache[2 * i].dtype))
                 vv = cache[2 * i + 1].index_copy(2, t.view(1), v.to(cache[2 * i + 1].dtype))
             new_cache += [kt, vv]
-            a = ((_heads(q, heads) @ kt) + hidden).softmax(-1) @ vv
-            x = x + sa.out_proj(_merge(a))
-            x = _cross_and_feedforward(layer, x, cross[2 * i], cross[2 * i + 1])
+            a = ((split_heads(q, heads) @ kt) + hidden).softmax(-1) @ vv
+            x = x + sa.out_proj(merge_heads(a))
+            x = cross_and_feedforward(layer, x, cross[2 * i], cross[2 * i + 1])
         logits = self.logits(self.decoder.norm(x)[:, 0]).masked_fill(self.never, float("-inf"))
         probs, ids = logits.softmax(-1).max(-1)
         return ids, probs, logits, new_cache
@@ -281,13 +243,7 @@ class Refiner(nn.Module):
         t = x.shape[1]
         causal = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
         for i, layer in enumerate(self.decoder_layers()):
-            sa = layer.self_attn
-            heads = sa.num_heads
-            scale = (sa.embed_dim // heads) ** -0.5
-            q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
-            att = (_heads(q, heads) @ (_heads(k, heads).transpose(2, 3) * scale)).masked_fill(causal, float("-inf"))
-            x = x + sa.out_proj(_merge(att.softmax(-1) @ _heads(v, heads)))
-            x = _cross_and_feedforward(layer, x, cross[2 * i], cross[2 * i + 1])
+            x = cross_and_feedforward(layer, self_attention(layer, x, causal), cross[2 * i], cross[2 * i + 1])
         return self.logits(self.decoder.norm(x))
 
     @torch.no_grad()

@@ -19,6 +19,7 @@ from torch import nn
 
 from mstr.models.config import JsonConfig
 
+from mstr.models.attention import cross_and_feedforward, memory_kv, restatable, self_attention
 from mstr.models.mclip import BasicBlock
 
 __all__ = ["SpotterConfig", "WordEncoder", "PositionReader", "Spotter", "SpotterOutput", "PositionDecoder"]
@@ -97,7 +98,12 @@ class FeatureTokens(nn.Module):
 
 
 class PositionDecoder(nn.Module):
-    """Pre-LN Transformer decoder layers: queries (self-attention) → memory (cross-attention)."""
+    """Pre-LN Transformer decoder layers: queries (self-attention) → memory (cross-attention).
+
+    In training mode it runs ``nn.TransformerDecoder``; in eval mode the same arithmetic written
+    as plain products (:mod:`mstr.models.attention`: faster on a CPU, equal up to float rounding).
+    Queries broadcast over the batch (the Spotter's learned position queries, ``expand``-ed) have
+    the same first self-attention in every row: eval mode computes it once."""
 
     def __init__(self, d_model: int, heads: int, layers: int, causal: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
@@ -108,10 +114,26 @@ class PositionDecoder(nn.Module):
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, q: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        if not self.training and restatable(self.layers):
+            return self.restated(q, memory)
         mask = None
         if self.causal:
             mask = nn.Transformer.generate_square_subsequent_mask(q.shape[1], device=q.device, dtype=q.dtype)
         return self.norm(self.layers(q, memory, tgt_mask=mask, tgt_is_causal=self.causal))
+
+    def restated(self, q: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward`'s eval-mode arithmetic as plain products (no dropout)."""
+        t = q.shape[1]
+        mask = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1) if self.causal else None
+        shared = q.dim() == 3 and q.shape[0] > 1 and q.stride(0) == 0  # one row, broadcast
+        x = q
+        for i, layer in enumerate(self.layers.layers):
+            if i == 0 and shared:
+                x = self_attention(layer, q[:1], mask).expand(q.shape[0], -1, -1)
+            else:
+                x = self_attention(layer, x, mask)
+            x = cross_and_feedforward(layer, x, *memory_kv(layer, memory))
+        return self.norm(x)
 
 
 class PositionReader(nn.Module):
