@@ -133,6 +133,33 @@ def test_compare_bf16_reaches_the_mstr_engines_only(data, tiny_bundles, tmp_path
     assert all(e["table"]["combined"]["n"] == 4 for e in report["engines"])
 
 
+def test_compare_workers_read_as_one_process(data, tiny_bundles, tmp_path, capsys):
+    """--workers 2: the torch engines (mSTR and a baseline) read with two processes sharing the
+    threads; the readings are those of one process, the setting is reported, Tesseract untouched."""
+    manifest, root = data
+    crnn, _, spot = tiny_bundles
+    rows = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        assert cli_main.main(["compare", "--manifest", str(manifest), "--root", str(root), "--engines", "mstr,crnn",
+                              "--bundle", str(spot), "--crnn", str(crnn), "--threads", "2", "--workers", workers,
+                              "--batch-size", "3", "--out", str(out)]) == 0
+        report = json.loads((out / "compare.json").read_text())
+        assert report["settings"]["workers"] == int(workers)
+        assert all(e["info"]["workers"] == int(workers) for e in report["engines"])
+        rows[workers] = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    capsys.readouterr()
+    assert len(rows["2"]) == len(rows["1"]) == 4
+    for one, two in zip(rows["1"], rows["2"]):
+        for engine in ("mstr", "crnn"):
+            assert two["engines"][engine]["pred"] == one["engines"][engine]["pred"]
+            assert two["engines"][engine]["confidence"] == pytest.approx(one["engines"][engine]["confidence"],
+                                                                         rel=1e-3, abs=1e-6)
+    assert cli_main.main(["compare", "--manifest", str(manifest), "--root", str(root), "--engines", "crnn",
+                          "--crnn", str(crnn), "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+
+
 def test_missing_and_unknown_engines(data, tiny_bundles, capsys):
     manifest, root = data
     base = ["compare", "--manifest", str(manifest), "--root", str(root)]

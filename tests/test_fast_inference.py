@@ -527,3 +527,29 @@ def test_fold_fine_memory_keeps_the_stride4_detail_in_fewer_tokens():
 def test_bad_light_memory_settings_are_refused(change):
     with pytest.raises(ValueError, match="levels|topk"):
         RefinerConfig(dim=32, d_model=32, channels=CHANNELS, **change)
+
+
+def test_forced_chunks_cover_every_row_once_and_pay_for_padding_only_when_worth_it():
+    from mstr.recognizer import FORCED_CALL_COST, FORCED_ROW_COST, forced_chunks
+
+    def cost(widths, chunks, max_rows=64):
+        return sum(-(-(b - a) // max_rows) * FORCED_CALL_COST + (b - a) * (FORCED_ROW_COST + widths[b - 1] + 1)
+                   for a, b in chunks)
+
+    similar = [5, 5, 6, 6, 7, 7, 8, 9]
+    assert forced_chunks(similar) == [(0, 8)]                 # a call costs more than this padding
+    few_long = [3] * 60 + [20] * 4
+    chunks = forced_chunks(few_long)
+    assert chunks == [(0, 60), (60, 64)]                      # 60 short rows not padded to 20
+    assert cost(few_long, chunks) < cost(few_long, [(0, 64)])
+    g = np.random.default_rng(0)
+    for _ in range(20):
+        widths = sorted(g.integers(0, 25, int(g.integers(1, 200))).tolist())
+        chunks = forced_chunks(widths, 16)
+        assert chunks[0][0] == 0 and chunks[-1][1] == len(widths)
+        assert all(a < b and b == c for (a, b), (c, _) in zip(chunks, chunks[1:] + [(len(widths), None)]))
+        assert all(widths[a - 1] != widths[a] for a, _ in chunks[1:])  # splits only between widths
+        assert cost(widths, chunks, 16) <= cost(widths, [(0, len(widths))], 16)
+    assert forced_chunks([]) == []
+    with pytest.raises(ValueError, match="sorted"):
+        forced_chunks([4, 2])

@@ -28,6 +28,10 @@ class StubRecognizer:
 
     def __init__(self):
         self.batches: list[int] = []
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
 
     def read(self, images, batch_size=64):
         self.batches.append(len(images))
@@ -46,6 +50,7 @@ def read_cli(monkeypatch):
 
     def fake_load(path=None, *, refiner=True, device="cpu", **kwargs):
         state["calls"].append({"path": path, "refiner": refiner, "device": device})
+        state["kwargs"] = kwargs
         return state["recognizer"]
 
     monkeypatch.setattr("mstr.api.load", fake_load)
@@ -121,3 +126,15 @@ def test_read_help_explains_columns(read_cli, capsys):
     text = capsys.readouterr().out
     assert "path<TAB>text<TAB>confidence<TAB>script" in text and "--bundle" in text
     assert read_cli["calls"] == []
+
+
+def test_read_workers_reach_load_and_the_reader_is_closed(images, read_cli, capsys):
+    good1, good2, _ = images
+    argv = ["read", str(good1), str(good2), "--workers", "2", "--refine-mode", "greedy", "--refine-below", "0.9"]
+    assert cli_main.main(argv) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert read_cli["kwargs"]["workers"] == 2
+    assert read_cli["kwargs"]["refine_mode"] == "greedy" and read_cli["kwargs"]["refine_below"] == 0.9
+    assert read_cli["recognizer"].closed == 1
+    assert cli_main.main(["read", str(good1), "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err

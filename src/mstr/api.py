@@ -21,7 +21,8 @@ def default_bundle_path() -> Path:
 
 def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
          refine_policy: str = DEFAULT_REFINE_POLICY, backend: str = "torch",
-         refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None):
+         refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None, workers: int = 1,
+         worker_threads: int | None = None):
     """Load a model bundle (a folder; None = the shipped default model).
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
@@ -32,9 +33,19 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     ``bf16=True`` runs in bfloat16 autocast. ``backend="onnx"`` (or ``"onnx-int8"``) reads with
     onnxruntime from an export folder made by ``mstr export onnx`` (``path`` = that folder, or a
     bundle folder holding it as ``onnx/``): same ``read()`` and predictions, CPU only, no bf16.
+
+    ``workers=N`` (N ≥ 2, torch backend, CPU) reads with N processes, each with ``worker_threads``
+    torch threads (default: this process's threads divided among them, at least 1): a
+    :class:`~mstr.parallel.ParallelReader` with the same ``read()``; on a few cores it reads more
+    words per second than one process with as many threads (docs/speed.md). Close it (or use it
+    in a ``with`` block) to stop the processes.
     """
     from mstr.bundle import load_bundle
 
+    if workers != 1:
+        return _load_parallel(path, workers=workers, worker_threads=worker_threads, refiner=refiner,
+                              device=device, bf16=bf16, refine_policy=refine_policy, backend=backend,
+                              refine_mode=refine_mode, refine_below=refine_below)
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend != "torch":
@@ -51,3 +62,21 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
                             "folder (e.g. --bundle runs/bundle) made by the training recipes")
     return load_bundle(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
                        refine_mode=refine_mode, refine_below=refine_below)
+
+
+def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, **kwargs):
+    import torch
+
+    from mstr.parallel import ParallelReader
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers must be a whole number of at least 1, got {workers!r}")
+    if kwargs["backend"] != "torch":
+        raise UserError(f"workers > 1 reads with the torch backend only (got backend={kwargs['backend']!r}); "
+                        "onnxruntime has its own threads")
+    if torch.device(kwargs["device"]).type != "cpu":
+        raise UserError(f"workers > 1 is for reading on CPU cores (got device={kwargs['device']!r}); use one "
+                        "process on an accelerator")
+    threads = worker_threads if worker_threads is not None else max(1, torch.get_num_threads() // workers)
+    local = load(path, **kwargs)  # checks the bundle here, and gives the reader its attributes
+    return ParallelReader(local, {"path": path, **kwargs}, workers, threads)

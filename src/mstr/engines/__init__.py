@@ -73,7 +73,7 @@ def _need(path: str | Path | None, name: str, option: str) -> Path:
 def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path | None = None,
                 softmax: str | Path | None = None, device: str = "cpu", batch_size: int = 64,
                 tesseract_langs: Sequence[str] = (), tesseract_mode: str = "given", threads: int = 1,
-                tesseract_min_height: int = 48, bf16: bool = False) -> Engine:
+                tesseract_min_height: int = 48, bf16: bool = False, workers: int = 1) -> Engine:
     """Build the engine ``name`` (one of :data:`ENGINE_NAMES`).
 
     ``bundle``: the mSTR bundle (``mstr``, ``mstr-spotter``; None = the shipped default);
@@ -81,17 +81,22 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
     be able to read (their packs are checked now); ``tesseract_mode``: ``given`` (each crop's own
     language, the union for unknown ones) or ``union`` (always the union); ``threads``:
     Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``);
-    ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``).
+    ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``);
+    ``workers``: the torch engines read with that many processes sharing the ``threads``
+    (:mod:`mstr.parallel`; each gets ``threads // workers`` threads, at least 1).
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers must be a whole number of at least 1, got {workers!r}")
+    per_worker = max(1, threads // workers)
     if name in ("mstr", "mstr-spotter"):
         from mstr.api import load
 
         refiner = name == "mstr"
-        rec = load(bundle, refiner=refiner, device=device, bf16=bf16)
+        rec = load(bundle, refiner=refiner, device=device, bf16=bf16, workers=workers, worker_threads=per_worker)
         has_refiner = getattr(rec, "refiner", None) is not None
         return ModelEngine(name, rec, batch_size=batch_size,
                            info={"bundle": str(bundle) if bundle else "(default)", "refiner": has_refiner,
-                                 "model": getattr(rec, "name", None), "bf16": bf16})
+                                 "model": getattr(rec, "name", None), "bf16": bf16, "workers": workers})
     if name in ("crnn", "softmax"):
         from mstr.engines.baselines import load_baseline, read_baseline_config
 
@@ -100,7 +105,13 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
         if kind != name:
             raise UserError(f"--{name} {path} holds a {kind} baseline, not a {name} one")
         rec = load_baseline(path, device=device)
-        return ModelEngine(name, rec, batch_size=batch_size, info={"bundle": str(path), "model": rec.name})
+        if workers > 1:
+            from mstr.parallel import ParallelReader
+
+            rec = ParallelReader(rec, {"folder": str(path), "device": device}, workers, per_worker,
+                                 loader="mstr.engines.baselines:load_baseline")
+        return ModelEngine(name, rec, batch_size=batch_size,
+                           info={"bundle": str(path), "model": rec.name, "workers": workers})
     if name == "tesseract":
         from mstr.engines.tesseract import TesseractEngine
 
