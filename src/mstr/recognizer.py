@@ -218,6 +218,14 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
     mode = resolve_refine_mode(policy, mode)
     n = len(spotted)
     s_seqs = [r[0] for r in spotted]
+    s_logp: list[torch.Tensor] = []
+
+    def spotter_logprob(rows: list[int], seqs: list[list[int]]) -> list[float]:
+        """The Spotter's log-probability of ``seqs[i]`` as the reading of row ``rows[i]``."""
+        if not s_logp:  # once per batch: every row's log-probabilities
+            s_logp.append(_log_probs(s_logits))
+        return _scored(s_logp[0][torch.tensor(rows, device=s_logits.device)], seqs)[1].tolist()
+
     # per row: the Refiner's reading (None: none the policy could take) and, when a pass has
     # already scored them, the Refiner's log-probabilities of it and of the Spotter's reading
     refined: list[Reading | None] = [None] * n
@@ -247,11 +255,9 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
             flat = [(b, c) for b, cs in cands.items() for c in cs]
             if flat:
                 rows_ = [b for b, _ in flat]
-                sel = torch.tensor(rows_, device=s_logits.device)
-                bound = sequence_logprob(s_logits[sel], [c for _, c in flat]).tolist()
+                bound = spotter_logprob(rows_, [c for _, c in flat])
                 need = sorted(set(rows_))
-                sp_s = dict(zip(need, sequence_logprob(s_logits[torch.tensor(need, device=s_logits.device)],
-                                                       [s_seqs[b] for b in need]).tolist()))
+                sp_s = dict(zip(need, spotter_logprob(need, [s_seqs[b] for b in need])))
                 keep: dict[int, list[list[int]]] = {b: [] for b in cands}
                 for (b, c), sp_c in zip(flat, bound):
                     j = firsts[b]
@@ -300,9 +306,8 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
                     seqs = [seq_of(b) for b in need]
                     for b, v in zip(need, sequence_logprob(forced(need, seqs), seqs).tolist()):
                         known[b] = v
-            sel = torch.tensor(score, device=s_logits.device)
-            sp_r = sequence_logprob(s_logits[sel], [refined[b][0] for b in score]).tolist()
-            sp_s = sequence_logprob(s_logits[sel], [s_seqs[b] for b in score]).tolist()
+            sp_r = spotter_logprob(score, [refined[b][0] for b in score])
+            sp_s = spotter_logprob(score, [s_seqs[b] for b in score])
             for i, b in enumerate(score):
                 take[b] = sp_r[i] + ref_lp[b] > sp_s[i] + ref_s[b]
     return [r if t else s for r, s, t in zip(refined, spotted, take)]  # type: ignore[misc]
@@ -345,11 +350,12 @@ class Recognizer(RefineSettings):
         self.bf16 = bf16
         self.langs = bank.langs()
         self.image_size = tuple(spotter.cfg.image_size)
+        self._tokens = [e.token for e in bank.entries]
 
     def _autocast(self, part: str = "spotter"):
-        """bfloat16 autocast when ``bf16`` — on the CPU for the Spotter and the projection of the
-        Refiner's memory to keys and values (``part="cross"``) only: the Refiner's other products
-        (``"decoder"``) are too small for bfloat16 to pay for the conversions (measured slower)."""
+        """bfloat16 autocast when ``bf16`` — on the CPU for the Spotter, the Refiner's memory and its
+        projection to keys and values (``part="cross"``) only: the decoder's products (``"decoder"``)
+        are too small for bfloat16 to pay for the conversions (measured slower)."""
         return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
                               enabled=not self._autocast_off(part))
 
@@ -362,22 +368,25 @@ class Recognizer(RefineSettings):
     def read_tensor(self, x: torch.Tensor, use_refiner: bool = True) -> list[Prediction]:
         """``B, 3, H, W`` preprocessed batch → predictions."""
         k = self.spotter.cfg.topk
-        n = x.shape[0]
         with self._autocast():
             out = self._reader(x.to(self.device).contiguous(memory_format=self._memory_format))
         ids, p, top_i, top_p = spotter_decode(out.logits, k)
         readings = [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())]
         if use_refiner and self.refiner is not None:
             readings = self._refined(out, top_i, top_p, readings)
+        return self._predictions(readings, top_i, top_p)
+
+    def _predictions(self, readings: list[Reading], top_i: torch.Tensor, top_p: torch.Tensor) -> list[Prediction]:
+        """One Prediction per reading, with the Spotter's top-K per position up to its first EOS
+        (probabilities rounded to 4 decimals); the tensors become nested lists once per batch."""
+        tokens = self._tokens
+        first = top_i[..., 0] == EOS_ID                                     # B, L
+        n_top = torch.where(first.any(1), first.int().argmax(1) + 1, first.shape[1]).tolist()
+        top_ids = top_i.tolist()
+        top_probs = torch.round(top_p.double(), decimals=4).tolist()
         preds = []
-        tokens = [e.token for e in self.bank.entries]
-        top_ids, top_probs = top_i.tolist(), top_p.tolist()  # B, L, K nested lists: one conversion per batch
-        for b in range(n):
-            char_ids, char_p, conf = readings[b]
-            rows_i, rows_p = top_ids[b], top_probs[b]
-            s_ids = [row[0] for row in rows_i]
-            n_top = s_ids.index(EOS_ID) + 1 if EOS_ID in s_ids else len(s_ids)
-            topk = [[(tokens[i], round(q, 4)) for i, q in zip(rows_i[t], rows_p[t])] for t in range(n_top)]
+        for (char_ids, char_p, conf), rows_i, rows_p, m in zip(readings, top_ids, top_probs, n_top):
+            topk = [list(zip([tokens[i] for i in rows_i[t]], rows_p[t])) for t in range(m)]
             preds.append(Prediction(text=self.bank.decode(char_ids), confidence=float(conf),
                                     script=self.bank.script_vote(char_ids),
                                     chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))
@@ -404,12 +413,8 @@ class Recognizer(RefineSettings):
         cacheable = ref.cacheable()
         cross = None
         if cacheable:
-            with self._autocast("decoder"):
-                if self._autocast_off("decoder"):  # bfloat16 maps from an autocast Spotter
-                    feats = [None if f is None else f.float() for f in feats]
-                mem = ref.memory(ti, tp, feats)
             with self._autocast("cross"):
-                cross = ref.cross_kv(mem)
+                cross = ref.cross_kv(ref.memory(ti, tp, feats))
             if self._autocast_off("decoder"):  # a float32 decoder reads float32 keys and values
                 cross = [c.float() for c in cross]
         max_len = ref.cfg.max_len
