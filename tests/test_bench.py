@@ -75,26 +75,26 @@ def test_bench_json_fields_and_numbers(bundle, tmp_path, capsys):
     # greedy decoding, which reads the same words
     by_name = {r["name"]: r for r in report["results"]}
     assert by_name["spotter torch fp32"]["refine"] is None
-    assert by_name["spotter+refiner torch fp32"]["refine"] == "joint-edit1/parallel"
-    assert by_name["spotter+refiner torch bf16 channels-last"]["refine"] == "joint-edit1/parallel"
+    assert by_name["spotter+refiner torch fp32"]["refine"] == "joint-edit1/parallel, ratio 0.2"
+    assert by_name["spotter+refiner torch bf16 channels-last"]["refine"] == "joint-edit1/parallel, ratio 0.2"
     greedy = by_name["spotter+refiner torch fp32 greedy"]
-    assert greedy["refine"] == "joint-edit1/greedy" and greedy["agreement"] == 100.0
+    assert greedy["refine"] == "joint-edit1/greedy, ratio 0.2" and greedy["agreement"] == 100.0
     assert "spotter+refiner torch bf16 channels-last greedy" in by_name
     if _onnx_available():
-        assert by_name["spotter+refiner onnx fp32"]["refine"] == "joint-edit1/greedy"
-    assert "| joint-edit1/parallel |" in text
+        assert by_name["spotter+refiner onnx fp32"]["refine"] == "joint-edit1/greedy, ratio 0.2"
+    assert "| joint-edit1/parallel, ratio 0.2 |" in text
 
 
 def test_bench_refine_options(bundle, tmp_path):
     out = tmp_path / "bench.json"
     assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--refine-policy", "joint",
-                          "--refine-below", "0.5", "--json", str(out)]) == 0
+                          "--refine-below", "0.5", "--refine-ratio", "0.1", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["results"]
     refine = {r["name"]: r["refine"] for r in results}
-    assert refine["spotter+refiner torch fp32"] == "joint/greedy, below 0.5"  # auto: greedy with joint
+    assert refine["spotter+refiner torch fp32"] == "joint/greedy, ratio 0.1, below 0.5"  # auto: greedy with joint
     assert not any(name.endswith("greedy") for name in refine)  # nothing to compare against
     assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--refine-mode", "parallel",
-                          "--refine-policy", "always", "--json", str(out)]) == 0
+                          "--refine-policy", "always", "--refine-ratio", "off", "--json", str(out)]) == 0
     refine = {r["name"]: r["refine"] for r in json.loads(out.read_text())["results"]}
     assert refine["spotter+refiner torch bf16"] == "always/parallel"
     assert refine["spotter+refiner torch fp32 greedy"] == "always/greedy"

@@ -446,8 +446,9 @@ def test_gate_skips_confident_words(monkeypatch):
     monkeypatch.setattr(r, "memory", lambda ids, *a: seen.append(ids.shape[0]) or memory(ids, *a))
     for policy in ("always", "joint-edit1"):
         seen.clear()
-        gated = Recognizer(s, bank, r, refine_policy=policy, refine_below=gate).read(images, batch_size=24)
-        full = Recognizer(s, bank, r, refine_policy=policy).read(images, batch_size=24)
+        gated = Recognizer(s, bank, r, refine_policy=policy, refine_below=gate, refine_ratio=None).read(
+            images, batch_size=24)
+        full = Recognizer(s, bank, r, refine_policy=policy, refine_ratio=None).read(images, batch_size=24)
         assert seen == [sum(below), len(images)]  # the Refiner's memory: gated words only, then all
         for g, f, sp, low in zip(gated, full, spot, below):
             want = f if low else sp
@@ -460,6 +461,43 @@ def test_gate_skips_confident_words(monkeypatch):
         rec.refine_mode = "beam"
     with pytest.raises(ValueError):
         Recognizer(s, bank, r, refine_policy="sometimes")
+
+
+def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
+    """``refine_ratio``: a word whose every position (end of word included) has the Spotter's
+    runner-up probability at most R times its best keeps the Spotter's reading without reaching
+    the Refiner; the others are refined as without the gate."""
+    from mstr.preprocess import preprocess
+    from mstr.recognizer import spotter_decode
+
+    s, bank, r = _tiny_recognizer(4)
+    images = _images(24, seed=9)
+    spot = Recognizer(s, bank, None).read(images)
+    with torch.no_grad():  # per word, the largest runner-up/best ratio over its positions
+        _, _, _, top_p = spotter_decode(s(preprocess(images, (32, 128))).logits, s.cfg.topk)
+    worst = [(top_p[b, :len(p.chars) + 1, 1] / top_p[b, :len(p.chars) + 1, 0]).max().item()
+             for b, p in enumerate(spot)]
+    ranked = sorted(worst)  # the gate between two words far enough apart for float rounding
+    k = max(range(4, len(ranked) - 4), key=lambda i: ranked[i] - ranked[i - 1])
+    assert ranked[k] - ranked[k - 1] > 1e-4
+    ratio = (ranked[k] + ranked[k - 1]) / 2
+    doubt = [w > ratio for w in worst]
+    assert 0 < sum(doubt) < len(doubt)
+    seen = []
+    memory = r.memory
+    monkeypatch.setattr(r, "memory", lambda ids, *a: seen.append(ids.shape[0]) or memory(ids, *a))
+    gated = Recognizer(s, bank, r, refine_policy="always", refine_ratio=ratio).read(images, batch_size=24)
+    full = Recognizer(s, bank, r, refine_policy="always", refine_ratio=None).read(images, batch_size=24)
+    assert seen == [sum(doubt), len(images)]
+    for g, f, sp, d in zip(gated, full, spot, doubt):
+        want = f if d else sp
+        assert g.text == want.text and g.confidence == pytest.approx(want.confidence, rel=1e-4)
+    rec = Recognizer(s, bank, r)
+    assert rec.refine_ratio == 0.2  # the default
+    for bad in (0.0, 1.0, -0.1, "0.2", True):
+        with pytest.raises(ValueError, match="refine_ratio"):
+            rec.refine_ratio = bad
+    rec.refine_ratio = None  # off
 
 
 def test_refine_modes_run_under_bf16():

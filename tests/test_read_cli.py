@@ -138,3 +138,10 @@ def test_read_workers_reach_load_and_the_reader_is_closed(images, read_cli, caps
     assert read_cli["recognizer"].closed == 1
     assert cli_main.main(["read", str(good1), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+    assert read_cli["kwargs"]["refine_ratio"] == 0.2  # the default gate
+    assert cli_main.main(["read", str(good1), "--refine-ratio", "off"]) == 0
+    assert read_cli["kwargs"]["refine_ratio"] is None
+    for bad in ("1.5", "0", "some"):
+        with pytest.raises(SystemExit):
+            cli_main.main(["read", str(good1), "--refine-ratio", bad])
+        assert "--refine-ratio" in capsys.readouterr().err

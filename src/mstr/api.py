@@ -5,7 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 from mstr.errors import UserError
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY
+from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 
 __all__ = ["load", "default_bundle_path", "BACKENDS"]
 
@@ -21,15 +21,17 @@ def default_bundle_path() -> Path:
 
 def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
          refine_policy: str = DEFAULT_REFINE_POLICY, backend: str = "torch",
-         refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None, workers: int = 1,
-         worker_threads: int | None = None):
+         refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
+         refine_ratio: float | None = DEFAULT_REFINE_RATIO, workers: int = 1, worker_threads: int | None = None):
     """Load a model bundle (a folder; None = the shipped default model).
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
     and the Refiner's readings (default "joint-edit1": the Refiner's reading when it is one edit from
     the Spotter's and both models together find it likelier; see :mod:`mstr.refine_policy`);
     ``refine_mode`` how the Refiner's reading is found ("auto", "parallel", "greedy") and
-    ``refine_below`` a Spotter confidence at or above which the Refiner is skipped (None: never);
+    ``refine_ratio`` / ``refine_below`` gates that skip the Refiner for words the Spotter reads
+    without doubt (every position's runner-up probability at most ``refine_ratio`` times the best,
+    default 0.2; Spotter confidence at least ``refine_below``, default None: off);
     ``bf16=True`` runs in bfloat16 autocast. ``backend="onnx"`` (or ``"onnx-int8"``) reads with
     onnxruntime from an export folder made by ``mstr export onnx`` (``path`` = that folder, or a
     bundle folder holding it as ``onnx/``): same ``read()`` and predictions, CPU only, no bf16.
@@ -45,7 +47,7 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     if workers != 1:
         return _load_parallel(path, workers=workers, worker_threads=worker_threads, refiner=refiner,
                               device=device, bf16=bf16, refine_policy=refine_policy, backend=backend,
-                              refine_mode=refine_mode, refine_below=refine_below)
+                              refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio)
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend != "torch":
@@ -54,14 +56,15 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
         if path is None:
             raise UserError(f"backend={backend!r} needs the folder of an ONNX export (`mstr export onnx`)")
         return load_onnx(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                         int8=backend == "onnx-int8", refine_mode=refine_mode, refine_below=refine_below)
+                         int8=backend == "onnx-int8", refine_mode=refine_mode, refine_below=refine_below,
+                         refine_ratio=refine_ratio)
     if path is None:
         path = default_bundle_path()
         if not (path / "config.json").is_file():
             raise UserError("no default model is shipped with this version of mstr yet: pass a bundle "
                             "folder (e.g. --bundle runs/bundle) made by the training recipes")
     return load_bundle(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                       refine_mode=refine_mode, refine_below=refine_below)
+                       refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio)
 
 
 def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, **kwargs):

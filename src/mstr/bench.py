@@ -184,8 +184,9 @@ class Config:
             from mstr.refine_policy import resolve_refine_mode
 
             mode = "greedy" if self.backend == "onnx" else resolve_refine_mode(self.reader.refine_policy, mode)
-        below = self.reader.refine_below
-        return f"{self.reader.refine_policy}/{mode}" + ("" if below is None else f", below {below:g}")
+        below, ratio = self.reader.refine_below, self.reader.refine_ratio
+        return (f"{self.reader.refine_policy}/{mode}" + ("" if ratio is None else f", ratio {ratio:g}")
+                + ("" if below is None else f", below {below:g}"))
 
     def prepare(self, x: torch.Tensor) -> Any:
         if self.backend == "onnx":
@@ -202,7 +203,7 @@ def _torch_configs(rec: Any) -> list[Config]:
     def variant(bf16: bool, channels_last: bool, mode: str | None = None) -> Any:
         return Recognizer(rec.spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
                           refine_policy=rec.refine_policy, refine_mode=mode or rec.refine_mode,
-                          refine_below=rec.refine_below, channels_last=channels_last)
+                          refine_below=rec.refine_below, refine_ratio=rec.refine_ratio, channels_last=channels_last)
 
     base = "spotter torch fp32"
     out = [Config(base, "torch", "fp32", False, variant(False, False)),
@@ -443,6 +444,8 @@ def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bo
         rec.refine_mode = refine["refine_mode"]
     if refine.get("refine_below") is not None:
         rec.refine_below = refine["refine_below"]
+    if "refine_ratio" in refine:
+        rec.refine_ratio = refine["refine_ratio"]
     report: dict[str, Any] = {"bundle": str(bundle), "name": rec.name, "machine": machine_info(threads),
                               "settings": {"batch": batch, "n": n, "repeats": repeats, "seed": seed,
                                            "inputs": "random tensors in [-1, 1]"}}
@@ -471,7 +474,7 @@ def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bo
                 export_onnx(bundle, onnx_dir, int8=True)
             configs += _onnx_configs(Path(onnx_dir), threads, rec.refiner is not None,
                                      {"refine_policy": rec.refine_policy, "refine_mode": rec.refine_mode,
-                                      "refine_below": rec.refine_below})
+                                      "refine_below": rec.refine_below, "refine_ratio": rec.refine_ratio})
     else:
         onnx_note = "ONNX rows skipped (--no-onnx)"
     report["onnx_note"] = onnx_note

@@ -25,7 +25,7 @@ import torch
 from mstr import __version__
 from mstr.bank import PAD_ID, Bank
 from mstr.errors import UserError
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY
+from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.weights import load_weights, save_weights
@@ -91,7 +91,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 
 def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
                 refine_policy: str = DEFAULT_REFINE_POLICY, refine_mode: str = DEFAULT_REFINE_MODE,
-                refine_below: float | None = None):
+                refine_below: float | None = None, refine_ratio: float | None = DEFAULT_REFINE_RATIO):
     """Load a bundle into a :class:`~mstr.recognizer.Recognizer` (options as for it)."""
     from mstr.recognizer import Recognizer
 
@@ -113,4 +113,5 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
         ref = Refiner(r_cfg, bank.vectors, PAD_ID)
         load_weights(ref, folder / "refiner.safetensors")
     return Recognizer(spotter, bank, ref, config=cfg, name=cfg.get("name", folder.name), device=device, bf16=bf16,
-                      refine_policy=refine_policy, refine_mode=refine_mode, refine_below=refine_below)
+                      refine_policy=refine_policy, refine_mode=refine_mode, refine_below=refine_below,
+                      refine_ratio=refine_ratio)

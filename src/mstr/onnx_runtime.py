@@ -4,7 +4,7 @@
 graphs, the bundle's ``config.json`` and its bank. :class:`OnnxRecognizer` has the surface of
 :class:`mstr.recognizer.Recognizer` — ``read(images)`` and ``read_tensor(x)`` returning the same
 :class:`~mstr.prediction.Prediction` objects, with the same decoding (:func:`spotter_decode`,
-the same greedy Refiner loop, the same ``refine_policy``, ``refine_mode`` and ``refine_below``,
+the same greedy Refiner loop, the same ``refine_policy``, ``refine_mode``, ``refine_below`` and ``refine_ratio``,
 through the same :func:`mstr.recognizer.refine_readings`) — so the two backends agree up to float
 rounding (checked by ``tests/test_onnx.py``). One difference: the default ``refine_mode="auto"``
 decodes greedily here, as the exported step graph teacher-forces one position per step, so the
@@ -32,7 +32,7 @@ from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
 from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
 from mstr.prediction import Prediction
 from mstr.recognizer import _cut, read_images, refine_readings, spotter_decode
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, RefineSettings
+from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
 
@@ -71,8 +71,9 @@ class OnnxRecognizer(RefineSettings):
 
     def __init__(self, folder: str | Path, *, refiner: bool = True, refine_policy: str = DEFAULT_REFINE_POLICY,
                  refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
-                 int8: bool = False, threads: int | None = None) -> None:
-        self._init_refine(refine_policy, refine_mode, refine_below)
+                 refine_ratio: float | None = DEFAULT_REFINE_RATIO, int8: bool = False,
+                 threads: int | None = None) -> None:
+        self._init_refine(refine_policy, refine_mode, refine_below, refine_ratio)
         ort = _import_ort()
         folder = find_export(folder)
         try:
@@ -146,8 +147,7 @@ class OnnxRecognizer(RefineSettings):
     def _refined(self, logits: np.ndarray, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
                  readings: list[tuple[list[int], list[float], float]]) -> list[tuple[list[int], list[float], float]]:
         """``readings`` after the Refiner, as :meth:`mstr.recognizer.Recognizer._refined`."""
-        below = self.refine_below
-        rows = [b for b, r in enumerate(readings) if below is None or r[2] < below]
+        rows = self._refine_rows(readings, top_p[..., :2].tolist())
         if not rows:
             return readings
         ti, tp = np.ascontiguousarray(top_i.numpy()[rows]), np.ascontiguousarray(top_p.numpy()[rows])
@@ -205,7 +205,8 @@ class OnnxRecognizer(RefineSettings):
 
 def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
               refine_policy: str = DEFAULT_REFINE_POLICY, int8: bool = False, threads: int | None = None,
-              refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None) -> OnnxRecognizer:
+              refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
+              refine_ratio: float | None = DEFAULT_REFINE_RATIO) -> OnnxRecognizer:
     """:class:`OnnxRecognizer` for an export folder (or a bundle folder holding ``onnx/``)."""
     if torch.device(device).type != "cpu":
         raise UserError(f"the ONNX backend runs on the CPU only (device={device!r}); use backend='torch' for "
@@ -214,4 +215,4 @@ def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf
         raise UserError("bf16 is a torch autocast option; the ONNX backend runs float32 graphs "
                         "(backend='onnx-int8' for the quantised ones)")
     return OnnxRecognizer(path, refiner=refiner, refine_policy=refine_policy, refine_mode=refine_mode,
-                          refine_below=refine_below, int8=int8, threads=threads)
+                          refine_below=refine_below, refine_ratio=refine_ratio, int8=int8, threads=threads)

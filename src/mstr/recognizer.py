@@ -21,8 +21,8 @@ from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
 from mstr.preprocess import preprocess
-from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, REFINE_MODES, REFINE_POLICIES,
-                                RefineSettings, resolve_refine_mode)
+from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, REFINE_MODES,
+                                REFINE_POLICIES, RefineSettings, resolve_refine_mode)
 
 __all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "refine_readings",
            "within_one_edit", "forced_chunks", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY", "REFINE_MODES", "DEFAULT_REFINE_MODE"]
@@ -319,9 +319,11 @@ class Recognizer(RefineSettings):
     With a Refiner, ``refine_policy`` says which reading is returned, the Spotter's or the
     Refiner's (see :data:`REFINE_POLICIES`), ``refine_mode`` how the Refiner's reading is found
     (``parallel`` teacher-forced passes, ``greedy`` step-by-step decoding, or ``auto``: parallel
-    with ``joint-edit1``, where both give the same readings; see :mod:`mstr.refine_policy`), and ``refine_below`` (default None: off) skips the Refiner for words
-    whose Spotter confidence is at least that. All three can be changed on a loaded Recognizer
-    (``rec.refine_mode = "greedy"``). The confidence of a reading is the product of its characters'
+    with ``joint-edit1``, where both give the same readings; see :mod:`mstr.refine_policy`);
+    ``refine_ratio`` (default 0.2) skips the Refiner for words whose every position has the
+    Spotter's runner-up probability at most that times the best, and ``refine_below`` (default
+    None: off) for words whose Spotter confidence is at least that. All four can be changed on a
+    loaded Recognizer (``rec.refine_mode = "greedy"``). The confidence of a reading is the product of its characters'
     probabilities and the end-of-sequence probability.
 
     ``spotter`` and ``refiner`` are put in eval mode on ``device``. The Spotter reads through a
@@ -334,8 +336,8 @@ class Recognizer(RefineSettings):
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
                  bf16: bool = False, refine_policy: str = DEFAULT_REFINE_POLICY,
                  refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
-                 channels_last: bool | None = None) -> None:
-        self._init_refine(refine_policy, refine_mode, refine_below)
+                 refine_ratio: float | None = DEFAULT_REFINE_RATIO, channels_last: bool | None = None) -> None:
+        self._init_refine(refine_policy, refine_mode, refine_below, refine_ratio)
         self.spotter = spotter.eval().to(device)
         self._reader = fold_batchnorm(self.spotter)
         if channels_last is None:
@@ -394,11 +396,9 @@ class Recognizer(RefineSettings):
 
     def _refined(self, out, top_i: torch.Tensor, top_p: torch.Tensor, readings: list[Reading]) -> list[Reading]:
         """``readings`` after the Refiner, under the refine policy, mode and gate."""
-        below = self.refine_below
-        # the words to refine, shortest Spotter reading first: teacher-forced passes then run in
-        # chunks of similar lengths, each padded to its own longest reading only
-        rows = sorted((b for b, r in enumerate(readings) if below is None or r[2] < below),
-                      key=lambda b: len(readings[b][0]))
+        # the words to refine (the gates': refine_ratio, refine_below), shortest Spotter reading first:
+        # teacher-forced passes then run in chunks of similar lengths, each padded to its own longest
+        rows = sorted(self._refine_rows(readings, top_p[..., :2].tolist()), key=lambda b: len(readings[b][0]))
         if not rows:
             return readings
         ref = self.refiner

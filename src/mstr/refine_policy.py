@@ -30,13 +30,20 @@ Modes (``refine_mode``), how the Refiner's reading is found:
 * ``auto`` (default): ``parallel`` with ``joint-edit1`` (where it is exact), ``greedy`` with the
   other policies.
 
-``refine_below`` (a Spotter-confidence gate, default off): words whose Spotter confidence is at
-least this keep the Spotter's reading without running the Refiner.
+Gates skip the Refiner for words the Spotter reads without doubt, which keep the Spotter's reading:
+
+* ``refine_ratio`` (default 0.2): words whose every position (end of word included) has the
+  Spotter's runner-up probability at most this times its best one. Chosen on the held-out-font
+  dev set (``tools/refine_study.py gates``): with the shipped model it skips 24 % of the words and
+  costs 0.03 WRR there (2 words in 6,000), none on the test set; the Refiner's gains come from
+  words the Spotter reads with doubt somewhere (docs/speed.md). None: no such gate;
+* ``refine_below`` (default off): words whose Spotter confidence is at least this.
 """
 REFINE_POLICIES = ("joint-edit1", "joint", "confidence", "always")
 DEFAULT_REFINE_POLICY = "joint-edit1"
 REFINE_MODES = ("auto", "parallel", "greedy")
 DEFAULT_REFINE_MODE = "auto"
+DEFAULT_REFINE_RATIO = 0.2
 
 POLICY_HELP = ("with a Refiner, which reading to keep: joint-edit1 (the Refiner's only when it is one edit "
                "from the Spotter's and both models together find it likelier), joint (the one Spotter and Refiner "
@@ -47,31 +54,52 @@ MODE_HELP = ("how the Refiner reads: parallel (teacher-forced parallel passes: w
              f"(parallel with joint-edit1, greedy otherwise; always greedy with the onnx backends); default "
              f"{DEFAULT_REFINE_MODE}")
 GATE_HELP = ("run the Refiner only on words whose Spotter confidence is below P (0..1; the others keep the "
-             "Spotter's reading); default: every word")
+             "Spotter's reading); default: no confidence gate")
+RATIO_HELP = ("skip the Refiner for words whose Spotter reading has, at every position (end of word included), "
+              "a runner-up probability at most R times the best (0 < R < 1; 'off': refine every word); "
+              f"default {DEFAULT_REFINE_RATIO:g}")
 
 
-def check_refine_options(policy: str, mode: str, below: float | None) -> None:
-    """Raise ``ValueError`` for an unknown policy or mode, or a gate outside (0, 1]."""
+def check_refine_options(policy: str, mode: str, below: float | None,
+                         ratio: float | None = DEFAULT_REFINE_RATIO) -> None:
+    """Raise ``ValueError`` for an unknown policy or mode, a confidence gate outside (0, 1] or a
+    ratio gate outside (0, 1)."""
     if policy not in REFINE_POLICIES:
         raise ValueError(f"refine_policy must be one of {REFINE_POLICIES}, got {policy!r}")
     if mode not in REFINE_MODES:
         raise ValueError(f"refine_mode must be one of {REFINE_MODES}, got {mode!r}")
     if below is not None and not 0.0 < below <= 1.0:
         raise ValueError(f"refine_below must be in (0, 1], got {below!r}")
+    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 < ratio < 1.0):
+        raise ValueError(f"refine_ratio must be in (0, 1) or None, got {ratio!r}")
 
 
 class RefineSettings:
-    """``refine_policy``, ``refine_mode`` and ``refine_below`` as attributes checked on every change
-    (:func:`check_refine_options`), for the recognizers of both backends."""
+    """``refine_policy``, ``refine_mode``, ``refine_below`` and ``refine_ratio`` as attributes
+    checked on every change (:func:`check_refine_options`), for the recognizers of both backends."""
 
-    def _init_refine(self, policy: str, mode: str, below: float | None) -> None:
-        check_refine_options(policy, mode, below)
-        self._refine = {"policy": policy, "mode": mode, "below": below}
+    def _init_refine(self, policy: str, mode: str, below: float | None,
+                     ratio: float | None = DEFAULT_REFINE_RATIO) -> None:
+        check_refine_options(policy, mode, below, ratio)
+        self._refine = {"policy": policy, "mode": mode, "below": below, "ratio": ratio}
 
     def _set_refine(self, **change) -> None:
         new = {**self._refine, **change}
-        check_refine_options(new["policy"], new["mode"], new["below"])
+        check_refine_options(new["policy"], new["mode"], new["below"], new["ratio"])
         self._refine = new
+
+    def _refine_rows(self, readings, top2) -> list[int]:
+        """The rows the Refiner reads, under the gates: ``readings`` are the Spotter's (ids, probs,
+        confidence); ``top2`` per row and position its two best probabilities (nested lists)."""
+        below, ratio = self.refine_below, self.refine_ratio
+        rows = []
+        for b, (ids, _, conf) in enumerate(readings):
+            if below is not None and conf >= below:
+                continue
+            if ratio is not None and all(p2 <= ratio * p1 for p1, p2 in top2[b][:len(ids) + 1]):
+                continue
+            rows.append(b)
+        return rows
 
     refine_policy = property(lambda self: self._refine["policy"],
                              lambda self, v: self._set_refine(policy=v), doc="see :data:`REFINE_POLICIES`")
@@ -79,6 +107,8 @@ class RefineSettings:
                            lambda self, v: self._set_refine(mode=v), doc="see :data:`REFINE_MODES`")
     refine_below = property(lambda self: self._refine["below"],
                             lambda self, v: self._set_refine(below=v), doc="Spotter-confidence gate, or None")
+    refine_ratio = property(lambda self: self._refine["ratio"],
+                            lambda self, v: self._set_refine(ratio=v), doc="runner-up/best ratio gate, or None")
 
 
 def resolve_refine_mode(policy: str, mode: str) -> str:
@@ -101,17 +131,33 @@ def _gate(text: str) -> float:
     return value
 
 
+def _ratio(text: str) -> float | None:
+    import argparse
+
+    if text.strip().lower() == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or 'off': {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1) or 'off', got {text}")
+    return value
+
+
 def add_refine_arguments(p) -> None:
-    """``--refine-policy``, ``--refine-mode`` and ``--refine-below`` on an argparse parser."""
+    """``--refine-policy``, ``--refine-mode``, ``--refine-below`` and ``--refine-ratio`` on an argparse parser."""
     p.add_argument("--refine-policy", choices=REFINE_POLICIES, default=DEFAULT_REFINE_POLICY, help=POLICY_HELP)
     p.add_argument("--refine-mode", choices=REFINE_MODES, default=DEFAULT_REFINE_MODE, help=MODE_HELP)
     p.add_argument("--refine-below", type=_gate, default=None, metavar="P", help=GATE_HELP)
+    p.add_argument("--refine-ratio", type=_ratio, default=DEFAULT_REFINE_RATIO, metavar="R", help=RATIO_HELP)
 
 
 def apply_refine_arguments(recognizer, args) -> None:
-    """Set the parsed refine mode and gate on a loaded recognizer (the policy goes to ``mstr.load``)."""
+    """Set the parsed refine mode and gates on a loaded recognizer (the policy goes to ``mstr.load``)."""
     recognizer.refine_mode = args.refine_mode
     recognizer.refine_below = args.refine_below
+    recognizer.refine_ratio = args.refine_ratio
 
 
 def refine_command_parts(args) -> list[str]:
@@ -123,4 +169,6 @@ def refine_command_parts(args) -> list[str]:
         parts += ["--refine-mode", args.refine_mode]
     if args.refine_below is not None:
         parts += ["--refine-below", f"{args.refine_below:g}"]
+    if args.refine_ratio != DEFAULT_REFINE_RATIO:
+        parts += ["--refine-ratio", "off" if args.refine_ratio is None else f"{args.refine_ratio:g}"]
     return parts

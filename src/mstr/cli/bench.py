@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                        batch=args.batch, n=args.n, repeats=args.repeats, onnx=not args.no_onnx, onnx_dir=args.onnx,
                        samples=samples, log=log,
                        refine={"refine_policy": args.refine_policy, "refine_mode": args.refine_mode,
-                               "refine_below": args.refine_below})
+                               "refine_below": args.refine_below, "refine_ratio": args.refine_ratio})
     print(format_markdown(report), end="")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

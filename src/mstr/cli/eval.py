@@ -302,7 +302,8 @@ def _run_words(args: argparse.Namespace) -> int:
     report = result.to_dict()
     report.update({"bundle": str(args.bundle), "refiner": not args.no_refiner,
                    "refine": None if args.no_refiner else {"policy": args.refine_policy, "mode": args.refine_mode,
-                                                           "below": args.refine_below},
+                                                           "below": args.refine_below,
+                                                           "ratio": args.refine_ratio},
                    "command": _words_command(args)})
     text = format_table(result.table)
     print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else text)

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
                       refine_policy=args.refine_policy, backend=args.backend, refine_mode=args.refine_mode,
-                      refine_below=args.refine_below, workers=args.workers)
+                      refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=args.workers)
     try:
         return _read_all(recognizer, args)
     finally:
