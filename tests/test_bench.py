@@ -126,6 +126,46 @@ def test_bench_real_crops_from_lmdb(bundle, tmp_path):
     assert "real crops" in report["settings"]["inputs"]
 
 
+def test_bench_workers_and_tesseract_rows(bundle, tmp_path, monkeypatch):
+    """--workers 2 adds the whole pipeline read by two processes (float32 and bf16), reading as one
+    process does; --tesseract adds Tesseract on the same crops (a stub here: the command line is
+    tested in test_compare.py) and every row as a multiple of its words/s."""
+    import time
+
+    import mstr.engines.tesseract as tess
+    from mstr.data.lmdb import LmdbWriter
+    from mstr.prediction import Prediction
+
+    told = []
+
+    class SlowTesseract:
+        def __init__(self, langs, *, threads=1, **kwargs):
+            told.append((list(langs), threads))
+
+        def read(self, images, langs=None):
+            time.sleep(0.01 * len(images))
+            return [Prediction(text="to", confidence=0.5, script="Latn") for _ in images]
+
+    monkeypatch.setattr(tess, "TesseractEngine", SlowTesseract)
+    rng = np.random.default_rng(1)
+    with LmdbWriter(tmp_path / "LMDB" / "en" / "test_lmdb") as writer:
+        for label in ("a", "to", "cat", "word", "signs", "to"):
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (24, 20 + 8 * len(label), 3), dtype=np.uint8)).save(buf, "PNG")
+            writer.add(buf.getvalue(), label, lang="en")
+    out = tmp_path / "b.json"
+    assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--lmdb", str(tmp_path),
+                          "--threads", "2", "--workers", "2", "--tesseract", "--json", str(out)]) == 0
+    rows = {r["name"]: r for r in json.loads(out.read_text())["real"]["read"]}
+    tesseract = rows["tesseract (2 processes, told each crop's language)"]
+    assert told == [(["en"], 2)] and tesseract["exact_match"] == pytest.approx(100 * 2 / 6)
+    assert tesseract["x_tesseract"] == pytest.approx(1.0)
+    one, two = rows["spotter+refiner torch fp32"], rows["spotter+refiner torch fp32, 2 workers"]
+    assert two["exact_match"] == one["exact_match"] and "spotter+refiner torch bf16, 2 workers" in rows
+    assert all(r["x_tesseract"] == pytest.approx(r["words_per_s"] / tesseract["words_per_s"]) for r in rows.values())
+    assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--tesseract"]) == 2  # no crops
+
+
 def test_bench_user_errors(bundle, tmp_path, capsys):
     assert cli_main.main(["bench", "--bundle", str(tmp_path / "missing"), *FAST]) == 2
     assert "not found" in capsys.readouterr().err

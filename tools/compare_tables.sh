@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The side-by-side tables of docs/baselines.md, in one command (threads: 2, this machine's cores):
+# The side-by-side tables of docs/baselines.md, in one command (threads: 2, this machine's cores; the torch
+# engines read with 2 worker processes of 1 thread each, as Tesseract runs 2 processes):
 #   1. 6-language held-out-font synthetic test: the shipped model (Spotter + Refiner, Spotter alone) vs Tesseract;
 #   2. equal training budget: mSTR Spotter vs CRNN-CTC vs softmax-head Spotter vs Tesseract, on English
 #      (500 steps × 64: runs/recipes/1lang-en + runs/baselines/*-en) and on en/hi/bn (1,500 steps:
@@ -24,19 +25,19 @@ C6=runs/baselines/crnn-6lang/bundle
 X6=runs/baselines/softmax-6lang/bundle
 have() { for b in "$@"; do [ -f "$b/config.json" ] || { echo "skipped: $b missing" >&2; return 1; }; done; }
 $M compare --lmdb runs/data/words6_test --langs 6lang --engines mstr,mstr-spotter,tesseract --bundle $DEF \
-  --threads 2 --out "$OUT/synth-6lang" > /dev/null
+  --threads 2 --workers 2 --out "$OUT/synth-6lang" > /dev/null
 have $S1 $C1 $X1 && $M compare --lmdb runs/data/words6_test --langs en --engines mstr-spotter,crnn,softmax,tesseract \
-  --bundle $S1 --crnn $C1 --softmax $X1 --threads 2 --out "$OUT/synth-en-budget" > /dev/null
+  --bundle $S1 --crnn $C1 --softmax $X1 --threads 2 --workers 2 --out "$OUT/synth-en-budget" > /dev/null
 have $S3 $C3 $X3 && $M compare --lmdb runs/data/words6_test --langs en,hi,bn --engines mstr-spotter,crnn,softmax,tesseract \
-  --bundle $S3 --crnn $C3 --softmax $X3 --threads 2 --out "$OUT/synth-3lang-budget" > /dev/null
+  --bundle $S3 --crnn $C3 --softmax $X3 --threads 2 --workers 2 --out "$OUT/synth-3lang-budget" > /dev/null
 have $S6 $C6 $X6 && $M compare --lmdb runs/data/words6_test --langs 6lang --engines mstr-spotter,crnn,softmax,tesseract \
-  --bundle $S6 --crnn $C6 --softmax $X6 --threads 2 --out "$OUT/synth-6lang-budget" > /dev/null
+  --bundle $S6 --crnn $C6 --softmax $X6 --threads 2 --workers 2 --out "$OUT/synth-6lang-budget" > /dev/null
 $M compare --manifest configs/splits/iiit5k_train/dev.jsonl --root ../shared/data/real --langs en \
-  --convention en-benchmark --engines mstr,mstr-spotter,tesseract --bundle $DEF --threads 2 \
+  --convention en-benchmark --engines mstr,mstr-spotter,tesseract --bundle $DEF --threads 2 --workers 2 \
   --out "$OUT/iiit5k-dev" > /dev/null
 have $S1 $C1 $X1 && $M compare --manifest configs/splits/iiit5k_train/dev.jsonl --root ../shared/data/real --langs en \
   --convention en-benchmark --engines mstr-spotter,crnn,softmax --bundle $S1 --crnn $C1 --softmax $X1 \
-  --threads 2 --out "$OUT/iiit5k-dev-en-budget" > /dev/null
+  --threads 2 --workers 2 --out "$OUT/iiit5k-dev-en-budget" > /dev/null
 for t in synth-6lang iiit5k-dev synth-en-budget iiit5k-dev-en-budget synth-3lang-budget synth-6lang-budget; do
   [ -f "$OUT/$t/compare.md" ] && { echo "### $t"; echo; cat "$OUT/$t/compare.md"; echo; }
 done

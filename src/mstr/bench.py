@@ -339,7 +339,7 @@ def _load_crops(samples: Sequence[Any], size: tuple[int, int]) -> dict[str, Any]
     from mstr.preprocess import preprocess
     from mstr.text import normalize
 
-    images, labels, decode_s, prep_s = [], [], [], []
+    images, labels, langs, decode_s, prep_s = [], [], [], [], []
     with ImageSource() as source:
         for s in samples:
             t0 = time.perf_counter()
@@ -353,9 +353,10 @@ def _load_crops(samples: Sequence[Any], size: tuple[int, int]) -> dict[str, Any]
             prep_s.append(time.perf_counter() - t1)
             images.append(im)
             labels.append(normalize(s.gt))
+            langs.append(s.lang)
     if not images:
         raise UserError("none of the given crops could be decoded")
-    return {"images": images, "labels": labels, "decode_ms": 1e3 * statistics.median(decode_s),
+    return {"images": images, "labels": labels, "langs": langs, "decode_ms": 1e3 * statistics.median(decode_s),
             "preprocess_ms": 1e3 * statistics.median(prep_s)}
 
 
@@ -391,6 +392,50 @@ def _real(configs: Sequence[Config], crops: dict[str, Any], batch: int, repeats:
     return out
 
 
+def _read_calls(name: str, read: Callable[[list[Any], list[Any]], list[Any]], crops: dict[str, Any],
+                batch: int) -> dict[str, Any]:
+    """words/s and exact match of ``read(images, langs)`` called once per batch of decoded crops
+    (after an untimed warm-up call), as ``mstr compare`` times an engine."""
+    images, labels, langs = crops["images"], crops["labels"], crops["langs"]
+    read(images[:batch], langs[:batch])
+    preds, seconds = [], 0.0
+    for i in range(0, len(images), batch):
+        t0 = time.perf_counter()
+        preds += read(images[i:i + batch], langs[i:i + batch])
+        seconds += time.perf_counter() - t0
+    return {"name": name, "words_per_s": len(images) / seconds,
+            "exact_match": 100.0 * sum(p.text == g for p, g in zip(preds, labels)) / len(images)}
+
+
+def _parallel_and_tesseract(bundle: str | Path, rec: Any, crops: dict[str, Any], batch: int, threads: int,
+                            workers: int | None, tesseract: bool, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Rows for the real-crop table: the whole pipeline read by ``workers`` processes sharing the
+    threads (float32 and bfloat16), and Tesseract with ``threads`` processes on the same crops."""
+    from mstr.api import load
+
+    rows = []
+    if workers:
+        for bf16 in (False, True):
+            name = f"spotter+refiner torch {'bf16' if bf16 else 'fp32'}, {workers} workers"
+            say(f"timing {name}")
+            with load(bundle, bf16=bf16, workers=workers, worker_threads=max(1, threads // workers),
+                      refine_policy=rec.refine_policy, refine_mode=rec.refine_mode, refine_below=rec.refine_below,
+                      refine_ratio=rec.refine_ratio) as reader:
+                rows.append(_read_calls(name, lambda ims, _langs: reader.read(ims, batch_size=batch), crops, batch))
+    if tesseract:
+        from mstr.engines.tesseract import PACKS, TesseractEngine
+
+        langs = crops["langs"]
+        if any(lang not in PACKS for lang in langs):
+            raise UserError("--tesseract needs crops whose language Tesseract has a pack for "
+                            f"({', '.join(sorted(PACKS))}); got {sorted({str(x) for x in langs} - set(PACKS))}")
+        engine = TesseractEngine(sorted(set(langs)), threads=threads)
+        name = f"tesseract ({threads} processes, told each crop's language)"
+        say(f"timing {name}")
+        rows.append(_read_calls(name, engine.read, crops, batch))
+    return rows
+
+
 def _read_images(cfg: Config, images: Sequence[Any], batch: int, size: tuple[int, int]) -> list[Any]:
     from mstr.preprocess import preprocess
 
@@ -407,7 +452,8 @@ def _read_images(cfg: Config, images: Sequence[Any], batch: int, size: tuple[int
 def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64, n: int = 640, repeats: int = 30,
               onnx: bool = True, onnx_dir: str | Path | None = None, samples: Sequence[Any] | None = None,
               seed: int = 0, log: Callable[[str], None] | None = None,
-              refine: dict[str, Any] | None = None) -> dict[str, Any]:
+              refine: dict[str, Any] | None = None, workers: int | None = None,
+              tesseract: bool = False) -> dict[str, Any]:
     """Measure ``bundle`` (see the module docstring); returns the report as a JSON-able dict.
 
     ``threads`` sets torch's and onnxruntime's thread count for the run (default: torch's).
@@ -416,10 +462,17 @@ def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64
     ``samples`` (:class:`mstr.eval.words.EvalSample`) are real crops: they replace the random
     inputs and add the real-crop tables. ``refine`` (``refine_policy``, ``refine_mode``,
     ``refine_below``; default: :func:`mstr.load`'s) sets how the Spotter + Refiner configurations
-    refine; with a parallel mode, the torch pipelines are also timed decoding greedily.
+    refine; with a parallel mode, the torch pipelines are also timed decoding greedily. With real
+    crops, ``workers`` (≥ 2) adds the whole pipeline read by that many processes sharing the threads
+    (:mod:`mstr.parallel`), and ``tesseract`` Tesseract on the same crops with as many processes as
+    threads, each row then also given as a multiple of Tesseract's words/s.
     """
     if batch < 1 or n < 1 or repeats < 1:
         raise UserError("--batch, --n and --repeats must be at least 1")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise UserError(f"--workers must be a whole number, got {workers!r}")
+    if (workers or tesseract) and not samples:
+        raise UserError("--workers and --tesseract time real crops: give --lmdb or --manifest")
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be at least 1, got {threads}")
     before = torch.get_num_threads()
@@ -427,14 +480,15 @@ def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64
         torch.set_num_threads(threads)
     try:
         return _run_bench(bundle, batch=batch, n=n, repeats=repeats, onnx=onnx, onnx_dir=onnx_dir,
-                          samples=samples, seed=seed, log=log, refine=refine or {})
+                          samples=samples, seed=seed, log=log, refine=refine or {},
+                          workers=workers if workers and workers > 1 else None, tesseract=tesseract)
     finally:
         torch.set_num_threads(before)
 
 
 def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bool, onnx_dir: str | Path | None,
                samples: Sequence[Any] | None, seed: int, log: Callable[[str], None] | None,
-               refine: dict[str, Any]) -> dict[str, Any]:
+               refine: dict[str, Any], workers: int | None, tesseract: bool) -> dict[str, Any]:
     from mstr.api import load
 
     say = log or (lambda _msg: None)
@@ -518,6 +572,11 @@ def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bo
                 "spotter+refiner torch bf16 channels-last", "spotter+refiner torch bf16 channels-last greedy",
                 "spotter+refiner onnx fp32")]
             report["real"] = _real(picked, crops, batch, repeats)
+            extra = _parallel_and_tesseract(bundle, rec, crops, batch, threads, workers, tesseract, say)
+            report["real"]["read"] += extra
+            tess = [r for r in extra if r["name"].startswith("tesseract")]
+            for r in report["real"]["read"]:
+                r["x_tesseract"] = r["words_per_s"] / tess[0]["words_per_s"] if tess else None
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -582,9 +641,12 @@ def format_markdown(report: dict[str, Any]) -> str:
     if real:
         lines += ["", f"Real crops ({real['images']}): decoding {real['decode_ms']:.2f} ms, preprocessing "
                       f"{real['preprocess_ms']:.2f} ms per image (median).", "",
-                  "| configuration | read() words/s from decoded images | exact match % |", "|---|---:|---:|"]
+                  "| configuration | read() words/s from decoded images | exact match % | ÷ Tesseract's words/s |",
+                  "|---|---:|---:|---:|"]
         for r in real["read"]:
-            lines.append(f"| {r['name']} | {r['words_per_s']:,.0f} | {r['exact_match']:.1f} |")
+            x = r.get("x_tesseract")
+            lines.append(f"| {r['name']} | {r['words_per_s']:,.0f} | {r['exact_match']:.1f} | "
+                         f"{'-' if x is None else f'{x:.2f}×'} |")
         if real["by_length"]:
             names = [k for k in real["by_length"][0] if k not in ("length", "words")]
             lines += ["", "Batch-1 latency (ms, median) by label length:", "",

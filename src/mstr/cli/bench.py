@@ -23,12 +23,15 @@ and the throughput at --batch (words/s), from a preprocessed tensor to Predictio
 then the Refiner's batch-1 latency against the number of decoding steps (label length + 1).
 Inputs are random tensors (the Spotter's cost does not depend on them; the Refiner's grows with
 the characters it reads). --lmdb / --manifest add real crops: decoding and preprocessing time,
-read() throughput and exact-match, and batch-1 latency by label length.
+read() throughput and exact-match, and batch-1 latency by label length; with --workers N the whole
+pipeline read by N processes sharing the threads, with --tesseract Tesseract on the same crops and
+every row as a multiple of Tesseract's words/s (the issue's "N x Tesseract" figure).
 
 Close other work first: every figure is slower on a busy machine (see the load average).
 
   mstr bench --bundle runs/bundle --threads 2
-  mstr bench --bundle runs/bundle --lmdb runs/data/words6_test --max-samples 512 --json bench.json"""
+  mstr bench --bundle runs/bundle --lmdb runs/data/words6_test --max-samples 512 --json bench.json
+  mstr bench --threads 2 --lmdb runs/data/words6_test --max-samples 1200 --workers 2 --tesseract --no-onnx"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +54,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", type=Path, default=None, metavar="R", help="image root of --manifest")
     p.add_argument("--max-samples", type=int, default=512, metavar="N",
                    help="real crops to use, evenly spaced (default 512)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="with real crops: also time the whole pipeline read by N processes sharing --threads "
+                        "(float32 and bf16; 'mstr.load(workers=N)')")
+    p.add_argument("--tesseract", action="store_true",
+                   help="with real crops: also time Tesseract on them (--threads processes, told each crop's "
+                        "language) and give every row as a multiple of its words/s")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the report as JSON")
     add_refine_arguments(p)
     p.set_defaults(func=run)
@@ -90,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
                        batch=args.batch, n=args.n, repeats=args.repeats, onnx=not args.no_onnx, onnx_dir=args.onnx,
                        samples=samples, log=log,
                        refine={"refine_policy": args.refine_policy, "refine_mode": args.refine_mode,
-                               "refine_below": args.refine_below, "refine_ratio": args.refine_ratio})
+                               "refine_below": args.refine_below, "refine_ratio": args.refine_ratio},
+                       workers=args.workers, tesseract=args.tesseract)
     print(format_markdown(report), end="")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
