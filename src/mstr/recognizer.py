@@ -25,7 +25,8 @@ from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFA
                                 REFINE_POLICIES, RefineSettings, resolve_refine_mode)
 
 __all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "refine_readings",
-           "within_one_edit", "forced_chunks", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY", "REFINE_MODES", "DEFAULT_REFINE_MODE"]
+           "within_one_edit", "forced_chunks", "REFINE_POLICIES", "DEFAULT_REFINE_POLICY", "REFINE_MODES",
+           "DEFAULT_REFINE_MODE"]
 
 #: most rows per teacher-forced Refiner call in the parallel refine mode
 FORCED_CHUNK = 64
@@ -323,8 +324,8 @@ class Recognizer(RefineSettings):
     ``refine_ratio`` (default 0.2) skips the Refiner for words whose every position has the
     Spotter's runner-up probability at most that times the best, and ``refine_below`` (default
     None: off) for words whose Spotter confidence is at least that. All four can be changed on a
-    loaded Recognizer (``rec.refine_mode = "greedy"``). The confidence of a reading is the product of its characters'
-    probabilities and the end-of-sequence probability.
+    loaded Recognizer (``rec.refine_mode = "greedy"``). The confidence of a reading is the product
+    of its characters' probabilities and the end-of-sequence probability.
 
     ``spotter`` and ``refiner`` are put in eval mode on ``device``. The Spotter reads through a
     copy made here, with BatchNorm folded into the convolutions (:func:`fold_batchnorm`) and, when
@@ -395,7 +396,7 @@ class Recognizer(RefineSettings):
         return preds
 
     def _refined(self, out, top_i: torch.Tensor, top_p: torch.Tensor, readings: list[Reading]) -> list[Reading]:
-        """``readings`` after the Refiner, under the refine policy, mode and gate."""
+        """``readings`` after the Refiner, under the refine policy, mode and gates."""
         # the words to refine (the gates': refine_ratio, refine_below), shortest Spotter reading first:
         # teacher-forced passes then run in chunks of similar lengths, each padded to its own longest
         rows = sorted(self._refine_rows(readings, top_p[..., :2].tolist()), key=lambda b: len(readings[b][0]))
@@ -425,7 +426,7 @@ class Recognizer(RefineSettings):
             result = torch.zeros(len(seqs), width + 1, len(self.bank), device=device)
             todo = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
             parts = [todo[a:min(b, a + FORCED_CHUNK)]
-                     for lo, b in forced_chunks([min(len(seqs[i]), max_len - 1) for i in todo])
+                     for lo, b in forced_chunks([min(len(seqs[i]), max_len - 1) for i in todo], FORCED_CHUNK)
                      for a in range(lo, b, FORCED_CHUNK)]
             for part in parts:
                 w = min(max(len(seqs[i]) for i in part), max_len - 1)

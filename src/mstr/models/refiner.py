@@ -218,7 +218,7 @@ class Refiner(nn.Module):
             heads = sa.num_heads
             scale = (sa.embed_dim // heads) ** -0.5
             q, k, v = F.linear(layer.norm1(x), sa.in_proj_weight, sa.in_proj_bias).chunk(3, dim=-1)
-            k, v = split_heads(k, heads).transpose(2, 3) * scale, split_heads(v, heads)     # B, H, dh, 1 and B, H, 1, dh
+            k, v = split_heads(k, heads).transpose(2, 3) * scale, split_heads(v, heads)  # B, H, dh, 1 and B, H, 1, dh
             if export:  # row t written by a select (how the ONNX graph has it)
                 kt = torch.where(here.view(1, 1, 1, -1), k, cache[2 * i])
                 vv = torch.where(here.view(1, 1, -1, 1), v, cache[2 * i + 1])
