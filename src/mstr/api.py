@@ -40,7 +40,8 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     torch threads (default: this process's threads divided among them, at least 1): a
     :class:`~mstr.parallel.ParallelReader` with the same ``read()``; on a few cores it reads more
     words per second than one process with as many threads (docs/speed.md). Close it (or use it
-    in a ``with`` block) to stop the processes.
+    in a ``with`` block) to stop the processes. The workers are spawned: a script that loads with
+    workers must do so under ``if __name__ == "__main__":``, as with any ``multiprocessing`` use.
     """
     from mstr.bundle import load_bundle
 
