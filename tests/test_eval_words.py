@@ -277,10 +277,15 @@ def eval_cli(monkeypatch):
 
     def fake_load(path=None, *, refiner=True, device="cpu", **kwargs):
         calls.append({"path": path, "refiner": refiner, "device": device})
+        LOAD_KWARGS.clear()
+        LOAD_KWARGS.update(kwargs)
         return StubRecognizer(STUB_TABLE)
 
     monkeypatch.setattr("mstr.api.load", fake_load)
     return calls
+
+
+LOAD_KWARGS: dict = {}
 
 
 def test_eval_cli_writes_report_predictions_and_gallery(manifest_data, tmp_path, eval_cli, capsys):
@@ -336,6 +341,23 @@ def test_eval_cli_on_lmdb(tmp_path, eval_cli, capsys):
     argv = ["eval", "--bundle", "b", "--lmdb", str(tmp_path), "--convention", "en-benchmark"]
     assert cli_main.main(argv) == 0
     assert "| test_lmdb | en | 1 | 100.00 | 100.00 | 100.00 |" in capsys.readouterr().out
+
+
+def test_eval_cli_workers_and_refine_options_reach_load(tmp_path, eval_cli, capsys):
+    with LmdbWriter(tmp_path / "LMDB" / "en" / "test_lmdb") as writer:
+        writer.add(png(RED), "bmw!")
+    out = tmp_path / "out"
+    argv = ["eval", "--bundle", "b", "--lmdb", str(tmp_path), "--workers", "2", "--refine-ratio", "off",
+            "--refine-mode", "greedy", "--out", str(out)]
+    assert cli_main.main(argv) == 0
+    assert LOAD_KWARGS["workers"] == 2 and LOAD_KWARGS["refine_ratio"] is None
+    assert LOAD_KWARGS["refine_mode"] == "greedy"
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert "--workers 2" in report["command"] and "--refine-ratio off" in report["command"]
+    assert report["refine"]["ratio"] is None
+    capsys.readouterr()
+    assert cli_main.main(["eval", "--bundle", "b", "--lmdb", str(tmp_path), "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
 
 
 def test_eval_cli_errors(tmp_path, eval_cli, capsys):

@@ -153,13 +153,6 @@ def add_refine_arguments(p) -> None:
     p.add_argument("--refine-ratio", type=_ratio, default=DEFAULT_REFINE_RATIO, metavar="R", help=RATIO_HELP)
 
 
-def apply_refine_arguments(recognizer, args) -> None:
-    """Set the parsed refine mode and gates on a loaded recognizer (the policy goes to ``mstr.load``)."""
-    recognizer.refine_mode = args.refine_mode
-    recognizer.refine_below = args.refine_below
-    recognizer.refine_ratio = args.refine_ratio
-
-
 def refine_command_parts(args) -> list[str]:
     """The refine options of ``args`` that differ from the defaults, as command-line words."""
     parts = []
