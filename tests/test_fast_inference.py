@@ -494,6 +494,10 @@ def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
         assert g.text == want.text and g.confidence == pytest.approx(want.confidence, rel=1e-4)
     rec = Recognizer(s, bank, r)
     assert rec.refine_ratio == 0.2  # the default
+    one_char = [([5], [0.9], 0.85)]  # a reading of one character: two positions with EOS
+    assert rec._refine_rows(one_char, [[[0.9, 0.05], [0.95, 0.01]]]) == []      # no doubt: skipped
+    assert rec._refine_rows(one_char, [[[0.9, 0.05], [0.6, 0.3]]]) == [0]       # doubt at the end
+    assert rec._refine_rows(one_char, [[[0.9], [0.95]]]) == [0]                 # top-1 only: refined
     for bad in (0.0, 1.0, -0.1, "0.2", True):
         with pytest.raises(ValueError, match="refine_ratio"):
             rec.refine_ratio = bad

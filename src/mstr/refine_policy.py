@@ -96,7 +96,8 @@ class RefineSettings:
         for b, (ids, _, conf) in enumerate(readings):
             if below is not None and conf >= below:
                 continue
-            if ratio is not None and all(p2 <= ratio * p1 for p1, p2 in top2[b][:len(ids) + 1]):
+            # (a Spotter with top-1 only gives no runner-up: the gate cannot judge, the word is refined)
+            if ratio is not None and all(len(p) > 1 and p[1] <= ratio * p[0] for p in top2[b][:len(ids) + 1]):
                 continue
             rows.append(b)
         return rows
