@@ -409,14 +409,16 @@ def _read_calls(name: str, read: Callable[[list[Any], list[Any]], list[Any]], cr
 
 def _parallel_and_tesseract(bundle: str | Path, rec: Any, crops: dict[str, Any], batch: int, threads: int,
                             workers: int | None, tesseract: bool, say: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Rows for the real-crop table: the whole pipeline read by ``workers`` processes sharing the
-    threads (float32 and bfloat16), and Tesseract with ``threads`` processes on the same crops."""
+    """Rows for the real-crop table: the whole pipeline (Spotter + Refiner, or the Spotter of a
+    bundle without one) read by ``workers`` processes sharing the threads (float32 and bfloat16),
+    and Tesseract with ``threads`` processes on the same crops."""
     from mstr.api import load
 
     rows = []
     if workers:
         for bf16 in (False, True):
-            name = f"spotter+refiner torch {'bf16' if bf16 else 'fp32'}, {workers} workers"
+            what = "spotter+refiner" if rec.refiner is not None else "spotter"
+            name = f"{what} torch {'bf16' if bf16 else 'fp32'}, {workers} workers"
             say(f"timing {name}")
             with load(bundle, bf16=bf16, workers=workers, worker_threads=max(1, threads // workers),
                       refine_policy=rec.refine_policy, refine_mode=rec.refine_mode, refine_below=rec.refine_below,
