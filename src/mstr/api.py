@@ -71,10 +71,9 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
 def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, **kwargs):
     import torch
 
-    from mstr.parallel import ParallelReader
+    from mstr.parallel import ParallelReader, check_workers
 
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"workers must be a whole number of at least 1, got {workers!r}")
+    check_workers(workers)
     if kwargs["backend"] != "torch":
         raise UserError(f"workers > 1 reads with the torch backend only (got backend={kwargs['backend']!r}); "
                         "onnxruntime has its own threads")

@@ -471,8 +471,10 @@ def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64
     """
     if batch < 1 or n < 1 or repeats < 1:
         raise UserError("--batch, --n and --repeats must be at least 1")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
-        raise UserError(f"--workers must be a whole number, got {workers!r}")
+    if workers:  # (0 or None: no parallel rows)
+        from mstr.parallel import check_workers
+
+        check_workers(workers, "--workers")
     if (workers or tesseract) and not samples:
         raise UserError("--workers and --tesseract time real crops: give --lmdb or --manifest")
     if threads is not None and threads < 1:

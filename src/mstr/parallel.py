@@ -26,7 +26,22 @@ from PIL import Image
 from mstr.errors import UserError
 from mstr.prediction import Prediction
 
-__all__ = ["ParallelReader"]
+__all__ = ["ParallelReader", "check_workers", "close_reader"]
+
+
+def check_workers(workers: object, name: str = "workers") -> int:
+    """``workers`` as a whole number of at least 1, or a :class:`UserError` naming ``name``."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"{name} must be a whole number of at least 1, got {workers!r}")
+    return workers
+
+
+def close_reader(reader: Any) -> None:
+    """Stop a reader's worker processes, if it has any (a :class:`ParallelReader`); other readers
+    have nothing to stop."""
+    close = getattr(reader, "close", None)
+    if close is not None:
+        close()
 
 
 def _worker(conn: Connection, loader: str, load_kwargs: dict[str, Any], threads: int) -> None:
@@ -90,10 +105,9 @@ class ParallelReader:
         ctx = multiprocessing.get_context("spawn")
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
-        kwargs = {k: (str(v) if isinstance(v, Path) else v) for k, v in load_kwargs.items()}
         for _ in range(self.workers):
             ours, theirs = ctx.Pipe()
-            p = ctx.Process(target=_worker, args=(theirs, loader, kwargs, self.threads), daemon=True)
+            p = ctx.Process(target=_worker, args=(theirs, loader, dict(load_kwargs), self.threads), daemon=True)
             p.start()
             theirs.close()
             self._procs.append(p)

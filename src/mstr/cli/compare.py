@@ -154,10 +154,10 @@ def run(args: argparse.Namespace) -> int:
         result = compare(engines, samples, convention=args.convention, batch_size=args.batch_size,
                          threads=args.threads, progress=True)
     finally:
+        from mstr.parallel import close_reader
+
         for e in engines:
-            close = getattr(getattr(e, "reader", None), "close", None)
-            if close is not None:
-                close()
+            close_reader(getattr(e, "reader", None))
     result.settings.update({"device": args.device, "bf16": args.bf16, "workers": args.workers, "limit": args.limit,
                             "command": _command()})
     report = result.to_dict()

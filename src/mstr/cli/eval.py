@@ -308,9 +308,9 @@ def _run_words(args: argparse.Namespace) -> int:
         result = evaluate(recognizer, samples, convention=args.convention, rotation=args.rotation,
                           batch_size=args.batch_size, progress=True)
     finally:
-        close = getattr(recognizer, "close", None)
-        if close is not None:
-            close()
+        from mstr.parallel import close_reader
+
+        close_reader(recognizer)
     report = result.to_dict()
     report.update({"bundle": str(args.bundle), "refiner": not args.no_refiner,
                    "refine": None if args.no_refiner else {"policy": args.refine_policy, "mode": args.refine_mode,

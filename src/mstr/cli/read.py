@@ -96,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _read_all(recognizer, args)
     finally:
-        close = getattr(recognizer, "close", None)
-        if close is not None:
-            close()
+        from mstr.parallel import close_reader
+
+        close_reader(recognizer)
 
 
 def _read_all(recognizer: Any, args: argparse.Namespace) -> int:

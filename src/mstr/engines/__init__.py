@@ -85,9 +85,9 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
     ``workers``: the torch engines read with that many processes sharing the ``threads``
     (:mod:`mstr.parallel`; each gets ``threads // workers`` threads, at least 1).
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"workers must be a whole number of at least 1, got {workers!r}")
-    per_worker = max(1, threads // workers)
+    from mstr.parallel import check_workers
+
+    per_worker = max(1, threads // check_workers(workers))
     if name in ("mstr", "mstr-spotter"):
         from mstr.api import load
 
