@@ -276,3 +276,22 @@ def test_build_bank_blending():
         build_bank(entries, text, image_centroids=cent, alpha=1.5)
     with pytest.raises(ValueError):
         build_bank(entries, text, alpha=0.5)
+
+
+def test_extend_spread_without_mclip():
+    from mstr.train.bank_build import extend_spread, spread_prototypes
+
+    base = Bank(bank_entries("6lang"), unit_rows(len(bank_entries("6lang")), dim=256), meta={})
+    grown = extend_spread(base, ["mr", "kn"], seed=3)
+    n = len(base)
+    assert torch.equal(grown.vectors[:n], base.vectors)
+    added = grown.vectors[n:]
+    assert len(added) == len(base.new_entries_for(["mr", "kn"])) > 60
+    assert torch.allclose(added.norm(dim=1), torch.ones(len(added)), atol=1e-5)
+    cos = added @ grown.vectors.t()
+    cos[torch.arange(len(added)), torch.arange(n, len(grown))] = -1  # not against itself
+    assert cos.max() <= 0.3 + 1e-6
+    assert grown.encode("ಬೆಂಗಳೂರು", "kn") and grown.encode("ळ", "mr")
+    assert torch.equal(extend_spread(base, ["mr", "kn"], seed=3).vectors, grown.vectors)  # seeded
+    with pytest.raises(ValueError):  # impossible: more near-orthogonal rows than 2 dimensions allow
+        spread_prototypes(unit_rows(4, dim=2), 5, max_cos=0.1)

@@ -24,7 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e = ss.add_parser("extend", help="append a new language's characters to an existing bank",
                       description="Existing rows keep their vectors bit for bit; new entries are appended.")
     e.add_argument("--bank", required=True, type=Path)
-    e.add_argument("--mclip", required=True, type=Path, help="mCLIP whose text tower embeds the new entries")
+    how = e.add_mutually_exclusive_group(required=True)
+    how.add_argument("--mclip", type=Path, help="mCLIP whose text tower embeds the new entries")
+    how.add_argument("--spread-seed", type=int, metavar="SEED",
+                     help="no mCLIP: seeded random unit prototypes, cosine <= 0.3 to every other row")
     e.add_argument("--langs", required=True, help="language(s) to add, e.g. kn")
     e.add_argument("--out", required=True, type=Path)
     e.set_defaults(func=_extend)
@@ -50,12 +53,15 @@ def _build(args: argparse.Namespace) -> int:
 def _extend(args: argparse.Namespace) -> int:
     from mstr.bank import Bank
     from mstr.charsets import parse_langs
-    from mstr.train.bank_build import extend_from_mclip
-    from mstr.train.mclip_task import load_mclip
+    from mstr.train import bank_build
 
     bank = Bank.load(args.bank)
-    model, _ = load_mclip(args.mclip)
-    new = extend_from_mclip(bank, model, parse_langs(args.langs))
+    if args.mclip is None:
+        new = bank_build.extend_spread(bank, parse_langs(args.langs), args.spread_seed)
+    else:
+        from mstr.train.mclip_task import load_mclip
+
+        new = bank_build.extend_from_mclip(bank, load_mclip(args.mclip)[0], parse_langs(args.langs))
     new.save(args.out)
     print(f"wrote {args.out}: {len(bank)} → {len(new)} entries, fingerprint {new.fingerprint()[:16]}")
     return 0

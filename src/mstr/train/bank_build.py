@@ -75,6 +75,34 @@ def build_from_mclip(model, meta: dict[str, Any], langs: Sequence[str], *, centr
     return build_bank(entries, text, image_centroids=cent, alpha=alpha if cent is not None else 0.0, meta=info)
 
 
+def spread_prototypes(existing: torch.Tensor, n: int, seed: int = 0, max_cos: float = 0.3) -> torch.Tensor:
+    """``n`` seeded random unit vectors (``n, D``) whose cosine to every row of ``existing`` and
+    to each other is at most ``max_cos``: class prototypes for a frozen bank when no mCLIP text
+    tower is at hand (in 256 dimensions a random pair has |cos| < 0.3 almost surely)."""
+    g = torch.Generator().manual_seed(int(seed))
+    kept = existing.float()
+    out: list[torch.Tensor] = []
+    for _ in range(1000):
+        if len(out) == n:
+            break
+        cand = torch.nn.functional.normalize(torch.randn(4 * (n - len(out)) + 8, existing.shape[1], generator=g), dim=1)
+        for v in cand:
+            if len(out) < n and bool((kept @ v).max() <= max_cos):
+                out.append(v)
+                kept = torch.cat([kept, v[None]])
+    if len(out) < n:
+        raise ValueError(f"could not place {n} prototypes with cosine <= {max_cos}")
+    return torch.stack(out) if out else torch.zeros(0, existing.shape[1])
+
+
+def extend_spread(bank: Bank, langs: Sequence[str], seed: int = 0) -> Bank:
+    """Append the entries ``langs`` need with :func:`spread_prototypes` (no mCLIP); existing rows
+    stay bit-identical. The Spotter learns to retrieve them as it does mCLIP prototypes, but their
+    neighbourhoods carry no glyph similarity (the Refiner's simulator draws substitutions from it)."""
+    new = bank.new_entries_for(langs)
+    return bank.extend(new, spread_prototypes(bank.vectors, len(new), seed))
+
+
 def extend_from_mclip(bank: Bank, model, langs: Sequence[str]) -> Bank:
     """Append the entries ``langs`` need (text prototypes); existing rows stay bit-identical."""
     new = bank.new_entries_for(langs)
