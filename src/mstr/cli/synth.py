@@ -46,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         g.add_argument("--out", required=True, type=Path, help="output folder (created; resumed if it holds the same run)")
         g.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
         g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        g.add_argument("--fonts", choices=("train", "heldout"), default="train",
-                       help="training fonts (train/val LMDBs) or held-out fonts (test LMDB)")
+        g.add_argument("--fonts", choices=("train", "heldout", "all"), default="train",
+                       help="training fonts (train/val LMDBs), held-out fonts (test LMDB), or every usable "
+                            "font (train/val LMDBs: for a folder that holds training fonts only)")
         g.add_argument("--shard-size", type=int, default=2000, help="samples per shard LMDB (default 2000)")
         g.add_argument("--val-frac", type=float, default=0.02, help="share of samples in val_lmdb (default 0.02)")
         g.add_argument("--height", type=int, default=32, help="word image height in pixels (default 32)")

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 __all__ = ["GenSpec", "generate", "merge", "sample_rng", "make_sample", "SampleMaker", "bench"]
 
 KINDS = ("words", "chars")
-FONT_SPLITS = ("train", "heldout")
+FONT_SPLITS = ("train", "heldout", "all")  # "all": both sides (train/val LMDBs), e.g. a folder of training fonts copied elsewhere
 
 
 @dataclass(frozen=True)
@@ -302,11 +302,11 @@ def merge(out: str | Path, *, keep_shards: bool = False) -> dict[str, Any]:
             if have != hi - lo:
                 raise UserError(f"shard {_shard_dir(out, lang, s)} has {have} of {hi - lo} samples: "
                                 "rerun the same 'mstr synth' command to finish it (or copy it in) before merging")
-    val_every = round(1 / spec.val_frac) if spec.fonts == "train" and spec.val_frac > 0 else 0
+    val_every = round(1 / spec.val_frac) if spec.fonts != "heldout" and spec.val_frac > 0 else 0
     report: dict[str, Any] = {"spec": spec.to_json(), "counts": {}}
     for lang in spec.langs:
         final_dir = out / "LMDB" / lang
-        splits = ("train", "val") if spec.fonts == "train" else ("test",)
+        splits = ("train", "val") if spec.fonts != "heldout" else ("test",)
         tmp = {sp: final_dir / f".tmp-{sp}_lmdb" for sp in splits}
         for p in tmp.values():
             shutil.rmtree(p, ignore_errors=True)
