@@ -28,7 +28,44 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _add_manifest2lmdb(sub)
     _add_lmdb2manifest(sub)
     _add_split(sub)
+    _add_pack(sub)
     return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 48x192, got {text!r}") from None
+    if h < 8 or w < 8:
+        raise argparse.ArgumentTypeError(f"{text}: height and width must be at least 8")
+    return h, w
+
+
+def _add_pack(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pack", help="decode LMDB word images once into one uint8 array at a model's input size",
+        description="For fast training on an accelerator: every sample of the LMDBs, resized as the "
+                    "model's preprocessing resizes it, in OUT/images.npy (N, 3, H, W uint8) with "
+                    "OUT/labels.jsonl; train on it with a source {name: …, packed: OUT}.")
+    p.add_argument("paths", nargs="+", type=Path,
+                   help="LMDB folders, or synthetic roots (their LMDB/<lang>/<split>_lmdb are taken)")
+    p.add_argument("--size", type=_size, required=True, help="model input HxW, e.g. 32x128 or 48x192")
+    p.add_argument("--out", type=Path, required=True, help="folder to write (must not hold a packed set)")
+    p.add_argument("--split", default="train", help="split taken from synthetic roots (default train)")
+    p.add_argument("--langs", default=None, help="only these languages of synthetic roots")
+    p.add_argument("--max-per-lmdb", type=int, default=None, help="first N samples of each LMDB")
+    p.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
+    p.set_defaults(func=run_pack)
+
+
+def run_pack(args: argparse.Namespace) -> int:
+    from mstr.data.packed import lmdb_folders, pack_lmdbs
+
+    folders = lmdb_folders(args.paths, args.split, _parse_langs(args.langs))
+    meta = pack_lmdbs(folders, args.out, args.size, max_per_lmdb=args.max_per_lmdb, workers=max(1, args.workers))
+    print(f"wrote {args.out}: {meta['count']} images at {args.size[0]}x{args.size[1]} from {len(folders)} LMDB(s)")
+    return 0
 
 
 def _add_split(sub: argparse._SubParsersAction) -> None:

@@ -6,6 +6,7 @@ A source is a mapping in the training config::
     {name: synth, root: runs/data/words6, split: train, weight: 1.0}          # LMDB/<lang>/<split>_lmdb
     {name: iiit, manifest: data/real/finetune.jsonl, root: ../shared/data/real, weight: 0.5}
     {name: mine, lmdb: path/to/train_lmdb, lang: en, weight: 0.3}            # one PARSeq/DTRB LMDB
+    {name: synth, packed: runs/packed/words-48x192, weight: 1.0}              # 'mstr data pack' output
 
 Labels the bank cannot encode, or longer than the Spotter's positions, are skipped and counted
 per source (one warning with examples), never silently.
@@ -21,6 +22,7 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
 
 from mstr.bank import EOS_ID, Bank
+from mstr.data.packed import to_float
 from mstr.errors import UserError
 from mstr.preprocess import to_tensor
 
@@ -68,7 +70,9 @@ class WordSamples(Dataset):
 
     def __getitem__(self, i: int):
         ref, ids = self.items[i]
-        return to_tensor(self.loader(ref), self.image_size), self.target(ids), self.lang
+        image = self.loader(ref)
+        x = to_float(image) if isinstance(image, torch.Tensor) else to_tensor(image, self.image_size)
+        return x, self.target(ids), self.lang
 
 
 def _lmdb_parts(path: Path, lang: str | None):
@@ -101,6 +105,20 @@ def _manifest_parts(manifest: Path, root: Path):
     return by_lang, load_image
 
 
+def _packed_parts(folder: Path, image_size: tuple[int, int]):
+    from mstr.data.packed import PackedImages
+
+    packed = PackedImages(folder)
+    if tuple(packed.size) != tuple(image_size):
+        raise UserError(f"{folder} is packed at {packed.size[0]}x{packed.size[1]}, the model reads "
+                        f"{image_size[0]}x{image_size[1]}: pack it again with "
+                        f"'mstr data pack … --size {image_size[0]}x{image_size[1]}'")
+    by_lang: dict[str, list[tuple[int, str]]] = {}
+    for i, (label, lang) in enumerate(zip(packed.labels, packed.langs)):
+        by_lang.setdefault(lang, []).append((i, label))
+    return by_lang, packed.image
+
+
 def build_sources(sources: Sequence[dict[str, Any]], bank: Bank, *, max_len: int, image_size: tuple[int, int],
                   langs: Sequence[str], split_override: str | None = None) -> list[tuple[WordSamples, float]]:
     """Instantiate every configured source as per-language :class:`WordSamples` with its weight."""
@@ -112,6 +130,8 @@ def build_sources(sources: Sequence[dict[str, Any]], bank: Bank, *, max_len: int
             by_lang, loader = _manifest_parts(Path(src["manifest"]), Path(src.get("root", ".")))
         elif "lmdb" in src:
             by_lang, loader = _lmdb_parts(Path(src["lmdb"]), src.get("lang"))
+        elif "packed" in src:
+            by_lang, loader = _packed_parts(Path(src["packed"]), image_size)
         elif "root" in src:
             split = split_override or src.get("split", "train")
             parts = []
@@ -129,7 +149,7 @@ def build_sources(sources: Sequence[dict[str, Any]], bank: Bank, *, max_len: int
                     out.append((ws, weight))
             continue
         else:
-            raise UserError(f"source {name!r} needs one of: root (synthetic layout), manifest (+ root), lmdb")
+            raise UserError(f"source {name!r} needs one of: root (synthetic layout), manifest (+ root), lmdb, packed")
         for lang, items in by_lang.items():
             if lang not in langs:
                 log.warning("source %s: %d samples of language %r not in this model's languages; skipped",
