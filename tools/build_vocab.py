@@ -415,14 +415,21 @@ def charset_coverage(lang: str, words: list[str]) -> tuple[float, list[str]] | N
     return 1.0 - len(bad) / max(1, len(words)), bad[:10]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("langs", nargs="*", default=list(LANGS), help="languages (default: all)")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+def parse_lang_args(argv: list[str] | None, doc: str, langs: tuple[str, ...],
+                    default_out: Path) -> argparse.Namespace:
+    """``langs`` (default: all of ``langs``) and ``--out`` of a list-building tool."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("langs", nargs="*", default=list(langs), help="languages (default: all)")
+    ap.add_argument("--out", type=Path, default=default_out, help="output folder")
     args = ap.parse_args(argv)
-    unknown = [lang for lang in args.langs if lang not in LANGS]
+    unknown = [lang for lang in args.langs if lang not in langs]
     if unknown:
-        ap.error(f"unknown language(s) {unknown}; choose from {' '.join(LANGS)}")
+        ap.error(f"unknown language(s) {unknown}; choose from {' '.join(langs)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_lang_args(argv, __doc__, LANGS, DEFAULT_OUT)
 
     print("source versions:", ", ".join(f"{k} {v}" for k, v in source_versions().items()))
     args.out.mkdir(parents=True, exist_ok=True)

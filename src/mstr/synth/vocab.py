@@ -44,17 +44,34 @@ import numpy as np
 
 from mstr.errors import UserError
 from mstr.scripts import script_of
+from mstr.synth.clusters import cluster_index
+from mstr.synth.signvocab import SignModes
 from mstr.text import normalize
 
 __all__ = ["load_vocab", "vocab_path", "TextSampler", "MODES", "DEFAULT_MODE_WEIGHTS",
+           "MODES_V2", "ALL_MODES", "V2_MODE_WEIGHTS", "PROFILES",
            "indic_parts", "IndicParts"]
 
+#: The modes of the v1 profile (and their order, which fixes the draw for a seed).
 MODES: tuple[str, ...] = ("word", "case", "number", "punct", "random", "rare")
+#: Modes added by the v2 profile (signboard vocabulary, see mstr.synth.signvocab, and
+#: rare-cluster balancing, see mstr.synth.clusters).
+MODES_V2: tuple[str, ...] = ("sign", "loanword", "name", "phone", "abbrev", "cluster")
+ALL_MODES: tuple[str, ...] = MODES + MODES_V2
 
 #: Default share of each mode; ``case`` is folded into ``word`` for scripts without case.
 DEFAULT_MODE_WEIGHTS: dict[str, float] = {
     "word": 0.62, "case": 0.08, "number": 0.06, "punct": 0.06, "random": 0.10, "rare": 0.08,
 }
+#: The v2 profile: a third of the draws from the signboard lists, 12 % rare-cluster balancing.
+#: ``case`` folds into ``word`` for scripts without case; ``sign``/``loanword``/``name``/
+#: ``abbrev`` fold into ``word`` for a language without those lists (pa, ur).
+V2_MODE_WEIGHTS: dict[str, float] = {
+    "word": 0.26, "case": 0.04, "number": 0.04, "punct": 0.04, "random": 0.05, "rare": 0.03,
+    "sign": 0.10, "loanword": 0.12, "name": 0.10, "phone": 0.06, "abbrev": 0.04, "cluster": 0.12,
+}
+#: Named default mixes: ``TextSampler(lang, profile=...)``.
+PROFILES: dict[str, dict[str, float]] = {"v1": DEFAULT_MODE_WEIGHTS, "v2": V2_MODE_WEIGHTS}
 
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _CASED_SCRIPTS = frozenset({"Latn"})
@@ -242,15 +259,23 @@ def _pick(rng: np.random.Generator, seq):
 
 
 # --------------------------------------------------------------------------- sampler
-class TextSampler:
-    """Draws the text of synthetic word images for one language (see the module docstring)."""
+class TextSampler(SignModes):
+    """Draws the text of synthetic word images for one language (see the module docstring).
 
-    modes: tuple[str, ...] = MODES
+    ``profile`` names the default mode mix (:data:`PROFILES`: ``"v1"``, the default, or
+    ``"v2"``, which adds the signboard and rare-cluster modes); ``mode_weights`` replaces it.
+    """
+
+    modes: tuple[str, ...] = ALL_MODES
 
     def __init__(self, lang: str, *, mode_weights: Mapping[str, float] | None = None,
-                 max_len: int = 24):
+                 max_len: int = 24, profile: str = "v1"):
         from mstr.charsets import load_charset
 
+        if profile not in PROFILES:
+            raise UserError(f"unknown text-sampler profile {profile!r}; profiles are "
+                            f"{sorted(PROFILES)}")
+        self.profile = profile
         if int(max_len) < 1:
             raise UserError(f"max_len must be at least 1, got {max_len}")
         self.lang = lang
@@ -260,25 +285,15 @@ class TextSampler:
         self.skipped_oov = 0
 
         # mode weights -------------------------------------------------------------------
-        weights = dict(DEFAULT_MODE_WEIGHTS if mode_weights is None else mode_weights)
-        unknown = sorted(set(weights) - set(MODES))
+        weights = dict(PROFILES[profile] if mode_weights is None else mode_weights)
+        unknown = sorted(set(weights) - set(ALL_MODES))
         if unknown:
-            raise UserError(f"unknown text-sampler mode(s) {unknown}; modes are {list(MODES)}")
+            raise UserError(f"unknown text-sampler mode(s) {unknown}; modes are "
+                            f"{list(ALL_MODES)}")
         for m, w in weights.items():
             if not np.isfinite(w) or w < 0:
                 raise UserError(f"mode weight {m}={w} must be a finite number >= 0")
-        weights = {m: float(weights.get(m, 0.0)) for m in MODES}
-        if self.script not in _CASED_SCRIPTS:
-            weights["word"] += weights["case"]
-            weights["case"] = 0.0
-        total = sum(weights.values())
-        if total <= 0:
-            raise UserError("the text-sampler mode weights sum to 0: give at least one mode a "
-                            "positive weight")
-        self._weights = {m: w / total for m, w in weights.items()}
-        self._active = tuple(m for m in MODES if self._weights[m] > 0)
-        self._cum = np.cumsum([self._weights[m] for m in self._active])
-        self._cum[-1] = 1.0
+        weights = {m: float(weights.get(m, 0.0)) for m in ALL_MODES}
 
         # characters ---------------------------------------------------------------------
         self._covered = set(cs.chars())
@@ -315,12 +330,35 @@ class TextSampler:
         # share of draws from the frequency-ranked head when there is also a dictionary tail
         self._p_ranked = (0.75 if has_dict else 1.0) if has_ranked else 0.0
         self._has_words = has_ranked or has_dict
+        self._set_weights(weights)
+
+    def _set_weights(self, weights: dict[str, float]) -> None:
+        """Fold the modes this language cannot draw into ``word``, normalise, build the CDF.
+
+        The v1 arithmetic (and so the v1 draws for a seed) is unchanged by the v2 modes: their
+        weights are 0 there, and adding 0.0 or trailing zeros changes no float."""
+        if self.script not in _CASED_SCRIPTS:
+            weights["word"] += weights["case"]
+            weights["case"] = 0.0
+        for m, ok in self._sign_kinds_available().items():
+            if not ok and weights[m] > 0:
+                weights["word"] += weights[m]
+                weights[m] = 0.0
+        total = sum(weights.values())
+        if total <= 0:
+            raise UserError("the text-sampler mode weights sum to 0: give at least one mode a "
+                            "positive weight")
+        self._weights = {m: w / total for m, w in weights.items()}
+        self._active = tuple(m for m in ALL_MODES if self._weights[m] > 0)
+        self._cum = np.cumsum([self._weights[m] for m in self._active])
+        self._cum[-1] = 1.0
 
     # ------------------------------------------------------------------ public API
     def describe(self) -> dict:
         """The effective (normalised) mode weights and the sampler's settings."""
         return {
             "lang": self.lang, "script": self.script, "max_len": self.max_len,
+            "profile": self.profile,
             "mode_weights": {m: round(w, 6) for m, w in self._weights.items()},
             "vocab_size": len(self.vocab), "vocab_ranked": self._n_ranked,
             "vocab_covered": int(self._ok.sum()),
@@ -338,8 +376,8 @@ class TextSampler:
 
     def sample_mode(self, rng: np.random.Generator, mode: str) -> str:
         """One text of a given mode (any mode in :attr:`modes`; ``case`` needs a cased script)."""
-        if mode not in MODES:
-            raise UserError(f"unknown text-sampler mode {mode!r}; modes are {list(MODES)}")
+        if mode not in ALL_MODES:
+            raise UserError(f"unknown text-sampler mode {mode!r}; modes are {list(ALL_MODES)}")
         if mode == "case" and self.script not in _CASED_SCRIPTS:
             mode = "word"
         fn = getattr(self, f"_mode_{mode}")
@@ -577,6 +615,15 @@ class TextSampler:
         if kind == "addak":
             return self._akshara(rng, addak=True)
         return c  # other letters (avagraha, chillu, khanda ta…), punctuation
+
+    def _mode_cluster(self, rng: np.random.Generator) -> str:
+        unit, word = cluster_index(self).draw(rng)
+        if word is None:
+            return self._rare_piece(rng, unit) if len(unit) == 1 else (unit or
+                                                                       _pick(rng, self._fallback))
+        if unit not in word:  # Latin upper-case letter found through its lower case
+            return word.upper()
+        return word
 
     def _mode_rare(self, rng: np.random.Generator) -> str:
         if not self._script_chars:
