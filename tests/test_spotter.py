@@ -166,3 +166,28 @@ def test_refine_policy_joint_picks_the_jointly_likelier_reading(bank):
         differing += cands[0] != cands[1]
         assert pred.text == bank.decode(want)
     assert differing > 0  # the random models disagree somewhere, so the choice was exercised
+
+
+@pytest.mark.parametrize("encoder,size,levels", [("resnet", (32, 128), (1, 2)), ("ppocr-tiny", (48, 192), (2, 3))])
+def test_spotter_encoders(encoder, size, levels):
+    from mstr.models.spotter import Spotter, SpotterConfig
+
+    bank = torch.nn.functional.normalize(torch.randn(40, 16), dim=1)
+    cfg = SpotterConfig(dim=16, d_model=32, widths=(8, 8, 16, 16), image_size=size, max_len=6, encoder=encoder)
+    model = Spotter(SpotterConfig.from_dict(cfg.to_dict()), bank).eval()
+    assert model.memory_levels == levels
+    out = model(torch.randn(2, 3, *size))
+    assert out.logits.shape == (2, 6, 40)
+    assert [f.shape[1] for f in out.features] == list(model.encoder.channels)
+    n_tokens = sum(f.shape[2] * f.shape[3] for i, f in enumerate(out.features) if i in levels)
+    assert model.tokens.pos[0].shape[0] + model.tokens.pos[1].shape[0] == n_tokens
+
+
+def test_spotter_encoder_settings_refused():
+    from mstr.models.spotter import Spotter, SpotterConfig
+
+    bank = torch.nn.functional.normalize(torch.randn(10, 16), dim=1)
+    with pytest.raises(ValueError, match="48-pixel-high"):
+        Spotter(SpotterConfig(dim=16, d_model=32, image_size=(32, 128), encoder="ppocr-small"), bank)
+    with pytest.raises(ValueError, match="unknown Spotter encoder"):
+        Spotter(SpotterConfig(dim=16, d_model=32, encoder="vit"), bank)

@@ -1,10 +1,12 @@
 """mSequenceSpotter: read a word by retrieving characters from the frozen bank, all positions at once.
 
-* Encoder: a small residual CNN over the word image (``B, 3, 32, 128``) exposing multi-scale maps
-  at strides 4, 8 and 16 (the last one keeps the horizontal stride at 8: words are wide).
+* Encoder (``SpotterConfig.encoder``): ``"resnet"``, a small residual CNN over the word image
+  (``B, 3, 32, 128``) exposing multi-scale maps at strides 4, 8 and 16 (the last one keeps the
+  horizontal stride at 8: words are wide); or ``"ppocr-small"`` / ``"ppocr-tiny"``, the PP-OCRv6
+  recognition CNN (:mod:`mstr.models.ppocr`, 48-pixel-high inputs, pretrained weights available).
 * Decoder: ``max_len`` learned position queries that attend to each other and cross-attend to the
-  stride-8 and stride-16 maps (level embeddings + learned 2-D positions), in parallel — no
-  autoregression.
+  encoder's two coarsest maps (:data:`MEMORY_LEVELS`; level embeddings + learned 2-D positions),
+  in parallel — no autoregression.
 * Head: each position emits an L2-normalised embedding ``e_t``; its scores are the scaled cosines
   to the bank's prototypes ``P`` (a frozen buffer), so the token is ``argmax_j cos(e_t, P_j)``.
   Training is cross-entropy over those scaled cosines; end of word is the bank's ``<eos>`` entry.
@@ -22,7 +24,12 @@ from mstr.models.config import JsonConfig
 from mstr.models.attention import cross_and_feedforward, memory_kv, restatable, self_attention
 from mstr.models.mclip import BasicBlock
 
-__all__ = ["SpotterConfig", "WordEncoder", "PositionReader", "Spotter", "SpotterOutput", "PositionDecoder"]
+__all__ = ["SpotterConfig", "WordEncoder", "PositionReader", "Spotter", "SpotterOutput", "PositionDecoder",
+           "ENCODERS", "build_encoder"]
+
+#: encoder name → the levels of its maps the decoder reads (the others serve the Refiner / CTC aid)
+MEMORY_LEVELS = {"resnet": (1, 2), "ppocr-small": (2, 3), "ppocr-tiny": (2, 3)}
+ENCODERS = tuple(MEMORY_LEVELS)
 
 
 @dataclass
@@ -37,6 +44,7 @@ class SpotterConfig(JsonConfig):
     topk: int = 5
     init_scale: float = 20.0
     dropout: float = 0.0
+    encoder: str = "resnet"              # one of ENCODERS; "ppocr-*" ignore ``widths``, need height 48
 
 
 @dataclass
@@ -62,12 +70,28 @@ class WordEncoder(nn.Module):
         self.s8 = nn.Sequential(BasicBlock(w1, w2, 2), BasicBlock(w2, w2, 1))
         self.s16 = nn.Sequential(_Block2(w2, w3), BasicBlock(w3, w3, 1))
         self.channels = (w1, w2, w3)
+        self.strides = ((4, 4), (8, 8), (16, 8))  # (vertical, horizontal) per map
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         f4 = self.s4(self.stem(x))
         f8 = self.s8(f4)
         f16 = self.s16(f8)
         return [f4, f8, f16]
+
+
+def build_encoder(cfg: "SpotterConfig") -> nn.Module:
+    """The word encoder ``cfg.encoder`` names (randomly initialised): a module whose ``forward``
+    returns a list of maps ``B, C_l, H/sv_l, W/sh_l`` described by ``channels`` and ``strides``."""
+    if cfg.encoder == "resnet":
+        return WordEncoder(cfg.widths)
+    if cfg.encoder in ("ppocr-small", "ppocr-tiny"):
+        from mstr.models.ppocr import INPUT_HEIGHT, PPOCRv6Backbone
+
+        if cfg.image_size[0] != INPUT_HEIGHT:
+            raise ValueError(f"encoder {cfg.encoder} needs {INPUT_HEIGHT}-pixel-high inputs, "
+                             f"image_size is {list(cfg.image_size)} (use e.g. [48, 192])")
+        return PPOCRv6Backbone(cfg.encoder.split("-", 1)[1])
+    raise ValueError(f"unknown Spotter encoder {cfg.encoder!r}: choose one of {', '.join(ENCODERS)}")
 
 
 class _Block2(BasicBlock):
@@ -144,10 +168,12 @@ class PositionReader(nn.Module):
     def __init__(self, cfg, n_out: int, pad_id: int = 1) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = WordEncoder(cfg.widths)
+        self.encoder = build_encoder(cfg)
         h, w = cfg.image_size
-        shapes = ((h // 8, w // 8), (h // 16, w // 8))
-        self.tokens = FeatureTokens(self.encoder.channels[1:], shapes, cfg.d_model)
+        self.memory_levels = MEMORY_LEVELS[cfg.encoder]
+        strides = [self.encoder.strides[i] for i in self.memory_levels]
+        shapes = tuple((max(1, h // sv), w // sh) for sv, sh in strides)
+        self.tokens = FeatureTokens(tuple(self.encoder.channels[i] for i in self.memory_levels), shapes, cfg.d_model)
         self.queries = nn.Parameter(torch.randn(cfg.max_len, cfg.d_model) * 0.02)
         self.decoder = PositionDecoder(cfg.d_model, cfg.heads, cfg.dec_layers, dropout=cfg.dropout)
         mask = torch.zeros(n_out, dtype=torch.bool)
@@ -157,7 +183,7 @@ class PositionReader(nn.Module):
     def read_positions(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``B, 3, H, W`` → (decoder states ``B, max_len, d_model``, the encoder's feature maps)."""
         feats = self.encoder(images)
-        memory = self.tokens(feats[1:])
+        memory = self.tokens([feats[i] for i in self.memory_levels])
         q = self.queries.unsqueeze(0).expand(images.shape[0], -1, -1)
         return self.decoder(q, memory), feats
 

