@@ -20,7 +20,12 @@ APT_PACKAGES := libfribidi0 libraqm0 fontconfig \
 	tesseract-ocr-mal tesseract-ocr-kan
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system venv demo test test-fast lock clean
+# Wallpaper and texture packages (~220 MB of downloads) that 'make backgrounds' cuts the background
+# bank of 'mstr synth words --recipe v2' from; kept out of APT_PACKAGES so 'make demo' stays light.
+BG_PACKAGES := lomiri-wallpapers mate-backgrounds plasma-workspace-wallpapers tuxpaint-data gimp-data \
+	krita-data mypaint-data
+
+.PHONY: setup system venv demo test test-fast lock clean backgrounds
 setup: system venv
 
 system:
@@ -54,6 +59,16 @@ demo: setup
 	@for d in samples/demo/real samples/demo/synth/*; do ls $$d/*.png | head -3; done | xargs $(BIN)/mstr read
 	@echo "== evaluation on samples/demo (160 crops) =="
 	$(BIN)/mstr eval --bundle $(DEFAULT_MODEL) --manifest samples/demo/manifest.jsonl --root samples/demo --out $(OUT)/demo/eval
+
+# The background bank (OUT/backgrounds, about 7.5 MB of JPEG tiles + licences.json); recipe v2 finds it
+# there when run from this folder, elsewhere through --backgrounds DIR or MSTR_BACKGROUNDS=DIR.
+backgrounds: setup
+	@missing=$$(for p in $(BG_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing background packages: $$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(BIN)/mstr synth backgrounds --out $(OUT)/backgrounds
 
 test: setup
 	$(BIN)/pytest -q

@@ -54,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         g.add_argument("--height", type=int, default=32, help="word image height in pixels (default 32)")
         g.add_argument("--char-size", type=int, default=32, help="character crop side in pixels (default 32)")
         g.add_argument("--no-augment", action="store_true", help="clean renders (no background, warps or effects)")
+        _recipe_args(g)
         g.add_argument("--part", type=_part, default=(0, 1),
                        help="K/M: make only shards i with i %% M == K (spread over M machines), then 'mstr synth merge'")
         g.add_argument("--no-merge", action="store_true", help="stop after the shards (merge later)")
@@ -76,6 +77,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pv.add_argument("--seed", type=int, default=0)
     pv.add_argument("--fonts", choices=("train", "heldout"), default="train")
     pv.add_argument("--no-augment", action="store_true", help="clean renders only")
+    pv.add_argument("--height", type=int, default=32, help="word image height in pixels (default 32)")
+    _recipe_args(pv)
     pv.set_defaults(func=_preview)
 
     b = ss.add_parser("bench", help="measure rendering speed (samples/s on one core)",
@@ -85,7 +88,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--kind", choices=("words", "chars"), default="words")
     b.add_argument("--n", type=int, default=300, help="samples per language (default 300)")
     b.add_argument("--no-augment", action="store_true")
+    b.add_argument("--height", type=int, default=32, help="word image height in pixels (default 32)")
+    b.add_argument("--repeats", type=int, default=1, help="time the N samples this many times, report the fastest")
+    _recipe_args(b)
     b.set_defaults(func=_bench)
+
+    bg = ss.add_parser("backgrounds", help="build the background bank that --recipe v2 draws from",
+                       description="Cut photo and texture tiles (JPEG, at most 192 px a side) from the wallpaper "
+                                   "and pattern packages installed with apt ('make backgrounds' installs them), "
+                                   "with bank.json and licences.json (package, file and licence of every source).")
+    bg.add_argument("--out", required=True, type=Path, help="bank folder to write (its old tiles are replaced)")
+    bg.add_argument("--max-mb", type=float, default=7.5, help="size budget of the tiles in MB (default 7.5)")
+    bg.add_argument("--seed", type=int, default=0)
+    bg.set_defaults(func=_backgrounds)
+
+
+def _recipe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", choices=("v1", "v2"), default="v1",
+                   help="rendering recipe: v1 (procedural backgrounds) or v2 (photo backgrounds, colours "
+                        "from real crops, realism effects, legibility check; needs a background bank)")
+    p.add_argument("--backgrounds", default=None, metavar="DIR",
+                   help="recipe v2's background bank (default: $MSTR_BACKGROUNDS, else out/backgrounds)")
+
+
+def _bank_path(args: argparse.Namespace) -> str | None:
+    """The resolved bank folder for recipe v2 (a one-line UserError when there is none), else None."""
+    if args.recipe != "v2" or getattr(args, "no_augment", False):
+        return None
+    from mstr.synth.bgbank import resolve_bank_dir
+
+    return str(resolve_bank_dir(args.backgrounds))
+
+
+def _backgrounds(args: argparse.Namespace) -> int:
+    from mstr.synth.bgharvest import harvest
+
+    harvest(args.out, max_bytes=int(args.max_mb * 1e6), seed=args.seed)
+    return 0
 
 
 def _fonts(args: argparse.Namespace) -> int:
@@ -106,7 +145,8 @@ def _generate(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     spec = GenSpec(kind=args.kind, langs=tuple(args.langs.split(",")), n=args.n, seed=args.seed,
                    fonts=args.fonts, shard_size=args.shard_size, val_frac=args.val_frac,
-                   height=args.height, char_size=args.char_size, augment=not args.no_augment)
+                   height=args.height, char_size=args.char_size, augment=not args.no_augment,
+                   recipe=args.recipe, backgrounds=_bank_path(args))
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     report = generate(spec, args.out, workers=args.workers, part=args.part, merge_after=not args.no_merge)
@@ -135,7 +175,8 @@ def _preview(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise UserError("--n must be at least 1")
     img = preview_grid(args.lang, kind=args.kind, n=args.n, seed=args.seed, fonts=args.fonts,
-                       augment=not args.no_augment)
+                       augment=not args.no_augment, recipe=args.recipe, backgrounds=_bank_path(args),
+                       height=args.height)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     img.save(args.out)
     print(f"wrote {args.out} ({img.width}x{img.height})")
@@ -149,10 +190,13 @@ def _bench(args: argparse.Namespace) -> int:
     from mstr.charsets import parse_langs
     from mstr.synth.generate import bench
 
+    bank = _bank_path(args)
     print(f"# mstr synth bench: one process, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, kind={args.kind}, augment={not args.no_augment}")
-    print("lang\tsamples\tseconds\tsamples/s/worker")
+          f"{os.cpu_count()} CPUs, kind={args.kind}, augment={not args.no_augment}, recipe={args.recipe}, "
+          f"height={args.height}, fastest of {max(1, args.repeats)}")
+    print("lang\tsamples\tseconds\tsamples/s/worker\tsamples/CPU-s")
     for lang in parse_langs(args.langs):
-        r = bench(lang, kind=args.kind, n=args.n, augment=not args.no_augment)
-        print(f"{lang}\t{r['n']}\t{r['seconds']:.2f}\t{r['per_second']:.0f}")
+        r = bench(lang, kind=args.kind, n=args.n, augment=not args.no_augment, recipe=args.recipe,
+                  backgrounds=bank, height=args.height, repeats=args.repeats)
+        print(f"{lang}\t{r['n']}\t{r['seconds']:.2f}\t{r['per_second']:.0f}\t{r['cpu_per_second']:.0f}")
     return 0

@@ -22,6 +22,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from PIL import Image, ImageFilter
 
+from mstr.errors import UserError
 from mstr.synth import augment
 from mstr.synth.backgrounds import make_background
 from mstr.synth.render import char_render_text, load_font, render_mask, require_raqm
@@ -49,6 +50,15 @@ class SynthOptions:
     augment: bool = True
     geometric: dict[str, float] = field(default_factory=dict)    # per-warp probability overrides
     photometric: dict[str, float] = field(default_factory=dict)  # per-effect probability overrides
+    recipe: str = "v1"                 # "v2": photo backgrounds, real colours, realism effects (words)
+    backgrounds: str | None = None     # v2's background bank folder (default: $MSTR_BACKGROUNDS)
+
+    def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise UserError(f"unknown rendering recipe {self.recipe!r}: use one of {', '.join(RECIPES)}")
+
+
+RECIPES = ("v1", "v2")
 
 
 LINE_ABOVE = 1.0   # character crops: line box above the baseline, in em (Indic headlines and matras fit)
@@ -87,6 +97,10 @@ class Synthesizer:
         for f in self.fonts:
             groups.setdefault(getattr(f, "design", f.path), []).append(f)
         self._designs = list(groups.values())
+        self._v2 = None
+        if self.options.recipe == "v2" and self.options.augment:
+            from mstr.synth.recipe_v2 import RecipeV2
+            self._v2 = RecipeV2(self.options)
 
     # ------------------------------------------------------------------ helpers
     def pick_font(self, text: str, rng: np.random.Generator) -> FontLike | None:
@@ -157,6 +171,8 @@ class Synthesizer:
         font = font or self.pick_font(text, rng)
         if font is None:
             return None
+        if self._v2 is not None:
+            return self._v2.render_word(text, font, rng)
         o = self.options
         masks = self._masks(text, font, rng)
         h, w = masks.shape[1:]

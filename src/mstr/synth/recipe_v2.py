@@ -1,0 +1,232 @@
+"""Recipe v2: word crops that look like street photos (``SynthOptions(recipe="v2")``).
+
+What MJSynth, SynthText and SynthTIGER found to matter, per word crop:
+
+1. shape the text (RAQM), sometimes with an outline; warp the mask (rotation, curve,
+   perspective, shear: :func:`mstr.synth.augment.warp_masks`, higher rates than v1);
+2. margins drawn from tight, normal or loose crops; sometimes a partly visible neighbour
+   (a slice of the same text in the same font) cut by the crop edge;
+3. scale to the output height, then a smooth displacement field (per-glyph wobble, uneven
+   letter spacing: :func:`mstr.synth.realism.displace`);
+4. background: a random crop of a real photo / texture from the background bank, recoloured
+   (natural, tinted to a measured background colour, hue-shifted or inverted), or v1's
+   procedural backgrounds; text colour from real-crop colour pairs (:mod:`mstr.synth.colours`);
+5. text fill plain, in a gradient or textured; drop shadow, 3-D extrusion, outline;
+6. a photo texture blended over text *and* background (normal / multiply / screen / overlay),
+   uneven light (ramp, vignette, spot), then v1's photometric effects (contrast, resampling,
+   blur, noise, JPEG, occlusion);
+7. a legibility check: a sample whose text does not stand out from its background
+   (:func:`mstr.synth.realism.legibility` below :data:`MIN_LEGIBILITY`) is redrawn from step 4
+   (up to :data:`REDRAWS` times, then drawn plainly, dark on light or light on dark).
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from mstr.synth import augment, realism
+from mstr.synth.backgrounds import make_background
+from mstr.synth.bgbank import BackgroundBank, load_bank
+from mstr.synth.colours import ColourPairs, load_colour_pairs
+from mstr.synth.render import load_font, render_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mstr.synth.pipeline import FontLike, SynthOptions
+
+__all__ = ["RecipeV2", "MIN_LEGIBILITY", "REDRAWS", "GEOMETRIC_V2", "PHOTOMETRIC_V2", "neighbour_text"]
+
+MIN_LEGIBILITY = 0.8
+FONT_PX = (0.8, 1.35)   # font size range before scaling, × output height (v1: 28-48 px for any height)
+REDRAWS = 4
+GEOMETRIC_V2 = {"rotate": 0.4, "curve": 0.2, "perspective": 0.45, "shear": 0.25}
+# v1's photometric effects after v2's own; illumination and blending are v2's (realism) here
+PHOTOMETRIC_V2 = {"illumination": 0.0, "blend_background": 0.0, "occlusion": 0.05, "contrast": 0.3,
+                  "down_up": 0.3, "gaussian_blur": 0.3, "motion_blur": 0.12, "noise": 0.4, "jpeg": 0.3}
+P = {  # probabilities of v2's steps
+    "stroke": 0.15, "neighbour": 0.2, "displace": 0.5, "bank": 0.8, "shadow": 0.2, "extrude": 0.1,
+    "text_gradient": 0.15, "text_texture": 0.2, "overlay": 0.4, "lighting": 0.45, "pair": 0.85,
+}
+
+
+def neighbour_text(text: str, rng: np.random.Generator) -> str:
+    """A slice of ``text`` cut only before a letter or digit that does not follow a virama,
+    so that no mark is left without its base (shaping would draw a dotted circle)."""
+    cuts = [i for i in range(1, len(text)) if unicodedata.category(text[i])[0] in "LN"
+            and unicodedata.combining(text[i - 1]) != 9]
+    points = [0, *cuts, len(text)]
+    if len(points) < 3:
+        return text
+    a = int(rng.integers(0, len(points) - 1))
+    b = int(rng.integers(a + 1, len(points)))
+    return text[points[a]:points[b]]
+
+
+def _contrasting(colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A colour well away from ``colour`` in luminance (outlines, plain redraws)."""
+    lum = float(realism.luminance(colour))
+    base = rng.uniform(0.0, 0.25) if lum > 0.5 else rng.uniform(0.75, 1.0)
+    return np.clip(base + rng.normal(0, 0.06, 3), 0, 1).astype(np.float32)
+
+
+class RecipeV2:
+    """The v2 word renderer; holds the background bank and the colour pairs."""
+
+    def __init__(self, options: "SynthOptions", bank: BackgroundBank | None = None,
+                 colours: ColourPairs | None = None) -> None:
+        self.options = options
+        self.bank = bank if bank is not None else load_bank(options.backgrounds)
+        self.colours = colours or load_colour_pairs()
+        self.redraws = 0       # samples redrawn by the legibility check (this process)
+        self.fallbacks = 0     # samples that fell back to a plain drawing
+
+    # ------------------------------------------------------------------ masks
+    def word_masks(self, text: str, font: "FontLike", rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(masks ``C, H, W`` float32 at output height: fill [+ outline]; neighbour ``H, W``)."""
+        o = self.options
+        size = int(rng.integers(round(FONT_PX[0] * o.height), round(FONT_PX[1] * o.height) + 1))
+        stroke = int(rng.integers(1, max(2, size // 10) + 1)) if rng.random() < P["stroke"] else 0
+        pil_font = load_font(font.path, size, font.index)
+        tm = render_mask(text, pil_font, stroke_width=stroke)
+        masks = np.stack([tm.fill, tm.stroke]) if tm.stroke is not None else tm.fill[None]
+        masks = augment.warp_masks(masks, rng, {**GEOMETRIC_V2, **o.geometric})
+        h, w = masks.shape[1:]
+        style = rng.random()   # tight, normal or loose crop
+        v_lo, v_hi, h_lo, h_hi = ((0.0, 0.05, 0.0, 0.06) if style < 0.25 else
+                                  (0.03, 0.18, 0.03, 0.3) if style < 0.8 else (0.15, 0.4, 0.2, 0.7))
+        top, bottom = (int(v) for v in np.round(rng.uniform(v_lo, v_hi, 2) * h))
+        left, right = (int(v) for v in np.round(rng.uniform(h_lo, h_hi, 2) * h))
+        neighbour = None
+        if rng.random() < P["neighbour"]:
+            side = rng.random() < 0.5
+            gap = int(rng.uniform(0.25, 0.6) * size)
+            extra = int(rng.uniform(0.3, 1.2) * h)          # how much of the neighbour shows
+            other = render_mask(neighbour_text(text, rng), pil_font, stroke_width=stroke)
+            nm = (np.maximum(other.fill, other.stroke) if other.stroke is not None else other.fill)
+            nm = nm[:h] if nm.shape[0] >= h else np.pad(nm, ((0, h - nm.shape[0]), (0, 0)))
+            if side:
+                right, neighbour = gap + extra, ("right", gap, nm[:, :extra])
+            else:
+                left, neighbour = gap + extra, ("left", gap, nm[:, max(0, nm.shape[1] - extra):])
+        c = masks.shape[0]
+        canvas = np.zeros((3, top + h + bottom, left + w + right), np.uint8)   # fill, outline, neighbour
+        canvas[:c, top:top + h, left:left + w] = masks
+        if neighbour is not None:
+            where, gap, nm = neighbour
+            nh, nw = nm.shape
+            x0 = max(0, left + w + gap if where == "right" else left - gap - nw)
+            nw = min(nw, canvas.shape[2] - x0)
+            canvas[2, top:top + nh, x0:x0 + nw] = nm[:, :nw]
+        if rng.random() < P["displace"]:
+            canvas = realism.displace(canvas, rng, elastic=rng.uniform(0.2, 0.8), spacing=rng.uniform(0.0, 0.08))
+        out_h = o.height
+        out_w = int(np.clip(round(canvas.shape[2] * out_h / canvas.shape[1]), 4, out_h * o.max_aspect))
+        rgb = Image.fromarray(np.ascontiguousarray(canvas.transpose(1, 2, 0)))
+        small = np.asarray(rgb.resize((out_w, out_h), Image.BILINEAR, reducing_gap=2.0), np.float32)
+        res = small.transpose(2, 0, 1)[[*range(c), 2]] * (1.0 / 255.0)
+        return res[:-1], res[-1]
+
+    # ------------------------------------------------------------------ colours
+    def background(self, rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """(background ``H, W, 3``, text colour ``3``)."""
+        text, bg_col = self.colours.sample(rng) if rng.random() < P["pair"] else (
+            rng.random(3).astype(np.float32), rng.random(3).astype(np.float32))
+        if rng.random() >= P["bank"]:
+            bg = make_background(rng, h, w)
+            mean = bg.mean((0, 1))
+            if abs(float(realism.luminance(mean) - realism.luminance(text))) < 0.2:
+                text = _contrasting(mean, rng)
+            return bg, text
+        tex = self.bank.crop(rng, h, w)
+        mode = rng.random()
+        if mode < 0.5:    # the texture's light and shade on a measured background colour
+            lum = realism.luminance(tex)
+            k = rng.uniform(0.3, 1.0)
+            bg = bg_col + (lum - lum.mean())[..., None] * k
+        elif mode < 0.8:  # the photo, its contrast often softened; the text must contrast with it
+            mean = tex.mean((0, 1))
+            bg = mean + (tex - mean) * rng.uniform(0.35, 1.0)
+            if abs(float(realism.luminance(mean) - realism.luminance(text))) < 0.25:
+                text = bg_col if abs(float(realism.luminance(mean) - realism.luminance(bg_col))) >= 0.25 \
+                    else _contrasting(mean, rng)
+        elif mode < 0.9:
+            bg = realism.hue_rotate(tex, rng.uniform(0.5, 5.8))
+            text = _contrasting(bg.mean((0, 1)), rng) if rng.random() < 0.5 else text
+        else:
+            bg = 1.0 - tex
+            text = _contrasting(bg.mean((0, 1)), rng)
+        return np.clip(bg, 0, 1).astype(np.float32), text
+
+    def text_layer(self, rng: np.random.Generator, colour: np.ndarray, h: int, w: int) -> np.ndarray:
+        """The text fill: plain, a gradient, or a colour with a photo texture in it (``H, W, 3``)."""
+        r = rng.random()
+        if r < P["text_gradient"]:
+            other = np.clip(colour + rng.normal(0, 0.15, 3), 0, 1).astype(np.float32)
+            return realism.gradient_layer(h, w, colour, other, rng.uniform(0, np.pi))
+        if r < P["text_gradient"] + P["text_texture"]:
+            tex = self.bank.crop(rng, h, w)
+            mode = ("multiply", "screen", "overlay")[int(rng.integers(3))]
+            return np.clip(realism.blend(np.broadcast_to(colour, (h, w, 3)), tex, mode, rng.uniform(0.2, 0.5)), 0, 1)
+        return np.broadcast_to(colour, (h, w, 3))
+
+    # ------------------------------------------------------------------ compose
+    def compose(self, masks: np.ndarray, near: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Colour, effects and photometric finish: (image ``H, W, 3``, all-ink mask ``H, W``)."""
+        h, w = masks.shape[1:]
+        fill = masks[0]
+        bg, colour = self.background(rng, h, w)
+        img = bg
+        ink = np.maximum(fill, near)
+        if rng.random() < P["shadow"]:
+            sh = realism.soft_shadow(masks[-1], rng)
+            img = img * (1 - sh[..., None] * rng.uniform(0.4, 0.85))
+            ink = np.maximum(ink, sh)
+        if rng.random() < P["extrude"]:
+            ex = realism.extrusion(masks[-1], rng)
+            side = np.clip(colour * rng.uniform(0.3, 0.7), 0, 1) if realism.luminance(colour) > 0.4 \
+                else np.clip(colour + rng.uniform(0.2, 0.4), 0, 1)
+            img = img + (side - img) * ex[..., None]
+            ink = np.maximum(ink, ex)
+        if masks.shape[0] > 1:
+            st = masks[1][..., None]
+            img = img + (_contrasting(colour, rng) - img) * st
+            ink = np.maximum(ink, masks[1])
+        layer = self.text_layer(rng, colour, h, w)
+        a = (fill * rng.uniform(0.8, 1.0))[..., None]
+        img = img + (layer - img) * a
+        if near.any():
+            img = img + (colour - img) * near[..., None]
+        if rng.random() < P["overlay"]:
+            mode = realism.BLEND_MODES[int(rng.integers(len(realism.BLEND_MODES)))]
+            alpha = rng.uniform(0.1, 0.3) if mode == "normal" else rng.uniform(0.2, 0.6)
+            img = realism.blend(img, self.bank.crop(rng, h, w), mode, alpha)
+        if rng.random() < P["lighting"]:
+            img = realism.lighting(img, rng)
+        img = augment.apply_photometric(np.clip(img, 0, 1).astype(np.float32), rng,
+                                        {**PHOTOMETRIC_V2, **self.options.photometric})
+        return img, ink
+
+    def plain_image(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The fallback after :data:`REDRAWS` illegible draws: dark on light or light on dark."""
+        fill = masks[0][..., None]
+        bg = np.broadcast_to(np.float32(rng.uniform(0.75, 1.0)) if rng.random() < 0.6
+                             else np.float32(rng.uniform(0.0, 0.2)), fill.shape[:2] + (3,))
+        text = _contrasting(bg[0, 0], rng)
+        return bg + (text - bg) * fill
+
+    def finish(self, masks: np.ndarray, near: np.ndarray, rng: np.random.Generator) -> Image.Image:
+        """Compose with the legibility check and redraws; an RGB crop."""
+        for _ in range(REDRAWS + 1):
+            img, ink = self.compose(masks, near, rng)
+            if realism.legibility(img, masks[0], ink) >= MIN_LEGIBILITY:
+                return Image.fromarray(augment.to_uint8(img))
+            self.redraws += 1
+        self.fallbacks += 1
+        return Image.fromarray(augment.to_uint8(self.plain_image(masks, rng)))
+
+    def render_word(self, text: str, font: "FontLike", rng: np.random.Generator) -> Image.Image:
+        """A ``height × width`` RGB word crop of ``text`` drawn with ``font``."""
+        masks, near = self.word_masks(text, font, rng)
+        return self.finish(masks, near, rng)
