@@ -118,7 +118,7 @@ class SampleMaker:
         self.sampler = None
         if spec.kind == "words":
             from mstr.synth.vocab import TextSampler
-            self.sampler = TextSampler(lang)
+            self.sampler = TextSampler(lang, profile=spec.recipe)  # v2 renders draw the signboard vocabulary
         else:
             chars = load_charset(lang).chars()
             self.chars = [c for c in chars if any(f.has(char_render_text(c)) for f in self.fonts)]
