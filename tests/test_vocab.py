@@ -1,15 +1,25 @@
-"""Shipped word lists and the synthetic-text sampler (mstr.synth.vocab)."""
+"""Shipped word lists and the synthetic-text sampler (mstr.synth.vocab, signvocab, clusters)."""
 from __future__ import annotations
 
 import collections
+import hashlib
+import json
+import re
 import unicodedata
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tool_module
 
 from mstr.charsets import ALL_LANGS, load_charset
 from mstr.errors import UserError
-from mstr.synth.vocab import MODES, TextSampler, indic_parts, load_vocab, vocab_path
+from mstr.scripts import script_of
+from mstr.synth.clusters import cluster_index, coverage
+from mstr.synth.signvocab import SIGN_KINDS, load_sign_vocab
+from mstr.synth.vocab import (MODES, V2_MODE_WEIGHTS, TextSampler, indic_parts, load_vocab,
+                              vocab_path)
 from mstr.text import normalize
 
 #: languages whose sources give more than 5,000 words (all of them: aspell's small or / pa
@@ -212,3 +222,182 @@ def test_word_mode_prefers_frequent_words():
     assert sum(n for w, n in counts.items() if w in top) > 0.15 * 3000
     assert len(counts) > 1000  # rare words still appear
     assert s.skipped_oov >= 0
+
+
+# --------------------------------------------------------------------------- v1 stays v1
+V1_RECORD = Path(__file__).parent / "data" / "vocab_v1_samples.json"
+
+
+def test_v1_profile_unchanged_against_recorded_samples():
+    """Samples recorded from the code before the v2 profile existed (tests/data)."""
+    rec = json.loads(V1_RECORD.read_text(encoding="utf-8"))
+    for key, expected in rec["samples"].items():
+        lang, seed = key.split(":")
+        for sampler in (TextSampler(lang), TextSampler(lang, profile="v1")):
+            rng = np.random.default_rng(int(seed))
+            got = [list(sampler.sample_with_mode(rng)) for _ in range(len(expected))]
+            assert got == expected, f"{key}: v1 draws changed"
+    for lang, digest in rec["sha256_2000"].items():
+        rng = np.random.default_rng(99)
+        s = TextSampler(lang)
+        joined = "\n".join(s.sample(rng) for _ in range(2000))
+        assert hashlib.sha256(joined.encode()).hexdigest() == digest, f"{lang}: v1 draws changed"
+    for key, expected in rec["variants"].items():
+        lang, _, kw = key.partition(":")
+        s = TextSampler(lang, **json.loads(kw))
+        rng = np.random.default_rng(5)
+        assert [s.sample(rng) for _ in range(len(expected))] == expected, key
+
+
+# --------------------------------------------------------------------------- sign lists
+SIGN_LANGS = ("en", "hi", "mr", "bn", "ta", "te", "kn", "ml")
+
+
+def _pieces(word: str, script: str) -> list[str]:
+    """``word`` split at characters of other scripts (punctuation, digits): its script runs."""
+    runs, cur = [], ""
+    for ch in word:
+        if script_of(ch) == script and unicodedata.category(ch)[0] in "LM":
+            cur += ch
+        elif cur:
+            runs.append(cur)
+            cur = ""
+    return runs + ([cur] if cur else [])
+
+
+@pytest.mark.parametrize("lang", SIGN_LANGS + ("gu", "or", "as"))
+def test_sign_lists_load_valid(lang):
+    lists = load_sign_vocab(lang)
+    cs = load_charset(lang)
+    chars = frozenset(cs.chars())
+    required = ["loan", "person", "place", "brand"]
+    if lang in SIGN_LANGS:
+        required += ["abbrev.title", "abbrev.company", "abbrev.phone"]
+        if lang != "en":
+            required.append("native")
+    for kind in required:
+        assert len(lists.get(kind, ())) >= (100 if kind == "loan" else 2), (lang, kind)
+    parts = indic_parts(cs) if lang not in ("en",) else None
+    for kind, words in lists.items():
+        assert kind in SIGN_KINDS
+        assert len(set(words)) == len(words), f"{lang}/{kind}: duplicates"
+        for w in words:
+            assert w and normalize(w) == w, f"{lang}/{kind}: {w!r} not NFKD / has spaces"
+            assert len(w) <= 24, f"{lang}/{kind}: {w!r} longer than 24 code points"
+            assert chars.issuperset(w), f"{lang}/{kind}: {w!r} has {cs.missing(w)}"
+            if parts is not None:
+                for piece in _pieces(w, cs.script):
+                    # Bengali writes an English initial æ as অ + ya-phala (অ্যান্ড "and")
+                    piece = piece.replace("\u0985\u09cd\u09af\u09be", "\u098f")
+                    problem = _wellformed_problem(piece, parts)
+                    assert problem is None, f"{lang}/{kind}: {w!r}: {problem}"
+
+
+def test_sign_lists_absent_language_is_empty():
+    assert load_sign_vocab("pa") == {}
+    with pytest.raises(UserError):
+        load_sign_vocab("../hi")
+
+
+def test_sign_lists_match_their_builder(tmp_path):
+    """The shipped lists are what tools/build_sign_vocab.py writes from tools/vocab_sources."""
+    with tool_module("build_sign_vocab") as tool:
+        tool.main(["--out", str(tmp_path), "hi", "ta", "en"])
+    for lang in ("hi", "ta", "en"):
+        shipped = resources.files("mstr").joinpath("resources", "vocab", "signs", f"{lang}.tsv")
+        assert (tmp_path / f"{lang}.tsv").read_text(encoding="utf-8") == \
+            shipped.read_text(encoding="utf-8"), f"{lang}: rerun tools/build_sign_vocab.py"
+
+
+def test_transliterator_spells_shop_sign_loanwords():
+    with tool_module("translit") as tr:
+        def spell(key: str, lang: str) -> str:
+            return unicodedata.normalize("NFC", tr.transliterate(key, lang))
+
+        expected = {"hi": "मेडिकल", "ta": "மெடிக்கல்", "te": "మెడికల్", "ml": "മെഡിക്കൽ",
+                    "kn": "ಮೆಡಿಕಲ್"}
+        for lang, word in expected.items():
+            assert spell("meDikal", lang) == word
+        assert spell("meDikael", "bn") == "মেডিক্যাল"
+        assert spell("baeqk", "hi") == "बैंक" and spell("baeqk", "mr") == "बँक"
+        assert spell("baeqk", "bn") == "ব্যাংক" and spell("baeqk", "ta") == "பேங்க்"
+        assert spell("sTOr", "ml") == "സ്റ്റോർ" and spell("senTar", "bn") == "সেন্টার"
+        assert spell("rAy_pur", "hi") == "रायपुर" and spell("rAy_pur", "ta") == "ராய்புர்"
+        with pytest.raises(ValueError):
+            tr.tokenize("meDi#kal")
+
+
+# --------------------------------------------------------------------------- v2 profile
+@pytest.mark.parametrize("lang", ["en", "hi", "bn", "ta", "te", "kn", "ml", "mr", "pa", "ur"])
+def test_v2_profile_valid_deterministic_and_uses_its_modes(lang):
+    def draw(seed: int) -> list[tuple[str, str]]:
+        s = TextSampler(lang, profile="v2")
+        rng = np.random.default_rng(seed)
+        return [s.sample_with_mode(rng) for _ in range(1500)]
+
+    first = draw(3)
+    assert draw(3) == first
+    assert draw(4) != first
+    cs = load_charset(lang)
+    bad = [t for _, t in first if not t or len(t) > 24 or not cs.covers(t) or normalize(t) != t]
+    assert not bad, f"{lang}: invalid v2 samples {bad[:10]}"
+    weights = TextSampler(lang, profile="v2").describe()["mode_weights"]
+    assert abs(sum(weights.values()) - 1) < 1e-9
+    seen = {m for m, _ in first}
+    assert seen == {m for m, w in weights.items() if w > 0}
+    assert {"phone", "cluster"} <= seen
+    if lang in SIGN_LANGS:
+        assert {"sign", "loanword", "name", "abbrev"} <= seen
+        lists = load_sign_vocab(lang)
+        loans = {w.lower() for w in lists["loan"]}
+        assert all(t.lower() in loans for m, t in first if m == "loanword")
+    else:  # no sign lists: those modes fold into word
+        assert weights["sign"] == weights["loanword"] == weights["name"] == 0
+
+
+def test_v2_phone_numbers_look_like_indian_numbers():
+    s = TextSampler("hi", profile="v2", mode_weights={"phone": 1.0})
+    rng = np.random.default_rng(0)
+    texts = [s.sample(rng) for _ in range(400)]
+    to_ascii = {ord(d): str(i) for i, d in enumerate("०१२३४५६७८९")}
+    numbers = [re.sub(r"^[^\d+(०-९]*", "", t).translate(to_ascii) for t in texts]
+    assert all(re.fullmatch(r"[+\d()/,-]+", n) for n in numbers), numbers[:20]
+    assert all(sum(c.isdigit() for c in n) >= 10 for n in numbers)
+    assert any(n.startswith("+91") for n in numbers) and any(n.startswith("1800-") for n in numbers)
+    assert any(t[0] in "०१२३४५६७८९" for t in texts)  # native digits too
+    assert not any(ch.isspace() for t in texts for ch in t)
+
+
+def test_v2_abbreviations_fuse_as_signs_print_them():
+    s = TextSampler("en", profile="v2", mode_weights={"abbrev": 1.0})
+    rng = np.random.default_rng(1)
+    texts = [s.sample(rng) for _ in range(600)]
+    assert any(re.fullmatch(r"(?i)dr\.[A-Za-z]+", t) for t in texts)
+    assert any(re.fullmatch(r"(?i)no[.:]\d+([/-]\d+|[ABC])?", t) for t in texts)
+    assert "&" in texts and any("Pvt" in t or "PVT" in t for t in texts)
+
+
+def test_profile_errors():
+    with pytest.raises(UserError):
+        TextSampler("hi", profile="v3")
+    with pytest.raises(UserError):
+        TextSampler("hi", profile="v2", mode_weights={"bogus": 1.0})
+    assert TextSampler("hi", profile="v2").describe()["profile"] == "v2"
+
+
+@pytest.mark.parametrize("lang", ["hi", "ml"])
+def test_cluster_balancing_raises_minimum_coverage(lang):
+    """The cluster mode draws rare characters and conjuncts more often than word draws do."""
+    n = 4000
+    with_cluster = TextSampler(lang, profile="v2")
+    weights = dict(V2_MODE_WEIGHTS)
+    weights["word"] += weights.pop("cluster")
+    without = TextSampler(lang, mode_weights=weights)
+    script = set(load_charset(lang).script_chars()) - set(load_charset(lang).digits)
+    a, b = coverage(with_cluster, n, seed=7), coverage(without, n, seed=7)
+    min_a = min(k for c, k in a["items"].items() if c in script)
+    min_b = min(k for c, k in b["items"].items() if c in script)
+    assert min_a > 1.3 * min_b, (min_a, min_b)
+    assert a["conjuncts_seen"] > b["conjuncts_seen"]
+    idx = cluster_index(with_cluster)
+    assert idx.conjuncts and not set(idx.chars) & set(load_charset(lang).digits)

@@ -13,7 +13,11 @@ Key alphabet (case matters; longest match first):
 * consonants ``k kh g gh q c ch j jh Y T Th D Dh N t th d dh n p ph b bh m y r l L v w sh Sh s
   h f z rr zh`` (``q`` velar nasal ṅ, ``Y`` palatal nasal ñ, ``T D N`` retroflex, ``L`` retroflex
   lateral ळ/ള, ``rr`` alveolar ṟ, ``zh`` the Tamil / Malayalam ழ/ഴ);
-* ``M`` anusvara, ``H`` visarga, and the literal punctuation ``. - ' &``.
+* ``M`` anusvara, ``H`` visarga, and the literal punctuation ``. - ' &``;
+* ``_`` a syllable boundary after a consonant whose inherent vowel Hindi, Marathi, Bengali,
+  Gujarati and Odia write but do not say (रायपुर ``rAy_pur``, पटना ``paT_nA``): there the
+  consonant keeps its inherent vowel instead of joining the next one; the Dravidian scripts
+  write a virama (ராய்பூர்).
 
 A consonant not followed by a vowel joins the next consonant (virama conjunct) or, at the end
 of a word, stays vowel-less: no sign in Hindi, Marathi, Bengali (the inherent vowel is silent
@@ -40,7 +44,7 @@ _CONS = ("kh", "gh", "ch", "jh", "Th", "Dh", "th", "dh", "ph", "bh", "sh", "Sh",
          "k", "g", "q", "c", "j", "Y", "T", "D", "N", "t", "d", "n", "p", "b", "m", "y", "r",
          "l", "L", "v", "w", "s", "h", "f", "z")
 _SIGNS = ("M", "H")
-_PUNCT = (".", "-", "'", "&")
+_PUNCT = (".", "-", "'", "&", "_")
 _TOKEN_RE = re.compile("|".join(re.escape(t) for t in sorted(
     (*_VOWELS, *_CONS, *_SIGNS, *_PUNCT), key=len, reverse=True)))
 
@@ -231,7 +235,7 @@ def transliterate(key: str, lang: str, *, loan: bool = True) -> str:
     for i, (kind, tok) in enumerate(word.items):
         nxt_kind, nxt = word.kind(i + 1), word.tok(i + 1)
         if kind == "P":
-            out.append(tok)
+            out.append("" if tok == "_" else tok)
             continue
         if kind == "S":
             if lang == "ta" and tok == "M":  # Tamil writes the homorganic nasal: ஷிண்டே
@@ -260,7 +264,9 @@ def transliterate(key: str, lang: str, *, loan: bool = True) -> str:
                 out.append(_ML_CHILLU[tok])  # ഫാർമസി, ഫിൽട്ടർ
             else:
                 out.append(letter + VIRAMA)
-        else:  # end of word or before punctuation
+        elif nxt == "_" and lang not in _DRAVIDIAN:
+            out.append(letter)  # inherent vowel written: रायपुर
+        else:  # end of word, before punctuation, or a Dravidian consonant before "_"
             if lang == "ml":
                 out.append(_ML_CHILLU.get(tok) or (ANUSVARA if tok == "m" else letter + VIRAMA))
             elif lang in _DRAVIDIAN:

@@ -1,12 +1,15 @@
 """Rare-cluster balancing (the ``cluster`` text-sampler mode) and charset coverage measurement.
 
 A *unit* is one script character of the charset (letter, vowel sign, virama, nukta, anusvara,
-native digit, …) or, for Brahmic scripts, one virama conjunct ``C(nukta)? virama C`` that occurs
-in the language's word lists. :class:`ClusterIndex` maps every unit to the words (vocabulary and
-sign lists) that contain it. The ``cluster`` mode draws a unit *uniformly* — a character with
-probability 0.6, a conjunct with 0.4 — and then a word holding it, so a character or conjunct
-that is rare in running text is drawn as often as a common one. A unit that no word holds is
-rendered as a short well-formed string around it (the sampler's ``rare`` machinery).
+…; not the native digits, which the number and phone modes draw) or, for Brahmic scripts, one
+virama conjunct ``C(nukta)? virama C`` that occurs in the language's word lists.
+:class:`ClusterIndex` maps every unit to the words (vocabulary and sign lists) that contain it.
+The ``cluster`` mode draws a unit — a character with probability 0.6, a conjunct with 0.4 — with
+weight ``1 / (df + SMOOTH)``, ``df`` being the number of words that hold it (for an upper-case
+Latin letter a tenth of its lower case's), and then a word holding it uniformly: the rarer a
+character or conjunct is in the lists (and so in the other modes' draws), the more often this
+mode draws it. A unit that no word holds is rendered as a short well-formed string around it
+(the sampler's ``rare`` machinery).
 
 :func:`coverage` counts, over ``n`` samples, in how many samples each charset item occurs; the
 least covered items are the figure to watch (see ``tools/vocab_coverage.py``).
@@ -14,6 +17,7 @@ least covered items are the figure to watch (see ``tools/vocab_coverage.py``).
 from __future__ import annotations
 
 import collections
+import unicodedata
 
 import numpy as np
 
@@ -21,6 +25,16 @@ __all__ = ["ClusterIndex", "cluster_index", "units_of", "coverage"]
 
 #: share of ``cluster`` draws that pick a conjunct (the rest pick a single character)
 P_CONJUNCT = 0.4
+#: added to a unit's word count before inverting it, so that a unit held by one or two words
+#: is not drawn thousands of times more often than a common one (one word repeated)
+SMOOTH = 10.0
+
+
+def _cdf(df: np.ndarray) -> np.ndarray:
+    w = 1.0 / (df.astype(np.float64) + SMOOTH)
+    cdf = np.cumsum(w / w.sum())
+    cdf[-1] = 1.0
+    return cdf
 
 
 def units_of(word: str, virama: str | None, nukta: str | None, starts: frozenset[str]) -> set[str]:
@@ -67,7 +81,9 @@ class ClusterIndex:
         for i, w in enumerate(self.words):
             for u in units_of(w, virama, nukta, starts):
                 holders[u].append(i)
-        self.chars: tuple[str, ...] = tuple(sampler._script_chars)
+        # native digits are left to the number and phone modes (no word holds them)
+        self.chars: tuple[str, ...] = tuple(c for c in sampler._script_chars
+                                            if unicodedata.category(c) != "Nd")
         self.conjuncts: tuple[str, ...] = tuple(sorted(u for u in holders if len(u) > 1))
         self.holders = {u: np.asarray(ix, dtype=np.int64) for u, ix in holders.items()}
         if sampler.script == "Latn":  # an upper-case letter: a word with its lower case, upper
@@ -75,16 +91,24 @@ class ClusterIndex:
                 if c not in self.holders and c.lower() in self.holders:
                     self.holders[c] = self.holders[c.lower()]
         self.missing: tuple[str, ...] = tuple(c for c in self.chars if c not in self.holders)
+        # An upper-case Latin letter counts a tenth of its lower case's words: the lists are
+        # lower case and only the case and sign modes draw upper case.
+        upper = 0.1 if sampler.script == "Latn" else 1.0
+        df = lambda units: np.array([len(self.holders.get(u, ())) * (upper if u.isupper()  # noqa: E731
+                                                                     else 1.0) for u in units])
+        self._char_cdf = _cdf(df(self.chars)) if self.chars else None
+        self._conj_cdf = _cdf(df(self.conjuncts)) if self.conjuncts else None
 
     def draw(self, rng: np.random.Generator) -> tuple[str, str | None]:
-        """``(unit, word)``: a unit drawn uniformly (see P_CONJUNCT) and a word holding it, or
-        None when no word does."""
+        """``(unit, word)``: a unit drawn by inverse word count (see the module docstring) and a
+        word holding it, or None when no word does."""
         if self.conjuncts and rng.random() < P_CONJUNCT:
-            unit = self.conjuncts[int(rng.integers(len(self.conjuncts)))]
+            units, cdf = self.conjuncts, self._conj_cdf
         elif self.chars:
-            unit = self.chars[int(rng.integers(len(self.chars)))]
+            units, cdf = self.chars, self._char_cdf
         else:
             return "", None
+        unit = units[min(int(np.searchsorted(cdf, rng.random(), side="right")), len(units) - 1)]
         ix = self.holders.get(unit)
         if ix is None or not len(ix):
             return unit, None

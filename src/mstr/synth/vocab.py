@@ -63,12 +63,12 @@ ALL_MODES: tuple[str, ...] = MODES + MODES_V2
 DEFAULT_MODE_WEIGHTS: dict[str, float] = {
     "word": 0.62, "case": 0.08, "number": 0.06, "punct": 0.06, "random": 0.10, "rare": 0.08,
 }
-#: The v2 profile: a third of the draws from the signboard lists, 12 % rare-cluster balancing.
+#: The v2 profile: 39 % of the draws from the signboard modes, 17 % rare-cluster balancing.
 #: ``case`` folds into ``word`` for scripts without case; ``sign``/``loanword``/``name``/
 #: ``abbrev`` fold into ``word`` for a language without those lists (pa, ur).
 V2_MODE_WEIGHTS: dict[str, float] = {
-    "word": 0.26, "case": 0.04, "number": 0.04, "punct": 0.04, "random": 0.05, "rare": 0.03,
-    "sign": 0.10, "loanword": 0.12, "name": 0.10, "phone": 0.06, "abbrev": 0.04, "cluster": 0.12,
+    "word": 0.24, "case": 0.04, "number": 0.04, "punct": 0.03, "random": 0.05, "rare": 0.04,
+    "sign": 0.09, "loanword": 0.11, "name": 0.10, "phone": 0.05, "abbrev": 0.04, "cluster": 0.17,
 }
 #: Named default mixes: ``TextSampler(lang, profile=...)``.
 PROFILES: dict[str, dict[str, float]] = {"v1": DEFAULT_MODE_WEIGHTS, "v2": V2_MODE_WEIGHTS}
