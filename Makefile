@@ -25,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BG_PACKAGES := lomiri-wallpapers mate-backgrounds plasma-workspace-wallpapers tuxpaint-data gimp-data \
 	krita-data mypaint-data
 
-.PHONY: setup system venv demo test test-fast lock clean backgrounds
+.PHONY: setup system venv demo test test-fast lock clean fonts backgrounds
 setup: system venv
 
 system:
@@ -69,6 +69,14 @@ backgrounds: setup
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	$(BIN)/mstr synth backgrounds --out $(OUT)/backgrounds
+
+# The training font pool (docs/data.md, "The font pool"): Debian font packages (downloaded and
+# unpacked, not installed) and Google Fonts families from npm, each shape-checked with HarfBuzz,
+# subset to WOFF2, split by design; about 25 MB in FONTPOOL. Needs npm; `demo` and `test` do not.
+FONTPOOL ?= fontpool
+fonts: setup
+	@command -v npm >/dev/null || { echo "make fonts needs npm: $(SUDO) apt-get install npm"; exit 1; }
+	$(BIN)/python tools/build_font_pool.py --out $(FONTPOOL)
 
 test: setup
 	$(BIN)/pytest -q

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 from mstr.errors import UserError
@@ -35,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "charset, and show the deterministic train / held-out split by design.")
     f.add_argument("--langs", default="13lang", help="languages, e.g. en,hi,ta or a preset 3lang/6lang/13lang")
     f.add_argument("--json", action="store_true", help="print the split table as JSON")
+    f.add_argument("--font-pool", type=Path, default=None, metavar="DIR",
+                   help="summarise this font pool (built by `make fonts`) instead of system fonts "
+                        "(default: $MSTR_FONT_POOL when set)")
     f.set_defaults(func=_fonts)
 
     for kind in ("words", "chars"):
@@ -49,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         g.add_argument("--fonts", choices=("train", "heldout", "all"), default="train",
                        help="training fonts (train/val LMDBs), held-out fonts (test LMDB), or every usable "
                             "font (train/val LMDBs: for a folder that holds training fonts only)")
+        g.add_argument("--font-pool", type=Path, default=None, metavar="DIR",
+                       help="draw fonts from this font pool (built by `make fonts`) with its split; "
+                            "default: $MSTR_FONT_POOL when set, else system fonts")
         g.add_argument("--shard-size", type=int, default=2000, help="samples per shard LMDB (default 2000)")
         g.add_argument("--val-frac", type=float, default=0.02, help="share of samples in val_lmdb (default 0.02)")
         g.add_argument("--height", type=int, default=32, help="word image height in pixels (default 32)")
@@ -129,10 +136,13 @@ def _backgrounds(args: argparse.Namespace) -> int:
 
 def _fonts(args: argparse.Namespace) -> int:
     from mstr.charsets import parse_langs
-    from mstr.synth import fonts
+    from mstr.synth import fontpool, fonts
 
     langs = parse_langs(args.langs)
-    if args.json:
+    if fontpool.resolve_pool(args.font_pool) is not None:
+        fontpool.load_pool(args.font_pool)  # a missing or broken pool: one-line error
+        print(fontpool.pool_table(langs, args.font_pool))
+    elif args.json:
         print(json.dumps(fonts.split_table(langs), indent=2, ensure_ascii=False))
     else:
         print(fonts.coverage_table(langs))
@@ -143,6 +153,11 @@ def _generate(args: argparse.Namespace) -> int:
     from mstr.synth.generate import GenSpec, generate
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if args.font_pool is not None:  # fonts_for_lang reads it, in this process and the workers
+        from mstr.synth.fontpool import POOL_ENV, load_pool
+
+        load_pool(args.font_pool)
+        os.environ[POOL_ENV] = str(args.font_pool.resolve())
     spec = GenSpec(kind=args.kind, langs=tuple(args.langs.split(",")), n=args.n, seed=args.seed,
                    fonts=args.fonts, shard_size=args.shard_size, val_frac=args.val_frac,
                    height=args.height, char_size=args.char_size, augment=not args.no_augment,

@@ -54,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FONT_EXTENSIONS = (".ttf", ".otf", ".ttc", ".otc")
+FONT_EXTENSIONS = (".ttf", ".otf", ".ttc", ".otc", ".woff", ".woff2")  # WOFF2 needs brotli
 #: U+25CC, the base shaping engines draw a combining mark on when it stands alone.
 DOTTED_CIRCLE = "\u25cc"
 HELDOUT_FRACTION = 0.25
@@ -127,7 +127,7 @@ class FontInfo:
 # design names
 
 _QUALIFIER = (
-    r"UI|Display|Text|Slanted|Italic|Oblique|Classical|Mono|Math|Symbols|"
+    r"UI|Display|Text|Slanted|Italic|Oblique|Upright|Inclined|Classical|Mono|Math|Symbols|"
     r"(?:Semi|Extra|Ultra)?\s?(?:Condensed|Expanded)|Narrow|Wide|Cond|SemCond|ExtCond|"
     r"Thin|Hairline|(?:Extra|Ultra)\s?Light|Light|Book|Regular|Normal|Medium|"
     r"(?:Semi|Demi|Extra|Ultra)\s?Bold|Bold|Black|Heavy|Blk|Med|SemBd|ExtBd|ExtLt"
@@ -369,7 +369,7 @@ def _read_all(todo: list[tuple[str, int, int]], disk: dict[str, Any],
 
 
 def discover_fonts(dirs: Sequence[str | Path] | None = None) -> list[FontInfo]:
-    """Every readable face of every ``.ttf .otf .ttc .otc`` file under ``dirs``.
+    """Every readable face of every ``.ttf .otf .ttc .otc .woff .woff2`` file under ``dirs``.
 
     ``dirs`` defaults to :func:`default_font_dirs` (missing folders are skipped); a file may be
     given instead of a folder. Sorted by (path, index). Broken or unreadable files are skipped with
@@ -685,15 +685,22 @@ def _no_font_error(lang: str, script: str, fonts: Sequence[FontInfo]) -> UserErr
     return UserError(msg)
 
 
-def fonts_for_lang(lang: str, split: str = "train", *,
-                   fonts: list[FontInfo] | None = None) -> list[FontInfo]:
+def fonts_for_lang(lang: str, split: str = "train", *, fonts: list[FontInfo] | None = None,
+                   pool: str | os.PathLike[str] | None = None) -> list[FontInfo]:
     """Fonts usable for ``lang`` on one side of the design split.
 
     ``split``: ``"train"``, ``"heldout"`` or ``"all"``. Raises :class:`UserError` (with the
     Debian package to install) when no font at all can render the language.
+    Font source: ``fonts`` when given; else the font pool folder ``pool`` or, without it,
+    ``$MSTR_FONT_POOL`` (its own split, see :mod:`mstr.synth.fontpool`); else system fonts.
     """
     if split not in SPLITS:
         raise UserError(f"unknown font split {split!r}: use one of {', '.join(SPLITS)}")
+    if fonts is None:
+        from mstr.synth import fontpool
+
+        if fontpool.resolve_pool(pool) is not None:
+            return fontpool.pool_fonts_for_lang(lang, split, pool)
     cs = _charset(lang)
     fonts = discover_fonts() if fonts is None else fonts
     usable, held = _script_split(cs.script, fonts)

@@ -1,0 +1,177 @@
+"""Font-pool building blocks: subset / merge one font into a pool file, check it, read licences.
+
+Used by ``tools/build_font_pool.py`` only (never by training or inference code). A pool file is
+one design for one script: the source font (or, for a Google Fonts family, its script subset
+merged with its ``latin`` subset, so that digits and punctuation are there) cut down to the
+code points the script's languages use plus ASCII and a little common punctuation, with every
+OpenType layout feature kept, and saved as WOFF2 (read by Pillow's FreeType and by fontTools
+with ``brotli``).
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from mstr.scripts import SCRIPT_RANGES
+
+__all__ = ["keep_codepoints", "make_pool_font", "case_problem", "debian_licence",
+           "BuildResult", "build_and_check"]
+
+#: Kept in every pool file: ASCII, no-break space, dashes, quotes, ellipsis, ₹, ◌, ZWNJ / ZWJ,
+#: the dandas.
+_COMMON_KEEP = ((0x20, 0x7E), (0xA0, 0xA0), (0x2010, 0x2015), (0x2018, 0x201F), (0x2026, 0x2026),
+                (0x20B9, 0x20B9), (0x25CC, 0x25CC), (0x200C, 0x200D), (0x0964, 0x0965))
+
+
+def keep_codepoints(script: str) -> set[int]:
+    """Code points a pool file of ``script`` keeps (Latin: the common set only)."""
+    cps = {cp for lo, hi in _COMMON_KEEP for cp in range(lo, hi + 1)}
+    if script != "Latn":
+        for lo, hi in SCRIPT_RANGES[script]:
+            if script == "Arab" and lo >= 0xFB50:  # presentation forms: reached through GSUB
+                continue
+            cps.update(range(lo, hi + 1))
+    return cps
+
+
+def make_pool_font(sources: Sequence[str | Path], script: str, out: str | Path,
+                   index: int = 0) -> None:
+    """Write ``out`` (WOFF2): ``sources`` merged (if several) and subset for ``script``.
+
+    Several sources are subsets of one family (Google Fonts' ``devanagari`` and ``latin``
+    files); they are merged with ``fontTools.merge`` first.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    if len(sources) > 1:
+        from fontTools.merge import Merger, Options
+
+        font = Merger(options=Options(drop_tables=["DSIG"])).merge([str(s) for s in sources])
+        buf = io.BytesIO()
+        font.flavor = None
+        font.save(buf)
+        buf.seek(0)
+        font = TTFont(buf)
+    else:
+        font = TTFont(str(sources[0]), fontNumber=index)
+    opts = subset.Options()
+    opts.layout_features = ["*"]
+    opts.layout_scripts = ["*"]
+    opts.name_IDs = [0, 1, 2, 3, 4, 5, 6, 13, 14, 16, 17]
+    opts.hinting = False
+    opts.notdef_outline = True
+    opts.glyph_names = False
+    opts.legacy_kern = True
+    opts.ignore_missing_unicodes = True
+    opts.drop_tables += ["DSIG"]
+    opts.flavor = "woff2"
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=sorted(keep_codepoints(script)))
+    sub.subset(font)
+    font.flavor = "woff2"
+    font.save(str(out))
+    font.close()
+
+
+_CASE_PAIRS = "abdeghnqrt"
+
+
+def _shape_key(glyphs: Any, name: str) -> tuple | None:
+    """An outline's points normalised to its box (0..50 grid): equal for scaled copies."""
+    from fontTools.pens.recordingPen import RecordingPen
+
+    pen = RecordingPen()
+    glyphs[name].draw(pen)
+    pts = [pt for _, args in pen.value for pt in args if isinstance(pt, tuple)]
+    if not pts:
+        return None
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    w, h = (max(xs) - min(xs)) or 1, (max(ys) - min(ys)) or 1
+    return tuple((round(50 * (x - min(xs)) / w), round(50 * (y - min(ys)) / h)) for x, y in pts)
+
+
+def case_problem(path: str | Path) -> str | None:
+    """Why a Latin font's lowercase cannot be told from its capitals, or None.
+
+    Caps-only and small-caps fonts draw ``a`` as ``A``: a word rendered from a lowercase label
+    would show another text than its label. A font fails when 4 or more of ``abdeghnqrt`` map
+    to the capital's glyph or to a scaled copy of it.
+    """
+    from fontTools.ttLib import TTFont
+
+    tt = TTFont(str(path), lazy=True)
+    try:
+        cmap = tt.getBestCmap() or {}
+        glyphs = tt.getGlyphSet()
+        same = 0
+        for ch in _CASE_PAIRS:
+            lo, up = cmap.get(ord(ch)), cmap.get(ord(ch.upper()))
+            if lo is None or up is None:
+                continue
+            if lo == up or _shape_key(glyphs, lo) == _shape_key(glyphs, up):
+                same += 1
+    finally:
+        tt.close()
+    if same >= 4:
+        return f"lowercase drawn as capitals ({same} of {len(_CASE_PAIRS)} test letters)"
+    return None
+
+
+_LICENSE_LINE = re.compile(r"^License:\s*(\S.*)$", re.MULTILINE)
+_FILES_LINE = re.compile(r"^Files:\s*(.*)$", re.MULTILINE)
+
+
+def debian_licence(copyright_text: str) -> str:
+    """The licence of a Debian package's font files, from its ``copyright`` file.
+
+    Machine-readable files: the ``License:`` of the first ``Files:`` stanza that is not
+    ``debian/*``; free-form files: a known licence named in the text; else ``"see copyright"``.
+    """
+    for stanza in re.split(r"\n\s*\n", copyright_text):
+        files = _FILES_LINE.search(stanza)
+        lic = _LICENSE_LINE.search(stanza)
+        if files and lic and not files.group(1).strip().startswith("debian/"):
+            return lic.group(1).strip()
+    for pattern, name in ((r"SIL OPEN FONT LICEN[CS]E|OFL", "OFL-1.1"),
+                          (r"Apache License", "Apache-2.0"),
+                          (r"GNU GENERAL PUBLIC LICENSE|GPL", "GPL (see copyright)"),
+                          (r"Bitstream Vera", "Bitstream-Vera")):
+        if re.search(pattern, copyright_text, re.IGNORECASE):
+            return name
+    return "see copyright"
+
+
+@dataclass
+class BuildResult:
+    """What building one candidate gave: the file's record fields, or why it was rejected."""
+
+    key: str
+    out: str
+    langs: list[str]
+    problems: dict[str, list[str]]  # lang → shaping problems (empty lists for passing langs)
+    rejected: str | None = None
+    size: int = 0
+
+
+def build_and_check(key: str, sources: Sequence[str], index: int, script: str,
+                    langs: Sequence[str], out: str) -> BuildResult:
+    """Make the pool file ``out`` and shape-check it for each of ``langs`` (picklable worker)."""
+    from mstr.synth.shapecheck import check_font, sfnt_bytes
+
+    try:
+        make_pool_font(sources, script, out, index)
+    except Exception as exc:  # noqa: BLE001 - a font that cannot be subset is rejected
+        return BuildResult(key, out, [], {}, rejected=f"cannot subset: {type(exc).__name__}: {exc}"[:200])
+    if script == "Latn":
+        reason = case_problem(out)
+        if reason:
+            return BuildResult(key, out, [], {}, rejected=reason)
+    data = sfnt_bytes(out)
+    problems = {lang: check_font(out, lang, data=data) for lang in langs}
+    good = [lang for lang in langs if not problems[lang]]
+    rejected = None if good else "; ".join(f"{lang}: {p[0]}" for lang, p in problems.items())[:300]
+    return BuildResult(key, out, good, problems, rejected=rejected, size=Path(out).stat().st_size)

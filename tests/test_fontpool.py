@@ -1,0 +1,235 @@
+"""The font pool: HarfBuzz shaping check, subset / merge into pool files, pool.json loading and
+the fonts_for_lang integration (pool argument, MSTR_FONT_POOL, --font-pool)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uharfbuzz")
+pytest.importorskip("brotli")
+
+from fontTools import subset  # noqa: E402
+from fontTools.ttLib import TTFont  # noqa: E402
+
+from mstr.errors import UserError  # noqa: E402
+from mstr.synth import fontpool, fonts as F  # noqa: E402
+from mstr.synth.poolbuild import case_problem, debian_licence, make_pool_font  # noqa: E402
+from mstr.synth.shapecheck import check_font, cluster_samples  # noqa: E402
+
+from conftest import tool_module  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def latin_font_path():
+    fonts = [f for f in F.fonts_for_lang("en", "all") if f.path.endswith(".ttf") and f.index == 0]
+    plain = [f for f in fonts if "Regular" in f.path] or fonts
+    return plain[0].path
+
+
+def _strip_layout(src: str, out: Path) -> Path:
+    """A copy of ``src`` without OpenType layout tables nor Arabic presentation forms (which
+    HarfBuzz would otherwise use to join Arabic letters without GSUB)."""
+    tt = TTFont(src)
+    for tag in ("GSUB", "GPOS", "GDEF", "morx", "mort"):
+        if tag in tt:
+            del tt[tag]
+    for table in tt["cmap"].tables:
+        table.cmap = {cp: g for cp, g in table.cmap.items() if cp < 0xFB50}
+    tt.save(str(out))
+    return out
+
+
+def _woff2_subset(src: str, out: Path, unicodes: list[int]) -> Path:
+    opts = subset.Options()
+    opts.layout_features = ["*"]
+    opts.flavor = "woff2"
+    font = TTFont(src)
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=unicodes)
+    sub.subset(font)
+    font.flavor = "woff2"
+    font.save(str(out))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# shaping check
+
+
+def test_clusters_cover_letters_marks_and_conjuncts():
+    hi = cluster_samples("hi")
+    assert "क" in hi.plain and "कि" in hi.plain and "आं" in hi.plain
+    assert "आि" not in hi.plain  # a vowel letter takes no vowel sign: that cluster is broken
+    (conj,) = hi.formed
+    assert "क्त" in conj and "र्क" in conj and all(len(t) == 3 for t in conj)
+    (ta,) = cluster_samples("ta").formed
+    assert "கு" in ta  # Tamil: consonant + u is a ligature
+    assert cluster_samples("en").formed == ()
+
+
+def test_good_indic_font_passes(deva_font_path):
+    assert check_font(deva_font_path, "hi") == []
+
+
+def test_latin_font_fails_devanagari_with_notdef(latin_font_path):
+    problems = check_font(latin_font_path, "hi")
+    assert problems and problems[0].startswith("notdef")
+    assert check_font(latin_font_path, "en") == []
+
+
+def test_font_without_shaping_tables_fails(deva_font_path, tmp_path):
+    broken = _strip_layout(deva_font_path, tmp_path / "nolayout.ttf")
+    problems = check_font(broken, "hi")
+    assert any(p.startswith("no conjuncts") for p in problems), problems
+
+
+def test_arabic_without_joining_fails(tmp_path):
+    ur = F.fonts_for_lang("ur", "all")
+    path = next(f.path for f in ur if f.path.endswith(".ttf") and f.index == 0)
+    assert check_font(path, "ur") == []
+    problems = check_font(_strip_layout(path, tmp_path / "flat.ttf"), "ur")
+    assert any(p.startswith("no joining") for p in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# pool files
+
+
+def test_pool_font_is_small_woff2_that_still_shapes(deva_font_path, tmp_path):
+    out = tmp_path / "deva.woff2"
+    make_pool_font([deva_font_path], "Deva", out)
+    assert out.read_bytes()[:4] == b"wOF2"
+    assert out.stat().st_size < Path(deva_font_path).stat().st_size
+    cmap = TTFont(str(out)).getBestCmap()
+    assert 0x0915 in cmap and ord("7") in cmap and 0x00E9 not in cmap  # é: not a Devanagari need
+    assert check_font(out, "hi") == []
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(str(out), 40, layout_engine=ImageFont.Layout.RAQM)
+    assert font.getlength("क्षि") < font.getlength("क") + font.getlength("ष") + font.getlength("ि")
+
+
+def test_script_and_latin_subsets_are_merged(deva_font_path, tmp_path):
+    deva = _woff2_subset(deva_font_path, tmp_path / "d.woff2", list(range(0x0900, 0x0980)) + [0x25CC])
+    latin = _woff2_subset(deva_font_path, tmp_path / "l.woff2", list(range(0x20, 0x7F)))
+    assert ord("5") not in TTFont(str(deva)).getBestCmap()
+    out = tmp_path / "merged.woff2"
+    make_pool_font([deva, latin], "Deva", out)
+    cmap = TTFont(str(out)).getBestCmap()
+    assert ord("5") in cmap and 0x0915 in cmap
+    assert check_font(out, "hi") == []
+
+
+def test_caps_only_font_is_detected(latin_font_path, tmp_path):
+    assert case_problem(latin_font_path) is None
+    tt = TTFont(latin_font_path)
+    for table in tt["cmap"].tables:
+        if table.isUnicode():
+            for ch in "abcdefghijklmnopqrstuvwxyz":
+                if ord(ch.upper()) in table.cmap:
+                    table.cmap[ord(ch)] = table.cmap[ord(ch.upper())]
+    tt.save(str(tmp_path / "caps.ttf"))
+    assert "capitals" in case_problem(tmp_path / "caps.ttf")
+
+
+def test_debian_licence():
+    dep5 = ("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+            "Files: debian/*\nCopyright: 2020 someone\nLicense: GPL-2+\n\n"
+            "Files: *\nCopyright: 2011 a foundry\nLicense: OFL-1.1\n text\n")
+    assert debian_licence(dep5) == "OFL-1.1"
+    assert debian_licence("This Font Software is licensed under the SIL Open Font License") == "OFL-1.1"
+    assert debian_licence("all rights reserved") == "see copyright"
+
+
+def test_localised_variants_are_one_design():
+    assert F.design_of("Karla Tamil Inclined") == F.design_of("Karla Tamil Upright") == "Karla Tamil"
+
+
+# ---------------------------------------------------------------------------------------------
+# pool.json and fonts_for_lang
+
+
+def _toy_pool(folder: Path, deva_font_path: str, second: str) -> Path:
+    """A two-font Devanagari pool: one train design, one held out (files copied, records made)."""
+    folder.mkdir()
+    recs = []
+    for name, src, split in (("a.ttf", deva_font_path, "train"), ("b.ttf", second, "heldout")):
+        shutil.copy(src, folder / name)
+        face = F._read_font_file(str(folder / name))[0]
+        recs.append({"file": name, "family": face["family"], "design": F.design_of(face["family"]),
+                     "style": face["style"], "script": "Deva", "langs": ["hi"], "split": split,
+                     "licence": "OFL-1.1", "source": "test", "cps": face["cps"], "ot": face["ot"],
+                     "lacks": {"hi": "₹"} if split == "train" else {}, "bytes": 1000})
+    (folder / fontpool.POOL_FILE).write_text(json.dumps(
+        {"version": fontpool.POOL_VERSION, "fonts": recs, "rejected": {"Deva": [{"font": "x"}]}}))
+    return folder
+
+
+@pytest.fixture
+def toy_pool(tmp_path, deva_font_path, hi_fonts):
+    other = next(f.path for f in hi_fonts if f.design != F.design_of(
+        F._read_font_file(deva_font_path)[0]["family"]) and f.index == 0)
+    return _toy_pool(tmp_path / "pool", deva_font_path, other)
+
+
+def test_fonts_for_lang_reads_the_pool_split(toy_pool, monkeypatch):
+    monkeypatch.delenv(fontpool.POOL_ENV, raising=False)
+    train = F.fonts_for_lang("hi", "train", pool=toy_pool)
+    held = F.fonts_for_lang("hi", "heldout", pool=toy_pool)
+    assert [Path(f.path).name for f in train] == ["a.ttf"]
+    assert [Path(f.path).name for f in held] == ["b.ttf"]
+    assert train[0].has("क") and not train[0].has("\u4e00")
+    assert len(F.fonts_for_lang("hi", "all", pool=toy_pool)) == 2
+    monkeypatch.setenv(fontpool.POOL_ENV, str(toy_pool))
+    assert F.fonts_for_lang("hi") == train
+    pool_fonts = fontpool.load_pool()
+    assert pool_fonts[0].lacks == {"hi": "₹"} and pool_fonts[0].licence == "OFL-1.1"
+
+
+def test_no_pool_means_system_fonts(monkeypatch, hi_fonts):
+    monkeypatch.delenv(fontpool.POOL_ENV, raising=False)
+    assert F.fonts_for_lang("hi", "train") == hi_fonts
+
+
+def test_pool_errors_are_one_line(toy_pool, tmp_path, monkeypatch):
+    monkeypatch.delenv(fontpool.POOL_ENV, raising=False)
+    with pytest.raises(UserError, match="no font for language 'ta'"):
+        F.fonts_for_lang("ta", pool=toy_pool)
+    with pytest.raises(UserError, match="no pool.json"):
+        F.fonts_for_lang("hi", pool=tmp_path / "nowhere")
+    with pytest.raises(UserError, match="unknown font split"):
+        F.fonts_for_lang("hi", "test", pool=toy_pool)
+    (toy_pool / "b.ttf").unlink()
+    fontpool._CACHE.clear()
+    with pytest.raises(UserError, match="missing"):
+        F.fonts_for_lang("hi", pool=toy_pool)
+    (toy_pool / fontpool.POOL_FILE).write_text("{not json")
+    with pytest.raises(UserError, match="unreadable"):
+        fontpool.load_pool(toy_pool)
+
+
+def test_cli_prints_the_pool_table(toy_pool, capsys, monkeypatch):
+    from mstr.cli.main import main
+
+    monkeypatch.delenv(fontpool.POOL_ENV, raising=False)
+    assert main(["synth", "fonts", "--langs", "hi", "--font-pool", str(toy_pool)]) == 0
+    out = capsys.readouterr().out
+    deva = next(line for line in out.splitlines() if line.startswith("Devanagari"))
+    assert deva.split()[1:5] == ["2", "2", "1", "1"]  # families, files, train, held out
+    hi = next(line for line in out.splitlines() if line.startswith("hi "))
+    assert hi.split()[-1] == "1"  # one font lacks a digit / punctuation mark
+
+
+def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
+    with tool_module("build_font_pool") as tool:
+        system = [f for f in F.discover_fonts() if f.has("க")]
+        usable, held_sys = F._script_split("Taml", system)
+        sys_designs = sorted({f.design for fs in usable.values() for f in fs})
+        new = [f"New Tamil {i}" for i in range(12)]
+        taken = {d: {"langs": ["ta"]} for d in sys_designs + new}
+        held = tool.split_pool("Taml", taken, system)
+    assert held & set(sys_designs) == held_sys
+    assert len(held - set(sys_designs)) == 3  # a quarter of 12
