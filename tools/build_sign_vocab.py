@@ -7,7 +7,7 @@ Usage (from the repository root)::
     .venv/bin/python tools/build_sign_vocab.py hi ta      # some of them
     .venv/bin/python tools/build_sign_vocab.py --out /tmp/signs
 
-Sources: the hand-written tables in ``tools/vocab_sources/`` (CC0, written for mSTR):
+Sources: the hand-written tables in ``tools/vocab_sources/`` (written for mSTR, Apache-2.0):
 
 * ``loanwords.tsv`` — English words of shop signs with a phonetic key, spelled in each Indian
   script by :mod:`translit` (English signs keep the English spelling);

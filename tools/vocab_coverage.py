@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             own = {c: k for c, k in cov["items"].items() if c in script}
             least = sorted(cov["items"].items(), key=lambda kv: (kv[1], kv[0]))[:5]
             print(f"| {lang} | {profile} | {min(own.values())} | "
-                  + ", ".join(f"{c} {k}" for c, k in least)
+                  + ", ".join(f"{c} {k}".replace("|", "\\|") for c, k in least)
                   + f" | {' '.join(cov['zero']) or '-'} | "
                   f"{cov['conjuncts_seen']}/{cov['conjuncts_known']} | {cov['min_conjunct']} |",
                   flush=True)
