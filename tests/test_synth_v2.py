@@ -146,7 +146,7 @@ def test_illegible_draws_are_redrawn_then_drawn_plainly(tiny_bank):
     v2 = RecipeV2(SynthOptions(recipe="v2"), bank=BackgroundBank(tiny_bank))
     masks = np.zeros((1, 32, 96), np.float32)
     masks[0, 8:24, 10:80:6] = 1.0
-    v2.compose = lambda m, near, rng: (np.full((32, 96, 3), 0.5, np.float32), m[0])  # text == background
+    v2.compose = lambda m, near, rng: (Image.new("RGB", (96, 32), (128, 128, 128)), m[0])  # text == background
     img = np.asarray(v2.finish(masks, np.zeros((32, 96), np.float32), np.random.default_rng(0)), np.float32) / 255
     assert v2.redraws == REDRAWS + 1 and v2.fallbacks == 1
     assert realism.legibility(img, masks[0], masks[0]) > 3

@@ -146,16 +146,20 @@ def gaussian_blur(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _from_pil(Image.fromarray(to_uint8(img)).filter(ImageFilter.GaussianBlur(radius)))
 
 
-def motion_blur(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Blur along a line at a random angle (camera shake), 3×3 or 5×5 kernel."""
+def motion_kernel(rng: np.random.Generator) -> ImageFilter.Kernel:
+    """A 3×3 or 5×5 line kernel at a random angle (camera shake)."""
     size = int(rng.choice([3, 5]))
     angle = rng.uniform(0, np.pi)
     k = np.zeros((size, size), np.float32)
     c = size // 2
     for t in np.linspace(-c, c, 4 * size):
         k[int(round(c + t * np.sin(angle))), int(round(c + t * np.cos(angle)))] = 1.0
-    kernel = ImageFilter.Kernel((size, size), (k / k.sum()).ravel().tolist(), scale=1.0)
-    return _from_pil(Image.fromarray(to_uint8(img)).filter(kernel))
+    return ImageFilter.Kernel((size, size), (k / k.sum()).ravel().tolist(), scale=1.0)
+
+
+def motion_blur(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Blur along a line at a random angle (camera shake), 3×3 or 5×5 kernel."""
+    return _from_pil(Image.fromarray(to_uint8(img)).filter(motion_kernel(rng)))
 
 
 def noise(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
