@@ -154,8 +154,8 @@ _TA_NASAL = {**dict.fromkeys(("k", "kh", "g", "gh"), "ங"),
 def _tamil_consonant(tok: str, i: int, prev: str | None, nxt: str | None, loan: bool) -> str:
     if tok == "n":  # dental ந word-initially and before dental stops, alveolar ன elsewhere
         return "ந" if i == 0 or nxt in ("t", "th", "d", "dh") else "ன"
-    if tok == "s" and not loan and nxt not in _CONS:
-        return "ச"  # native names: சரவணன், not ஸரவணன்
+    if tok == "s" and not loan and nxt in _VOWELS:
+        return "ச"  # native names: சரவணன், not ஸரவணன் (but தாஸ், not தாச்)
     return _TA_CONS[tok]
 
 
@@ -211,8 +211,8 @@ def _nasal_sign(lang: str, tok: str, nxt: str | None) -> str | None:
         return ANUSVARA
     if lang in ("bn", "as") and tok == "q" and nxt in ("k", "kh"):
         return ANUSVARA  # ব্যাংক
-    if lang == "ml" and tok == "q" and nxt in ("g", "gh"):
-        return ANUSVARA  # ഗംഗ
+    if lang == "ml" and nxt in ("g", "gh", "b", "bh"):
+        return ANUSVARA  # ഗംഗ, മുംബൈ (voiceless stops keep the conjunct: കമ്പനി)
     return None
 
 
