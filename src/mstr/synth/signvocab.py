@@ -18,6 +18,7 @@ produce one raw text each from the sampler's Generator (the sampler normalises a
 ``phone``     an Indian phone number as labels write it (whitespace removed): mobiles
               ``9845012345``, ``+919845012345``, ``+91-98450-12345``, landlines ``080-23456789``,
               ``(0821)2345678``, toll-free ``1800-425-1234``, pairs ``9845012345/46``,
+              ``9845012345,9448012345``,
               optionally after a phone abbreviation (``Mob:``, ``मो.``), ASCII or native digits;
 ``abbrev``    an abbreviation alone or fused as signs print it once spaces are dropped:
               ``Dr.Rao``, ``No.12/3``, ``Estd.1985``, ``Pvt.Ltd.``, ``&``.
@@ -152,8 +153,10 @@ class SignModes:
                                f"+91-{std[1:]}-{num}", f"{std}-{num[:4]}-{num[4:]}"))
         if kind == 7:  # toll-free
             return f"1800-{ri(100, 599)}-{ri(0, 9999):04d}"
-        if kind == 8:  # a second number that differs in the last digits
-            return f"{mobile}/{ri(0, 99):02d}" if rng.random() < 0.6 else f"{mobile},{ri(6, 9)}"
+        if kind == 8:  # two numbers: the second's last digits, or the whole second one
+            if rng.random() < 0.6:
+                return f"{mobile}/{ri(0, 99):02d}"
+            return f"{mobile}{_pick(rng, ',/')}{ri(6, 9)}{ri(0, 999_999_999):09d}"
         return f"{mobile[:5]}{mobile[5:]}"  # plain, as most signs print it
 
     def _mode_phone(self, rng: np.random.Generator) -> str:
