@@ -148,7 +148,8 @@ class SignModes:
                                f"+91{head}-{tail}"))
         if kind <= 6:  # landline: STD code + number, 11 digits with the 0
             std = _pick(rng, _STD_CODES)
-            num = f"{ri(2, 7)}{ri(0, 10 ** (9 - len(std)) - 1):0{9 - len(std)}d}"
+            rest = 10 - len(std)  # 11 digits in all: 080 2345 6789, 0821 234 5678
+            num = f"{ri(2, 7)}{ri(0, 10 ** rest - 1):0{rest}d}"
             return _pick(rng, (f"{std}-{num}", f"({std}){num}", f"{std}{num}",
                                f"+91-{std[1:]}-{num}", f"{std}-{num[:4]}-{num[4:]}"))
         if kind == 7:  # toll-free
