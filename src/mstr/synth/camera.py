@@ -18,7 +18,7 @@ __all__ = ["finish", "CAMERA_PROBS"]
 
 #: effect → probability (each drawn independently, applied in this order)
 CAMERA_PROBS = {"contrast": 0.3, "occlusion": 0.05, "down_up": 0.3, "gaussian_blur": 0.3,
-                "motion_blur": 0.12, "noise": 0.4, "jpeg": 0.3}
+                "motion_blur": 0.12, "noise": 0.25, "jpeg": 0.3}
 
 
 def finish(img: np.ndarray, rng: np.random.Generator, probs: dict[str, float] | None = None) -> Image.Image:
@@ -49,7 +49,7 @@ def finish(img: np.ndarray, rng: np.random.Generator, probs: dict[str, float] | 
     if rng.random() < p["motion_blur"]:
         pil = pil.filter(motion_kernel(rng))
     if rng.random() < p["noise"]:
-        sigma = rng.uniform(2.5, 18.0)
+        sigma = rng.uniform(2.0, 12.0)
         shape = (h, w, 3) if rng.random() < 0.5 else (h, w, 1)
         noisy = np.asarray(pil, np.int16) + rng.normal(0.0, sigma, shape).astype(np.int16)
         pil = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))

@@ -4,8 +4,9 @@ What MJSynth, SynthText and SynthTIGER found to matter, per word crop:
 
 1. shape the text (RAQM), sometimes with an outline; warp the mask (curve, then rotation,
    shear and perspective as one homography: :func:`mstr.synth.projective.warp`);
-2. margins drawn from tight, normal or loose crops; sometimes a partly visible neighbour
-   (a slice of the same text in the same font) cut by the crop edge;
+2. margins drawn from tight, normal or loose crops; sometimes a partly visible neighbour word
+   left or right, or the edge of the line above or below (a slice of the same text in the same
+   font), cut by the crop edge;
 3. scale to the output height, then a smooth displacement field (per-glyph wobble, uneven
    letter spacing: :func:`mstr.synth.realism.displace`);
 4. background: a random crop of a real photo / texture from the background bank, recoloured
@@ -47,8 +48,9 @@ FONT_PX = (0.8, 1.0, 1.2)
 _font = lru_cache(maxsize=4096)(load_font.__wrapped__)
 REDRAWS = 4
 P = {  # probabilities of v2's steps
-    "stroke": 0.15, "neighbour": 0.2, "displace": 0.5, "bank": 0.8, "shadow": 0.2, "extrude": 0.1,
-    "text_gradient": 0.15, "text_texture": 0.2, "overlay": 0.4, "lighting": 0.45, "pair": 0.85,
+    "stroke": 0.15, "neighbour": 0.2, "line": 0.12, "displace": 0.5, "panel": 0.35, "procedural": 0.08,
+    "shadow": 0.2, "extrude": 0.1, "text_gradient": 0.15, "text_texture": 0.15, "overlay": 0.3,
+    "lighting": 0.45, "pair": 0.85,
 }
 
 
@@ -99,27 +101,39 @@ class RecipeV2:
                                   (0.03, 0.18, 0.03, 0.3) if style < 0.8 else (0.15, 0.4, 0.2, 0.7))
         top, bottom = (int(v) for v in np.round(rng.uniform(v_lo, v_hi, 2) * h))
         left, right = (int(v) for v in np.round(rng.uniform(h_lo, h_hi, 2) * h))
-        neighbour = None
-        if rng.random() < P["neighbour"]:
-            side = rng.random() < 0.5
+        # other text cut by the crop edge: (row, column) of its mask's top left on the canvas, mask
+        others: list[tuple[int, int, np.ndarray]] = []
+        if rng.random() < P["neighbour"]:     # the next word on the line, left or right
+            nm = self._other(text, pil_font, stroke, rng)[:h]
             gap = int(rng.uniform(0.25, 0.6) * size)
-            extra = int(rng.uniform(0.3, 1.2) * h)          # how much of the neighbour shows
-            other = render_mask(neighbour_text(text, rng), pil_font, stroke_width=stroke)
-            nm = (np.maximum(other.fill, other.stroke) if other.stroke is not None else other.fill)
-            nm = nm[:h] if nm.shape[0] >= h else np.pad(nm, ((0, h - nm.shape[0]), (0, 0)))
-            if side:
-                right, neighbour = gap + extra, ("right", gap, nm[:, :extra])
+            extra = min(nm.shape[1], int(rng.uniform(0.3, 1.2) * h))   # how much of it shows
+            if rng.random() < 0.5:
+                right = gap + extra
+                others.append((0, w + gap, nm[:, :extra]))
             else:
-                left, neighbour = gap + extra, ("left", gap, nm[:, max(0, nm.shape[1] - extra):])
+                left = gap + extra
+                others.append((0, -gap - extra, nm[:, nm.shape[1] - extra:]))
+        if rng.random() < P["line"]:          # the line above or below, its edge in the crop
+            nm = self._other(text, pil_font, stroke, rng)
+            gap = int(rng.uniform(0.1, 0.35) * h)
+            shown = min(nm.shape[0], max(1, int(rng.uniform(0.1, 0.35) * h)))
+            dx = int(rng.uniform(-0.5, 0.5) * h)
+            if rng.random() < 0.5:
+                top = gap + shown
+                others.append((-gap - shown, dx, nm[nm.shape[0] - shown:]))
+            else:
+                bottom = gap + shown
+                others.append((h + gap, dx, nm[:shown]))
         c = masks.shape[0]
-        canvas = np.zeros((3, top + h + bottom, left + w + right), np.uint8)   # fill, outline, neighbour
+        canvas = np.zeros((3, top + h + bottom, left + w + right), np.uint8)   # fill, outline, others
         canvas[:c, top:top + h, left:left + w] = masks
-        if neighbour is not None:
-            where, gap, nm = neighbour
-            nh, nw = nm.shape
-            x0 = max(0, left + w + gap if where == "right" else left - gap - nw)
-            nw = min(nw, canvas.shape[2] - x0)
-            canvas[2, top:top + nh, x0:x0 + nw] = nm[:, :nw]
+        for y, x, nm in others:                # clipped to the canvas
+            y0, x0 = top + y, left + x
+            ys, xs = max(0, -y0), max(0, -x0)
+            y1, x1 = min(canvas.shape[1], y0 + nm.shape[0]), min(canvas.shape[2], x0 + nm.shape[1])
+            if y1 > y0 + ys and x1 > x0 + xs:
+                canvas[2, y0 + ys:y1, x0 + xs:x1] = np.maximum(canvas[2, y0 + ys:y1, x0 + xs:x1],
+                                                               nm[ys:y1 - y0, xs:x1 - x0])
         if rng.random() < P["displace"]:
             canvas = realism.displace(canvas, rng, elastic=rng.uniform(0.2, 0.8), spacing=rng.uniform(0.0, 0.08))
         out_h = o.height
@@ -129,18 +143,39 @@ class RecipeV2:
         res = small.transpose(2, 0, 1)[[*range(c), 2]] * (1.0 / 255.0)
         return res[:-1], res[-1]
 
+    @staticmethod
+    def _other(text: str, pil_font, stroke: int, rng: np.random.Generator) -> np.ndarray:
+        """The ink (fill and outline) of another slice of ``text`` in the same font."""
+        other = render_mask(neighbour_text(text, rng), pil_font, stroke_width=stroke)
+        return np.maximum(other.fill, other.stroke) if other.stroke is not None else other.fill
+
     # ------------------------------------------------------------------ colours
+    def colours_pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(text colour, background colour), mostly a measured pair made crisper and more saturated.
+
+        Pairs were measured on finished photos (after their blur and noise) and are cluster
+        means (greyer than any member); drawn before our blur and noise, they are pushed apart
+        and their chroma stretched, so the finished crops end up near the measured ones.
+        """
+        if rng.random() >= P["pair"]:
+            return rng.random(3).astype(np.float32), rng.random(3).astype(np.float32)
+        text, bg = self.colours.sample(rng)
+        mid, half = (text + bg) / 2, (text - bg) / 2 * np.float32(rng.uniform(1.2, 2.0))
+        out = []
+        for c in (mid + half, mid - half):
+            grey = realism.luminance(c)
+            out.append(np.clip(grey + (c - grey) * np.float32(rng.uniform(1.0, 1.8)), 0, 1).astype(np.float32))
+        return out[0], out[1]
+
     def background(self, rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """(background ``H, W, 3``, text colour ``3``)."""
-        if rng.random() < P["pair"]:
-            # pairs were measured on finished photos (after their blur and noise); drawn before
-            # ours, they are pushed apart so that the finished crop ends up near them
-            text, bg_col = self.colours.sample(rng)
-            mid, half = (text + bg_col) / 2, (text - bg_col) / 2 * rng.uniform(1.2, 2.0)
-            text, bg_col = np.clip(mid + half, 0, 1), np.clip(mid - half, 0, 1)
-        else:
-            text, bg_col = rng.random(3).astype(np.float32), rng.random(3).astype(np.float32)
-        if rng.random() >= P["bank"]:
+        """(background ``H, W, 3``, text colour ``3``): a sign panel, a tinted texture, a photo
+        (softened, sometimes hue-shifted or inverted) or one of v1's procedural backgrounds."""
+        text, bg_col = self.colours_pair(rng)
+        kind = rng.random()
+        if kind < P["panel"]:   # a painted panel: the measured colour, a faint ramp across it
+            other = np.clip(bg_col + rng.normal(0, 0.06, 3), 0, 1).astype(np.float32)
+            return realism.gradient_layer(h, w, bg_col, other, rng.uniform(0, np.pi)), text
+        if kind < P["panel"] + P["procedural"]:
             bg = make_background(rng, h, w)
             mean = bg.mean((0, 1))
             if abs(float(realism.luminance(mean) - realism.luminance(text))) < 0.2:
@@ -148,19 +183,18 @@ class RecipeV2:
             return bg, text
         tex = self.bank.crop(rng, h, w)
         mode = rng.random()
-        if mode < 0.5:    # the texture's light and shade on a measured background colour
+        if mode < 0.65:   # the texture's light and shade on the measured background colour
             lum = realism.luminance(tex)
-            k = rng.uniform(0.2, 0.7)
-            bg = bg_col + (lum - lum.mean())[..., None] * k
-        elif mode < 0.8:  # the photo, its contrast often softened; the text must contrast with it
+            bg = bg_col + (lum - lum.mean())[..., None] * np.float32(rng.uniform(0.1, 0.5))
+        elif mode < 0.85:  # the photo, softened; the text must then contrast with it
             mean = tex.mean((0, 1))
-            bg = mean + (tex - mean) * rng.uniform(0.35, 1.0)
+            bg = mean + (tex - mean) * np.float32(rng.uniform(0.2, 0.8))
             if abs(float(realism.luminance(mean) - realism.luminance(text))) < 0.25:
                 text = bg_col if abs(float(realism.luminance(mean) - realism.luminance(bg_col))) >= 0.25 \
                     else _contrasting(mean, rng)
-        elif mode < 0.9:
+        elif mode < 0.93:
             bg = realism.hue_rotate(tex, rng.uniform(0.5, 5.8))
-            text = _contrasting(bg.mean((0, 1)), rng) if rng.random() < 0.5 else text
+            text = _contrasting(bg.mean((0, 1)), rng)
         else:
             bg = 1.0 - tex
             text = _contrasting(bg.mean((0, 1)), rng)
@@ -207,7 +241,7 @@ class RecipeV2:
             img = img + (colour - img) * near[..., None]
         if rng.random() < P["overlay"]:
             mode = realism.BLEND_MODES[int(rng.integers(len(realism.BLEND_MODES)))]
-            alpha = rng.uniform(0.1, 0.3) if mode == "normal" else rng.uniform(0.2, 0.6)
+            alpha = rng.uniform(0.05, 0.25) if mode == "normal" else rng.uniform(0.15, 0.45)
             img = realism.blend(img, self.bank.crop(rng, h, w), mode, alpha)
         if rng.random() < P["lighting"]:
             img = realism.lighting(img, rng)
