@@ -76,10 +76,12 @@ def displace(masks: np.ndarray, rng: np.random.Generator, elastic: float = 0.6, 
 
 def gradient_layer(h: int, w: int, c0: np.ndarray, c1: np.ndarray, angle: float) -> np.ndarray:
     """A linear ramp from colour ``c0`` to ``c1`` across the crop at ``angle`` (``H, W, 3``)."""
-    ys, xs = np.ogrid[0:h, 0:w]
-    t = xs * np.float32(np.cos(angle) / max(w, 1)) + ys * np.float32(np.sin(angle) / max(h, 1))
-    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-    return c0 + (c1 - c0) * t[..., None].astype(np.float32)
+    ax, ay = np.float32(np.cos(angle) / max(w, 1)), np.float32(np.sin(angle) / max(h, 1))
+    lo = min(0.0, ax * (w - 1)) + min(0.0, ay * (h - 1))          # the ramp's ends are corners
+    span = max(abs(ax) * (w - 1) + abs(ay) * (h - 1), 1e-6)
+    t = (np.arange(w, dtype=np.float32) * ax)[None, :] + (np.arange(h, dtype=np.float32) * ay)[:, None]
+    t = (t - np.float32(lo)) * np.float32(1.0 / span)
+    return np.asarray(c0, np.float32) + np.asarray(c1 - c0, np.float32) * t[..., None]
 
 
 def lighting(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -143,12 +145,13 @@ def legibility(img: np.ndarray, text: np.ndarray, ink: np.ndarray, quantile: flo
     ok = (nt >= 4) & (nb >= 4)
     if not ok.any():
         return float("inf")
-    mt = np.add.reduceat(np.einsum("yw,ywc->wc", wt, img), starts, axis=0) / np.maximum(nt, 1)[:, None]
-    mb = np.add.reduceat(np.einsum("yw,ywc->wc", wb, img), starts, axis=0) / np.maximum(nb, 1)[:, None]
+    cols = img.transpose(1, 0, 2)                                   # W, H, 3
+    mt = np.add.reduceat(np.matmul(wt.T[:, None, :], cols)[:, 0], starts, axis=0) / np.maximum(nt, 1)[:, None]
+    mb = np.add.reduceat(np.matmul(wb.T[:, None, :], cols)[:, 0], starts, axis=0) / np.maximum(nb, 1)[:, None]
     d = mt - mb
     dist = np.sqrt((d * d).sum(1)) + 1e-9
     u = d / dist[:, None]
-    p = np.einsum("ywc,wc->yw", img, u[strip_of])            # each pixel along its strip's direction
+    p = np.matmul(cols, u[strip_of][:, :, None])[..., 0].T      # each pixel along its strip's direction
     pt, pb = (mt * u).sum(1), (mb * u).sum(1)
     var_t = np.add.reduceat((wt * (p - pt[strip_of]) ** 2).sum(0), starts) / np.maximum(nt, 1)
     var_b = np.add.reduceat((wb * (p - pb[strip_of]) ** 2).sum(0), starts) / np.maximum(nb, 1)

@@ -113,8 +113,8 @@ class RecipeV2:
             else:
                 left = gap + extra
                 others.append((0, -gap - extra, nm[:, nm.shape[1] - extra:]))
-        if rng.random() < P["line"]:          # the line above or below, its edge in the crop
-            nm = self._other(text, pil_font, stroke, rng)
+        if rng.random() < P["line"]:          # the line above or below, its edge in the crop (only
+            nm = masks.max(axis=0)            # an edge shows: the word's own ink will do)
             gap = int(rng.uniform(0.1, 0.35) * h)
             shown = min(nm.shape[0], max(1, int(rng.uniform(0.1, 0.35) * h)))
             dx = int(rng.uniform(-0.5, 0.5) * h)
