@@ -53,6 +53,11 @@ def synth_words(lang: str, n: int, height: int, backgrounds: str | None, seed: i
     return [Image.open(io.BytesIO(maker.make(g)[0])).convert("RGB") for g in range(n)]
 
 
+def save(img: Image.Image, path: Path) -> None:
+    """A small PNG: 256 colours are plenty for a gallery."""
+    img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -63,10 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backgrounds", default=None)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    grid(real_crops(args.n, args.height)).save(args.out / "v2-real-en.png", optimize=True)
+    save(grid(real_crops(args.n, args.height)), args.out / "v2-real-en.png")
     for lang in args.langs.split(","):
-        grid(synth_words(lang, args.n, args.height, args.backgrounds, args.seed)).save(
-            args.out / f"v2-{lang}.png", optimize=True)
+        save(grid(synth_words(lang, args.n, args.height, args.backgrounds, args.seed)), args.out / f"v2-{lang}.png")
         print(f"wrote {args.out / f'v2-{lang}.png'}")
     return 0
 

@@ -129,7 +129,8 @@ def legibility(img: np.ndarray, text: np.ndarray, ink: np.ndarray, quantile: flo
 
     ``img`` ``H, W, 3``; ``text``: the glyph coverage ``H, W``; ``ink``: every drawn mark
     (glyphs, outline, shadow, extrusion, neighbour word). The crop is cut into vertical strips
-    one height wide; in each, text pixels (coverage > 0.6) and background pixels (ink < 0.05)
+    one height wide; in each, text pixels (coverage > 0.6 × the highest, as thin strokes never
+    reach full coverage) and background pixels (ink < 0.05)
     are projected on the direction between their mean colours, and the strip scores that
     distance over the pooled spread (a Fisher ratio), capped by 10 × the plain colour distance
     so faint text scores low however clean. Strips make a light-to-dark photo background
@@ -139,7 +140,7 @@ def legibility(img: np.ndarray, text: np.ndarray, ink: np.ndarray, quantile: flo
     h, w = text.shape
     starts = np.arange(0, w, max(4, h))
     strip_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, w)))   # column -> strip
-    wt = (text > 0.6).astype(np.float32)
+    wt = (text > 0.6 * max(float(text.max()), 0.1)).astype(np.float32)
     wb = (ink < 0.05).astype(np.float32)
     nt, nb = np.add.reduceat(wt.sum(0), starts), np.add.reduceat(wb.sum(0), starts)
     ok = (nt >= 4) & (nb >= 4)
