@@ -205,3 +205,13 @@ def test_cli_v2_generation_records_recipe(tmp_path, tiny_bank, capsys):
     done = json.loads((out / "done.json").read_text())
     assert done["spec"]["recipe"] == "v2"
     assert done["backgrounds"]["fingerprint"] == json.loads((tiny_bank / "bank.json").read_text())["fingerprint"]
+
+
+def test_v2_character_crops(tiny_bank):
+    spec = GenSpec(kind="chars", langs=("hi",), n=4, seed=1, recipe="v2", backgrounds=str(tiny_bank), char_size=32)
+    a = [SampleMaker(spec, "hi").make(g) for g in range(4)]
+    assert a == [SampleMaker(spec, "hi").make(g) for g in range(4)]
+    v1 = SampleMaker(GenSpec(kind="chars", langs=("hi",), n=4, seed=1), "hi").make(0)
+    assert a[0][1] == v1[1] and a[0][0] != v1[0]      # same character, drawn differently
+    for data, _ in a:
+        assert Image.open(io.BytesIO(data)).size == (32, 32)

@@ -50,7 +50,7 @@ class SynthOptions:
     augment: bool = True
     geometric: dict[str, float] = field(default_factory=dict)    # per-warp probability overrides
     photometric: dict[str, float] = field(default_factory=dict)  # per-effect probability overrides
-    recipe: str = "v1"                 # "v2": photo backgrounds, real colours, realism effects (words)
+    recipe: str = "v1"                 # "v2": photo backgrounds, real colours, realism effects
     backgrounds: str | None = None     # v2's background bank folder (default: $MSTR_BACKGROUNDS)
 
     def __post_init__(self) -> None:
@@ -212,4 +212,6 @@ class Synthesizer:
             if o.augment else (lambda span: span // 2)
         y0, x0 = jitter(side - nh), jitter(side - nw)
         canvas[:, y0:y0 + nh, x0:x0 + nw] = small
+        if self._v2 is not None:   # v2's colours, backgrounds, effects and legibility check
+            return self._v2.finish(canvas.astype(np.float32) / 255.0, np.zeros((side, side), np.float32), rng)
         return self._finish(self._composite(canvas, rng), rng)
