@@ -82,16 +82,17 @@ class WordEncoder(nn.Module):
 def build_encoder(cfg: "SpotterConfig") -> nn.Module:
     """The word encoder ``cfg.encoder`` names (randomly initialised): a module whose ``forward``
     returns a list of maps ``B, C_l, H/sv_l, W/sh_l`` described by ``channels`` and ``strides``."""
-    if cfg.encoder == "resnet":
+    encoder = getattr(cfg, "encoder", "resnet")  # configs without the field (the softmax ablation) use resnet
+    if encoder == "resnet":
         return WordEncoder(cfg.widths)
-    if cfg.encoder in ("ppocr-small", "ppocr-tiny"):
+    if encoder in ("ppocr-small", "ppocr-tiny"):
         from mstr.models.ppocr import INPUT_HEIGHT, PPOCRv6Backbone
 
         if cfg.image_size[0] != INPUT_HEIGHT:
-            raise ValueError(f"encoder {cfg.encoder} needs {INPUT_HEIGHT}-pixel-high inputs, "
+            raise ValueError(f"encoder {encoder} needs {INPUT_HEIGHT}-pixel-high inputs, "
                              f"image_size is {list(cfg.image_size)} (use e.g. [48, 192])")
-        return PPOCRv6Backbone(cfg.encoder.split("-", 1)[1])
-    raise ValueError(f"unknown Spotter encoder {cfg.encoder!r}: choose one of {', '.join(ENCODERS)}")
+        return PPOCRv6Backbone(encoder.split("-", 1)[1])
+    raise ValueError(f"unknown Spotter encoder {encoder!r}: choose one of {', '.join(ENCODERS)}")
 
 
 class _Block2(BasicBlock):
@@ -170,7 +171,7 @@ class PositionReader(nn.Module):
         self.cfg = cfg
         self.encoder = build_encoder(cfg)
         h, w = cfg.image_size
-        self.memory_levels = MEMORY_LEVELS[cfg.encoder]
+        self.memory_levels = MEMORY_LEVELS[getattr(cfg, "encoder", "resnet")]
         strides = [self.encoder.strides[i] for i in self.memory_levels]
         shapes = tuple((max(1, h // sv), w // sh) for sv, sh in strides)
         self.tokens = FeatureTokens(tuple(self.encoder.channels[i] for i in self.memory_levels), shapes, cfg.d_model)
