@@ -101,7 +101,13 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
                      sync_dist=True)
 
         def configure_optimizers(self):
-            return adamw_warmup_cosine(self.parameters(), cfg["optim"])
+            scale = float(cfg["optim"].get("encoder_lr_scale", 1.0) or 1.0)
+            if scale == 1.0:
+                return adamw_warmup_cosine(self.parameters(), cfg["optim"])
+            enc = {id(p) for p in self.spotter.encoder.parameters()}
+            groups = [{"params": [p for p in self.parameters() if id(p) not in enc]},
+                      {"params": list(self.spotter.encoder.parameters()), "lr": float(cfg["optim"]["lr"]) * scale}]
+            return adamw_warmup_cosine(groups, cfg["optim"])
 
     return SpotterModule()
 
