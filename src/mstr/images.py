@@ -57,7 +57,8 @@ def decode_image(data: bytes, source: str, *, max_pixels: int = DEFAULT_MAX_PIXE
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise BadImage(source, "image is too large to decode safely") from None
+        raise BadImage(source, "image is too large to decode safely (a decompression bomb?); crop or "
+                               "downscale it") from None
     except UnidentifiedImageError:
         raise BadImage(source, "not a recognised image format (corrupt, truncated or "
                                "not an image)") from None
