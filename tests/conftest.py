@@ -35,3 +35,17 @@ def hi_fonts():
 def deva_font_path(hi_fonts):
     noto = [f for f in hi_fonts if "NotoSansDevanagari-Regular" in f.path]
     return (noto or hi_fonts)[0].path
+
+
+def dump_lmdb(path) -> dict[bytes, bytes]:
+    """Every key and value of the LMDB at ``path`` (this process's shared handle released first)."""
+    import lmdb
+
+    from mstr.data.lmdb import release_env
+
+    release_env(path)
+    env = lmdb.open(str(path), readonly=True, lock=False)
+    with env.begin() as txn:
+        items = {bytes(k): bytes(v) for k, v in txn.cursor()}
+    env.close()
+    return items

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import lmdb
 import pytest
+from conftest import dump_lmdb
 from PIL import Image
 
 import mstr.cli.main as cli_main
@@ -44,17 +44,6 @@ def _png(value: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (12, 6), (value, 20, 40)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _lmdb_dump(path: Path) -> dict[bytes, bytes]:
-    from mstr.data.lmdb import release_env
-
-    release_env(path)
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = {bytes(k): bytes(v) for k, v in txn.cursor()}
-    env.close()
-    return items
 
 
 @dataclass
@@ -122,7 +111,7 @@ def _line(**kw: str) -> bytes:
 
 
 def _one_sample_lmdb(tmp: Path) -> None:
-    lmdb_dump = _lmdb_dump(tmp / "o")
+    lmdb_dump = dump_lmdb(tmp / "o")
     assert int(lmdb_dump[b"num-samples"]) == 1 and _png(2) not in lmdb_dump.values()
 
 
@@ -138,7 +127,7 @@ def _existing_lmdb(tmp: Path) -> list[str]:
 
 
 def _kept_existing_lmdb(tmp: Path) -> None:
-    items = _lmdb_dump(tmp / "o")
+    items = dump_lmdb(tmp / "o")
     assert items[b"num-samples"] == b"1" and items[b"label-000000001"] == b"keep"
 
 
@@ -248,7 +237,7 @@ def test_kill9_during_synthesis_then_rerun_equals_an_uninterrupted_run(tmp_path)
     for lang in ("en", "hi"):
         for split in ("train", "val"):
             rel = Path("LMDB") / lang / f"{split}_lmdb"
-            assert _lmdb_dump(tmp_path / "killed" / rel) == _lmdb_dump(tmp_path / "fresh" / rel)
+            assert dump_lmdb(tmp_path / "killed" / rel) == dump_lmdb(tmp_path / "fresh" / rel)
 
 
 def test_kill9_during_gt2lmdb_then_rerun_equals_an_uninterrupted_run(tmp_path):
@@ -267,4 +256,4 @@ def test_kill9_during_gt2lmdb_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert not (tmp_path / "killed").exists()
     assert cli_main.main(argv(tmp_path / "killed")) == 0
     assert cli_main.main(argv(tmp_path / "fresh")) == 0
-    assert _lmdb_dump(tmp_path / "killed") == _lmdb_dump(tmp_path / "fresh")
+    assert dump_lmdb(tmp_path / "killed") == dump_lmdb(tmp_path / "fresh")

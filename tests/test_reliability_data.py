@@ -10,8 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import lmdb
 import pytest
+from conftest import dump_lmdb
 from PIL import Image
 
 import mstr.cli.main as cli_main
@@ -38,15 +38,6 @@ def make_manifest(folder: Path, n: int, start: int = 0, name: str = "manifest.js
         records.append(make_record(folder, path, f"w{i}", "en", "toy"))
     write_manifest(records, folder / name)
     return folder / name
-
-
-def lmdb_items(path: Path) -> dict[bytes, bytes]:
-    release_env(path)
-    env = lmdb.open(str(path), readonly=True, lock=False)
-    with env.begin() as txn:
-        items = {bytes(k): bytes(v) for k, v in txn.cursor()}
-    env.close()
-    return items
 
 
 def _convert_and_kill(manifest: Path, out: Path, after: int, append: bool = False) -> int:
@@ -87,7 +78,7 @@ def test_kill9_during_conversion_leaves_nothing_and_a_rerun_equals_an_uninterrup
     assert manifest_to_lmdb(manifest, manifest.parent, out).written == 160  # the same command again
     assert not list(tmp_path.glob(".out_lmdb.partial-*"))
     manifest_to_lmdb(manifest, manifest.parent, reference)
-    assert lmdb_items(out) == lmdb_items(reference)
+    assert dump_lmdb(out) == dump_lmdb(reference)
 
 
 def test_kill9_during_append_keeps_the_previous_lmdb_whole(tmp_path):
@@ -95,13 +86,13 @@ def test_kill9_during_append_keeps_the_previous_lmdb_whole(tmp_path):
     more = make_manifest(tmp_path / "src", 120, start=40, name="more.jsonl")
     out, reference = tmp_path / "out_lmdb", tmp_path / "ref_lmdb"
     manifest_to_lmdb(first, first.parent, out)
-    before = lmdb_items(out)
+    before = dump_lmdb(out)
     assert _convert_and_kill(more, out, after=70, append=True) == -9
-    assert lmdb_items(out) == before
+    assert dump_lmdb(out) == before
     manifest_to_lmdb(more, more.parent, out, append=True)  # the rerun adds each sample once
     manifest_to_lmdb(first, first.parent, reference)
     manifest_to_lmdb(more, more.parent, reference, append=True)
-    assert lmdb_items(out) == lmdb_items(reference)
+    assert dump_lmdb(out) == dump_lmdb(reference)
     assert LmdbReader(out).num_samples == 160
 
 
