@@ -27,7 +27,7 @@ import mstr.cli.main as cli_main
 from mstr.api import default_bundle_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = str(ROOT / "src")
+SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, for child processes
 CROP = ROOT / "samples" / "demo" / "real" / "1017_2.png"
 
 

@@ -20,7 +20,7 @@ from mstr.data.lmdb import LmdbReader, release_env
 from mstr.data.manifest import make_record, read_manifest, write_manifest
 from mstr.errors import UserError
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, for child processes
 
 
 def _png(i: int) -> bytes:

@@ -18,7 +18,7 @@ from mstr.api import default_bundle_path
 from mstr.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = str(ROOT / "src")
+SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, for child processes
 
 
 @pytest.fixture
