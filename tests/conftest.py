@@ -49,3 +49,14 @@ def dump_lmdb(path) -> dict[bytes, bytes]:
         items = {bytes(k): bytes(v) for k, v in txn.cursor()}
     env.close()
     return items
+
+
+def striped(size: tuple[int, int], colour: tuple[int, int, int]):
+    """A stand-in word image: ``colour`` with a bar of the opposite colour across its middle (not one
+    colour: a blank image reads as "no text" without running the model)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, colour)
+    w, h = size
+    ImageDraw.Draw(image).rectangle((w // 4, h // 3, 3 * w // 4, 2 * h // 3), fill=tuple(255 - c for c in colour))
+    return image
