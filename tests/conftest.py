@@ -35,3 +35,28 @@ def hi_fonts():
 def deva_font_path(hi_fonts):
     noto = [f for f in hi_fonts if "NotoSansDevanagari-Regular" in f.path]
     return (noto or hi_fonts)[0].path
+
+
+def dump_lmdb(path) -> dict[bytes, bytes]:
+    """Every key and value of the LMDB at ``path`` (this process's shared handle released first)."""
+    import lmdb
+
+    from mstr.data.lmdb import release_env
+
+    release_env(path)
+    env = lmdb.open(str(path), readonly=True, lock=False)
+    with env.begin() as txn:
+        items = {bytes(k): bytes(v) for k, v in txn.cursor()}
+    env.close()
+    return items
+
+
+def striped(size: tuple[int, int], colour: tuple[int, int, int]):
+    """A stand-in word image: ``colour`` with a bar of the opposite colour across its middle (not one
+    colour: a blank image reads as "no text" without running the model)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, colour)
+    w, h = size
+    ImageDraw.Draw(image).rectangle((w // 4, h // 3, 3 * w // 4, 2 * h // 3), fill=tuple(255 - c for c in colour))
+    return image

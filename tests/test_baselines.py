@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from conftest import striped
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
@@ -108,7 +109,7 @@ def test_softmax_spotter_shapes_and_reader(bank):
     assert out.logits.shape == (2, 8, len(bank))
     assert [tuple(f.shape[2:]) for f in out.features] == [(8, 32), (4, 16), (2, 16)]
     assert torch.isinf(m.decodable(out.logits)[..., PAD_ID]).all()
-    preds = Recognizer(m, bank, None).read([Image.new("RGB", (50, 20), (9, 9, 9))])  # type: ignore[arg-type]
+    preds = Recognizer(m, bank, None).read([striped((50, 20), (9, 9, 9))])  # type: ignore[arg-type]
     assert len(preds) == 1 and 0.0 <= preds[0].confidence <= 1.0 and len(preds[0].topk[0]) == 5
 
 

@@ -114,9 +114,10 @@ def test_cli_conversions(tmp_path, capsys):
     gt.write_text("a.png\tनमस्ते\nmissing.png\tx\n", encoding="utf-8")
     lmdb_out = tmp_path / "LMDB" / "hi" / "val_lmdb"
     argv = ["data", "gt2lmdb", str(gt), "--images", str(crops), "--out", str(lmdb_out)]
-    assert cli_main.main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "wrote 1, skipped 1" in printed and f"{gt}:2" in printed
+    assert cli_main.main(argv) == 1  # a skipped row: written, but the exit status says so
+    captured = capsys.readouterr()
+    assert "wrote 1, skipped 1" in captured.out and f"{gt}:2" in captured.out
+    assert "1 row(s)" in captured.err and "skipped" in captured.err
     export = tmp_path / "export"
     assert cli_main.main(["data", "lmdb2manifest", str(lmdb_out), "--out", str(export),
                           "--dataset", "val"]) == 0  # lang from LMDB/hi/…

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import striped
 import torch
 import torch.nn.functional as F
 
@@ -151,8 +152,6 @@ def test_fold_batchnorm_same_outputs_and_original_untouched():
 
 
 def test_recognizer_reads_as_the_unfolded_models():
-    from PIL import Image
-
     from mstr.preprocess import preprocess
     from mstr.recognizer import _cut, spotter_decode
 
@@ -162,7 +161,7 @@ def test_recognizer_reads_as_the_unfolded_models():
     s = _spotter_with_batchnorm_stats(bank.vectors)
     r = Refiner(RefinerConfig(dim=32, d_model=32, layers=2, heads=2, max_len=10, channels=CHANNELS),
                 bank.vectors).eval()
-    images = [Image.new("RGB", (50 + 13 * i, 32), (25 * i, 90, 200 - 9 * i)) for i in range(9)]
+    images = [striped((50 + 13 * i, 32), (25 * i, 90, 200 - 9 * i)) for i in range(9)]
     x = preprocess(images, (32, 128))
     with torch.no_grad():  # the readings spelled out with the caller's modules and the reference greedy
         out = s(x)

@@ -34,9 +34,17 @@ class StubRecognizer:
         self.closed += 1
 
     def read(self, images, batch_size=64):
+        from mstr.images import BadImage
+        from mstr.inputs import to_image
+
         self.batches.append(len(images))
         out = []
-        for image in images:
+        for path in images:  # the command gives paths; a bad file comes back with its error
+            try:
+                image = to_image(path, str(path))
+            except BadImage as exc:
+                out.append(Prediction(text="", confidence=0.0, script=None, error=str(exc)))
+                continue
             text, conf, script = READS.get(image.getpixel((0, 0)), ("12", 0.25, None))
             out.append(Prediction(text=text, confidence=conf, script=script,
                                   chars=[(ch, conf) for ch in text]))
@@ -92,10 +100,13 @@ def test_read_json_lines_parse(images, read_cli, capsys):
     assert cli_main.main(["read", "--json", str(good1), str(good2), str(corrupt)]) == 1
     out, err = capsys.readouterr()
     objects = [json.loads(line) for line in out.splitlines()]
-    assert [o["path"] for o in objects] == [str(good1), str(good2)]
+    # one record per input, the unreadable file's included (with its error): lines match inputs
+    assert [o["path"] for o in objects] == [str(good1), str(good2), str(corrupt)]
     assert objects[0]["text"] == "BMW" and objects[0]["confidence"] == pytest.approx(0.91234)
     assert objects[1]["text"] == "कलम" and objects[1]["script"] == "Deva"
     assert objects[0]["chars"][0] == ["B", pytest.approx(0.91234)]
+    assert objects[0]["error"] is None and objects[2]["text"] == ""
+    assert "corrupt.png" in objects[2]["error"]
     assert "corrupt.png" in err
 
 
@@ -128,7 +139,8 @@ def test_read_help_explains_columns(read_cli, capsys):
     assert read_cli["calls"] == []
 
 
-def test_read_workers_reach_load_and_the_reader_is_closed(images, read_cli, capsys):
+def test_read_workers_reach_load_and_the_reader_is_closed(images, read_cli, capsys, monkeypatch):
+    monkeypatch.setattr("mstr.parallel.cpu_cores", lambda: 8)
     good1, good2, _ = images
     argv = ["read", str(good1), str(good2), "--workers", "2", "--refine-mode", "greedy", "--refine-below", "0.9"]
     assert cli_main.main(argv) == 0

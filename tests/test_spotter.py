@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import striped
 import torch
 import torch.nn.functional as F
 
@@ -105,14 +106,12 @@ def test_no_default_model_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_refine_policy_confidence_keeps_the_surer_reading(bank):
-    from PIL import Image
-
     from mstr.recognizer import Recognizer
 
     torch.manual_seed(1)
     s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
     r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)), bank.vectors)
-    images = [Image.new("RGB", (60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(6)]
+    images = [striped((60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(6)]
     spot = Recognizer(s, bank, None).read(images)
     always = Recognizer(s, bank, r, refine_policy="always").read(images)
     gated = Recognizer(s, bank, r, refine_policy="confidence").read(images)
@@ -137,8 +136,6 @@ def test_sequence_logprob_by_hand():
 
 
 def test_refine_policy_joint_picks_the_jointly_likelier_reading(bank):
-    from PIL import Image
-
     from mstr.preprocess import preprocess
     from mstr.recognizer import Recognizer, _cut, sequence_logprob
 
@@ -146,7 +143,7 @@ def test_refine_policy_joint_picks_the_jointly_likelier_reading(bank):
     s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID).eval()
     r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)),
                 bank.vectors).eval()
-    images = [Image.new("RGB", (60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(8)]
+    images = [striped((60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(8)]
     joint = Recognizer(s, bank, r, refine_policy="joint").read(images)
     x = preprocess(images, (32, 128))
     with torch.no_grad():

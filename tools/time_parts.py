@@ -19,7 +19,7 @@ import time
 import torch
 
 import mstr
-import mstr.recognizer as recognizer
+import mstr.inputs as inputs
 from mstr.charsets import parse_langs
 from mstr.eval.words import ImageSource, limit_samples, samples_from_lmdb
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rec._reader.forward = timed("spotter", rec._reader.forward)
     rec._refined = timed("refine step", rec._refined)
-    recognizer.preprocess = timed("preprocess", recognizer.preprocess)
+    inputs.to_tensor = timed("preprocess", inputs.to_tensor)
     if rec.refiner is not None:
         for name in ("memory", "cross_kv", "forced"):
             setattr(rec.refiner, name, timed(f"refiner.{name}", getattr(rec.refiner, name)))

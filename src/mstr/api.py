@@ -7,7 +7,7 @@ from pathlib import Path
 from mstr.errors import UserError
 from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 
-__all__ = ["load", "default_bundle_path", "BACKENDS"]
+__all__ = ["load", "default_bundle_path", "check_device", "BACKENDS"]
 
 #: "torch": the bundle's safetensors weights in PyTorch; "onnx" / "onnx-int8": an export made by
 #: ``mstr export onnx`` (float32 / dynamically quantised graphs) run by onnxruntime on the CPU.
@@ -17,6 +17,29 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 def default_bundle_path() -> Path:
     """Where the shipped default model lives inside the package."""
     return Path(str(resources.files("mstr") / "resources" / "models" / "default"))
+
+
+def check_device(device: str) -> str:
+    """``device`` if this torch can run on it, else a one-line :class:`UserError` with the fix
+    (an unknown name such as ``gpu``, CUDA on a CPU-only torch, a GPU index that is not there)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise UserError(f"unknown device {device!r}: use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device {device!r}: this torch ({torch.__version__}) has no usable CUDA (a CPU-only "
+                            "build, or no GPU visible); use --device cpu, or install a CUDA build of torch")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UserError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here "
+                            f"(cuda:0…cuda:{torch.cuda.device_count() - 1})")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError(f"device {device!r}: MPS is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"device {device!r} is not supported: use cpu, cuda, cuda:N or mps")
+    return device
 
 
 def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
@@ -45,6 +68,7 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     """
     from mstr.bundle import load_bundle
 
+    check_device(device)
     if workers != 1:
         return _load_parallel(path, workers=workers, worker_threads=worker_threads, refiner=refiner,
                               device=device, bf16=bf16, refine_policy=refine_policy, backend=backend,
@@ -71,9 +95,15 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
 def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, **kwargs):
     import torch
 
-    from mstr.parallel import ParallelReader, check_workers
+    import logging
 
-    check_workers(workers)
+    from mstr.parallel import ParallelReader, fit_workers
+
+    workers, note = fit_workers(workers, name="workers")
+    if note:
+        logging.getLogger("mstr").warning("mstr.load: %s", note)
+    if workers == 1:
+        return load(path, **kwargs)
     if kwargs["backend"] != "torch":
         raise UserError(f"workers > 1 reads with the torch backend only (got backend={kwargs['backend']!r}); "
                         "onnxruntime has its own threads")

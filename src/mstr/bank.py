@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -439,6 +438,8 @@ class Bank:
         """Write ``folder/bank.safetensors`` and ``folder/bank.json`` (each atomically)."""
         from safetensors.torch import save as st_save
 
+        from mstr.atomic import write_atomic
+
         folder = Path(folder)
         table = self.to_json()
         blob = st_save({_TENSOR_NAME: self.vectors.contiguous()},
@@ -446,8 +447,8 @@ class Bank:
         text = json.dumps(table, ensure_ascii=False, indent=1) + "\n"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _write_atomic(folder / VECTORS_FILE, blob)
-            _write_atomic(folder / TABLE_FILE, text.encode("utf-8"))
+            write_atomic(folder / VECTORS_FILE, blob)
+            write_atomic(folder / TABLE_FILE, text.encode("utf-8"))
         except OSError as exc:
             raise UserError(f"cannot write the bank to {folder}: {exc}") from None
 
@@ -544,19 +545,6 @@ def _parse_table(table: Any, path: Path, rebuild: str) -> tuple[list[BankEntry],
     if not isinstance(table.get("dim"), int):
         raise bad("'dim' must be an integer")
     return entries, meta, fp
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,13 +9,18 @@ bundle/
   refiner.safetensors  (optional)
   MODEL_CARD.md        data, compute, measured results and the commands that measured them
 ```
-Loading checks every file, the bank's fingerprint against the one the Spotter was trained with,
-and that the weights fit the architecture; weights are safetensors only.
+Loading checks every file: the SHA-256 of every weight and bank file against ``config.json``'s
+``sha256`` table (bundles saved before it existed load without this check), the bank's
+fingerprint against the one the Spotter was trained with, the languages and charset fingerprint
+against this mstr's charsets, and that the weights fit the architecture; weights are safetensors
+only. Saving builds the bundle in a folder beside it and renames it into place when complete
+(:func:`mstr.atomic.publish_dir`), so an interrupted save never leaves a half-written bundle.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +28,7 @@ from typing import Any, Sequence
 import torch
 
 from mstr import __version__
+from mstr.atomic import publish_dir, sha256_file
 from mstr.bank import PAD_ID, Bank
 from mstr.errors import UserError
 from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
@@ -30,7 +36,9 @@ from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.weights import load_weights, save_weights
 
-__all__ = ["FORMAT", "save_bundle", "load_bundle", "charset_fingerprint"]
+__all__ = ["FORMAT", "save_bundle", "load_bundle", "charset_fingerprint", "file_checksums", "verify_bundle"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "mstr-bundle"
 FORMAT_VERSION = 1
@@ -47,28 +55,36 @@ def charset_fingerprint(langs: Sequence[str]) -> str:
     return h.hexdigest()
 
 
+def file_checksums(folder: str | Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of a bundle's weight and bank files (the ``sha256`` table)."""
+    folder = Path(folder)
+    names = ["bank/bank.json", "bank/bank.safetensors", "spotter.safetensors", "refiner.safetensors"]
+    return {name: sha256_file(folder / name) for name in names if (folder / name).is_file()}
+
+
 def save_bundle(folder: str | Path, *, spotter: Spotter, bank: Bank, refiner: Refiner | None = None,
                 name: str = "mstr", extra: dict[str, Any] | None = None, card: str | None = None) -> Path:
+    """Write a bundle to ``folder``, whole or not at all (built aside, then renamed into place; other
+    files already in ``folder``, e.g. an ``onnx/`` export, are kept, a stale Refiner is not)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     langs = bank.langs()
-    bank.save(folder / "bank")
-    save_weights(spotter, folder / "spotter.safetensors")
-    if refiner is not None:
-        save_weights(refiner, folder / "refiner.safetensors")
-    elif (folder / "refiner.safetensors").exists():
-        (folder / "refiner.safetensors").unlink()
-    config = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "langs": langs,
-        "charset_fingerprint": charset_fingerprint(langs), "bank_fingerprint": bank.fingerprint(),
-        "image_size": list(spotter.cfg.image_size), "spotter": spotter.cfg.to_dict(),
-        "refiner": refiner.cfg.to_dict() if refiner is not None else None,
-        "versions": {"mstr": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        **(extra or {}),
-    }
-    (folder / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if card is not None:
-        (folder / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    with publish_dir(folder, what="model bundle", drop=("refiner.safetensors",)) as work:
+        bank.save(work / "bank")
+        save_weights(spotter, work / "spotter.safetensors")
+        if refiner is not None:
+            save_weights(refiner, work / "refiner.safetensors")
+        config = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "langs": langs,
+            "charset_fingerprint": charset_fingerprint(langs), "bank_fingerprint": bank.fingerprint(),
+            "image_size": list(spotter.cfg.image_size), "spotter": spotter.cfg.to_dict(),
+            "refiner": refiner.cfg.to_dict() if refiner is not None else None,
+            "versions": {"mstr": __version__, "torch": torch.__version__, "python": platform.python_version()},
+            "sha256": file_checksums(work),
+            **(extra or {}),
+        }
+        (work / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if card is not None:
+            (work / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     return folder
 
 
@@ -89,6 +105,59 @@ def read_config(folder: Path) -> dict[str, Any]:
     return cfg
 
 
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in str(text).split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def verify_bundle(folder: Path, cfg: dict[str, Any], *, refiner: bool = True) -> None:
+    """Check ``folder``'s files against ``cfg`` (its config.json) before any is loaded: the
+    ``sha256`` of every weight and bank file (the Refiner's only when ``refiner``) and the mstr
+    version that made it (a newer one: a warning)."""
+    where = folder / "config.json"
+    sums = cfg.get("sha256")
+    if sums is None:
+        log.info("%s has no sha256 table (saved by an older mstr): its files are not verified", where)
+    elif not isinstance(sums, dict):
+        raise UserError(f"{where}: 'sha256' must map file names to checksums; restore config.json")
+    else:
+        for name, expected in sorted(sums.items()):
+            rel = Path(name)
+            if rel.is_absolute() or ".." in rel.parts:
+                raise UserError(f"{where}: sha256 names a file outside the bundle ({name!r}); restore config.json")
+            if name == "refiner.safetensors" and not refiner:
+                continue
+            path = folder / rel
+            if not path.is_file():
+                raise UserError(f"{path} is missing from the bundle (config.json lists it); copy the whole "
+                                "bundle folder again")
+            actual = sha256_file(path)
+            if actual != expected:
+                raise UserError(f"{path} is damaged or was changed after the bundle was saved (sha256 "
+                                f"{actual[:12]}…, config.json says {str(expected)[:12]}…); copy the bundle "
+                                "again from its source, or re-export it from its training run")
+    made_by = (cfg.get("versions") or {}).get("mstr")
+    if made_by and _version(made_by) > _version(__version__):
+        log.warning("%s was made by mstr %s, newer than this mstr %s; if it fails to load or reads badly, "
+                    "upgrade mstr", folder, made_by, __version__)
+
+
+def _check_langs(folder: Path, cfg: dict[str, Any], bank: Bank) -> None:
+    """config.json's languages are the bank's, and their charsets those the model was trained with."""
+    where = folder / "config.json"
+    if cfg.get("langs") is not None and sorted(cfg["langs"]) != bank.langs():
+        raise UserError(f"{where}: langs {cfg['langs']} are not the languages of the bundle's bank "
+                        f"({bank.langs()}); config.json was edited: restore it from the bundle's source")
+    expected = cfg.get("charset_fingerprint")
+    if expected is not None and charset_fingerprint(bank.langs()) != expected:
+        raise UserError(f"{where}: the charsets of {bank.langs()} in this mstr ({__version__}) differ from those "
+                        f"the model was trained with (charset_fingerprint {str(expected)[:12]}…); load it with "
+                        f"the mstr version that made it ({cfg.get('versions', {}).get('mstr', '?')}), or retrain it")
+
+
 def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
                 refine_policy: str = DEFAULT_REFINE_POLICY, refine_mode: str = DEFAULT_REFINE_MODE,
                 refine_below: float | None = None, refine_ratio: float | None = DEFAULT_REFINE_RATIO):
@@ -97,7 +166,9 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
 
     folder = Path(folder)
     cfg = read_config(folder)
+    verify_bundle(folder, cfg, refiner=refiner)
     bank = Bank.load(folder / "bank", expected_fingerprint=cfg.get("bank_fingerprint"))
+    _check_langs(folder, cfg, bank)
     try:
         s_cfg = SpotterConfig.from_dict(cfg["spotter"])
         r_cfg = RefinerConfig.from_dict(cfg["refiner"]) if cfg.get("refiner") else None

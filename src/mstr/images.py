@@ -1,12 +1,14 @@
 """Decode image bytes into RGB :class:`PIL.Image.Image` objects, robustly.
 
-Every image that enters mSTR (LMDB samples, manifest files, images given to ``mstr read``) goes
-through :func:`decode_image`, so all of them are treated alike:
+Every image that enters mSTR (LMDB samples, manifest files, images given to ``mstr read``, PIL
+images and arrays given to the API) goes through :func:`prepare_image` (encoded bytes through
+:func:`decode_image`, which calls it), so all of them are treated alike:
 
 * the result is always mode ``"RGB"``;
 * transparency (``LA``, ``RGBA``, ``PA``, palette or grayscale with a transparent colour) is
   composited on white, the way a viewer shows it;
-* 16-bit and 32-bit grayscale is *scaled* to 8 bits (65535 → 255), never clipped;
+* 16-bit and 32-bit grayscale is *scaled* to 8 bits (65535 → 255), never clipped; a 32-bit
+  image whose values all fit in 8 bits (0…255) is taken as 8-bit data, as it is;
 * ``CMYK``, ``YCbCr``, 1-bit and other modes are converted;
 * the EXIF orientation tag is applied;
 * empty data, undecodable or truncated bytes, zero-size images and images above a pixel limit
@@ -24,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mstr.errors import UserError
 
-__all__ = ["BadImage", "DEFAULT_MAX_PIXELS", "decode_image", "load_image", "to_rgb"]
+__all__ = ["BadImage", "DEFAULT_MAX_PIXELS", "decode_image", "load_image", "prepare_image", "to_rgb"]
 
 #: Images with more pixels than this are refused (a word crop is far smaller).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -55,13 +57,21 @@ def decode_image(data: bytes, source: str, *, max_pixels: int = DEFAULT_MAX_PIXE
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
-        raise BadImage(source, "image is too large to decode safely") from None
+        raise BadImage(source, "image is too large to decode safely (a decompression bomb?); crop or "
+                               "downscale it") from None
     except UnidentifiedImageError:
         raise BadImage(source, "not a recognised image format (corrupt, truncated or "
                                "not an image)") from None
     except Exception as exc:  # PIL raises many types for bad data
         raise BadImage(source, f"cannot decode the image bytes ({_describe(exc)}); "
                                "the file is corrupt or not an image") from None
+    return prepare_image(image, source, max_pixels=max_pixels)
+
+
+def prepare_image(image: Image.Image, source: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """A PIL image (opened from a file or made in memory) → a fully loaded ``RGB`` image, after the
+    same checks and clean-up as decoded bytes: size limits, EXIF orientation, transparency on
+    white, high bit depths scaled. Raises :class:`BadImage` naming ``source``."""
     _check_size(image.size, source, max_pixels)
     try:
         image.load()
@@ -117,6 +127,8 @@ def _check_size(size: tuple[int, int], source: str, max_pixels: int) -> None:
 def _apply_orientation(image: Image.Image) -> Image.Image:
     """Rotate/flip as the EXIF orientation tag says; a broken EXIF block is ignored."""
     try:
+        if image.getexif().get(0x0112, 1) in (None, 1):  # no rotation: keep the image (no copy)
+            return image
         rotated = ImageOps.exif_transpose(image)
     except Exception:
         return image
@@ -134,6 +146,8 @@ def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
     values = np.asarray(image).astype(np.float64)
     if image.mode.startswith("I;16"):
         scaled = values / 257.0
+    elif image.mode == "I" and values.size and values.min() >= 0 and values.max() <= 255:
+        scaled = values  # 8-bit data in a 32-bit container (e.g. a TIFF written from uint8)
     elif image.mode == "I" and values.size and values.min() >= 0 and values.max() <= 65535:
         scaled = values / 257.0  # 16-bit data decoded into a 32-bit container (PNG, TIFF)
     elif image.mode == "F" and values.size and values.min() >= 0.0 and values.max() <= 1.0:

@@ -24,14 +24,14 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
 from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
 from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
 from mstr.prediction import Prediction
-from mstr.recognizer import _cut, read_images, refine_readings, spotter_decode
+from mstr.inputs import read_images
+from mstr.recognizer import _cut, refine_readings, spotter_decode
 from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
@@ -196,10 +196,9 @@ class OnnxRecognizer(RefineSettings):
                                     chars=[(tokens[j], float(q)) for j, q in zip(char_ids, char_p)], topk=topk))
         return preds
 
-    def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
-             use_refiner: bool = True) -> list[Prediction]:
-        """Read RGB PIL images (or image paths), as :meth:`Recognizer.read` (same batching, same
-        preprocessing, a Prediction with ``error`` for an unreadable path)."""
+    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True) -> list[Prediction]:
+        """Read images as :meth:`Recognizer.read` (same inputs, batching and preprocessing, a
+        Prediction with ``error`` for an unusable image; :mod:`mstr.inputs`)."""
         return read_images(images, self.image_size, lambda x: self.read_tensor(x, use_refiner), batch_size)
 
 

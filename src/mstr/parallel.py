@@ -16,6 +16,7 @@ the program ends.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,7 +27,7 @@ from PIL import Image
 from mstr.errors import UserError
 from mstr.prediction import Prediction
 
-__all__ = ["ParallelReader", "check_workers", "close_reader"]
+__all__ = ["ParallelReader", "check_workers", "fit_workers", "cpu_cores", "close_reader"]
 
 
 def check_workers(workers: object, name: str = "workers") -> int:
@@ -34,6 +35,30 @@ def check_workers(workers: object, name: str = "workers") -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"{name} must be a whole number of at least 1, got {workers!r}")
     return workers
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def fit_workers(workers: int, items: int | None = None, name: str = "--workers") -> tuple[int, str | None]:
+    """The reading processes worth starting for ``workers`` asked: at most one per CPU core (more
+    only share the cores and each loads the model: slower, not faster) and, when ``items`` is
+    known, per image. Returns the number and a one-line note when fewer cores than asked."""
+    workers = check_workers(workers, name)
+    cores = cpu_cores()
+    note = None
+    if workers > cores:
+        note = (f"{name} {workers} is more than the {cores} CPU core(s) here; reading with {cores} "
+                "process(es) (more would only share the cores)")
+        workers = cores
+    if items is not None:
+        workers = max(1, min(workers, items))
+    return workers, note
 
 
 def close_reader(reader: Any) -> None:

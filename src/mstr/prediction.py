@@ -16,7 +16,8 @@ class Prediction:
     the script holding most retrieved script-specific characters (None for digits/punctuation
     only, or when unreadable); ``chars``: ``(character, probability)`` per output position;
     ``topk``: per position the K best ``(token, score)`` of the Spotter (``<eos>`` included);
-    ``error``: set (and text empty) when the image could not be read.
+    ``error``: set (and text empty) when the image could not be read; ``no_text``: True (and text
+    empty, confidence 0) when the image is blank — one colour, nothing to read — so no model ran.
     """
 
     text: str
@@ -25,6 +26,7 @@ class Prediction:
     chars: list[tuple[str, float]] = field(default_factory=list)
     topk: list[list[tuple[str, float]]] = field(default_factory=list)
     error: str | None = None
+    no_text: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -231,6 +231,19 @@ def plan(r: dict[str, Any], *, real_root_exists=lambda p: Path(p).exists()) -> l
     return steps
 
 
+def missing_inputs(r: dict[str, Any]) -> list[str]:
+    """What the recipe reads but neither has nor makes (one line each, with the fix): an mCLIP given
+    with ``mclip: {use: PATH}`` that is not there. Checked before any step runs, and by ``--dry-run``."""
+    use = (r.get("mclip") or {}).get("use")
+    if not use:
+        return []
+    missing = [name for name in ("mclip.json", "mclip.safetensors") if not (Path(use) / name).is_file()]
+    if not missing:
+        return []
+    return [f"recipe: mclip.use={use} has no {' and no '.join(missing)} (the --out folder of 'mstr train mclip'); "
+            "train it first (e.g. the 6lang recipe), fix the path, or drop 'use' to train one in this recipe"]
+
+
 def _flow(value: Any) -> str:
     """A YAML flow-style string for a key=value override."""
     return yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()

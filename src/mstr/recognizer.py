@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-from PIL import Image
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mstr.bank import EOS_ID, PAD_ID, Bank
-from mstr.images import BadImage, load_image
+from mstr.inputs import read_images
 from mstr.models.mclip import BasicBlock
 from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
 from mstr.prediction import Prediction
-from mstr.preprocess import preprocess
 from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, REFINE_MODES,
                                 REFINE_POLICIES, RefineSettings, resolve_refine_mode)
 
@@ -462,29 +459,8 @@ class Recognizer(RefineSettings):
             readings[b] = r
         return readings
 
-    def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
-             use_refiner: bool = True) -> list[Prediction]:
-        """Read RGB PIL images (or image paths). An unreadable path gives a Prediction with ``error``."""
+    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True) -> list[Prediction]:
+        """Read images — paths, PIL images, arrays, bytes; one or many (:mod:`mstr.inputs`) — one
+        Prediction each, in order; an unusable image gives a Prediction with ``error``."""
         return read_images(images, self.image_size, lambda x: self.read_tensor(x, use_refiner), batch_size)
 
-
-def read_images(images: Sequence[Image.Image | str | Path], image_size: tuple[int, int],
-                read_tensor: Callable[[torch.Tensor], list[Prediction]], batch_size: int = 64) -> list[Prediction]:
-    """Decode paths (an unreadable one gives a Prediction with ``error``), convert to RGB, preprocess
-    in batches and call ``read_tensor`` on each; predictions come back in input order."""
-    results: list[Prediction | None] = [None] * len(images)
-    ok: list[tuple[int, Image.Image]] = []
-    for i, im in enumerate(images):
-        if isinstance(im, (str, Path)):
-            try:
-                im = load_image(im)
-            except BadImage as exc:
-                results[i] = Prediction(text="", confidence=0.0, script=None, error=str(exc))
-                continue
-        ok.append((i, im if im.mode == "RGB" else im.convert("RGB")))
-    for start in range(0, len(ok), batch_size):
-        chunk = ok[start:start + batch_size]
-        x = preprocess([im for _, im in chunk], image_size)
-        for (i, _), pred in zip(chunk, read_tensor(x)):
-            results[i] = pred
-    return results  # type: ignore[return-value]

@@ -72,8 +72,9 @@ def _add_split(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "split", help="split a manifest deterministically (e.g. fine-tune / dev)",
         description="Write OUT/finetune.jsonl and OUT/dev.jsonl: a record is held out when "
-                    "sha1(seed:id) falls below --frac, so the split follows the image bytes, not "
-                    "the line order. Paths stay relative to the same --root.")
+                    "sha1(seed:sha1 of the image bytes) falls below --frac, so the split follows the "
+                    "image bytes (not the line order, nor the ids written in the manifest): one image "
+                    "never lands on both sides. Paths stay relative to the same --root.")
     p.add_argument("manifest", type=Path, help="JSON-lines manifest")
     p.add_argument("--root", type=Path, required=True, help="folder the manifest's path_rel are relative to")
     p.add_argument("--out", type=Path, required=True, help="folder for the two manifests")
@@ -204,7 +205,19 @@ def run_gt2lmdb(args: argparse.Namespace) -> int:
     from mstr.data.convert import gt_to_lmdb
 
     report = gt_to_lmdb(args.gt, args.images, args.out, lang=args.lang, append=args.append)
+    return _conversion_status(report)
+
+
+def _conversion_status(report) -> int:
+    """Print a conversion's summary; 1 (with a line on stderr) when rows were skipped, else 0."""
+    import sys
+
     print(report.summary())
+    if report.total_skipped:
+        print(f"mstr data: {report.total_skipped} row(s) of {report.source} were skipped (listed above); "
+              f"{report.written} written to {report.out}. Fix or remove them and convert again",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -214,8 +227,7 @@ def run_manifest2lmdb(args: argparse.Namespace) -> int:
 
     report = manifest_to_lmdb(args.manifest, args.root, args.out, verify_ids=args.verify_ids,
                               append=args.append)
-    print(report.summary())
-    return 0
+    return _conversion_status(report)
 
 
 def run_lmdb2manifest(args: argparse.Namespace) -> int:
@@ -223,8 +235,7 @@ def run_lmdb2manifest(args: argparse.Namespace) -> int:
     from mstr.data.convert import lmdb_to_manifest
 
     report = lmdb_to_manifest(args.lmdb, args.out, args.dataset, lang=args.lang)
-    print(report.summary())
-    return 0
+    return _conversion_status(report)
 
 
 def _parse_langs(spec: str | None) -> list[str] | None:

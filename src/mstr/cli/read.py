@@ -4,11 +4,13 @@ Each image gives one line on stdout, in the order given::
 
     path<TAB>text<TAB>confidence<TAB>script
 
-(confidence with 3 decimals; script "-" when none was detected), or with ``--json`` one JSON
-object per line: ``{"path": …, "text", "confidence", "script", "chars", "topk", "error"}``.
-A folder argument reads the image files directly inside it, sorted by name. A file that cannot
-be read (missing, corrupt, empty, zero-size, too large) prints one line on stderr naming it and
-the reason; the other files are still read and the exit status is 1 (0 when all were read).
+(confidence with 3 decimals; script "-" when none was detected; empty text for a blank image),
+or with ``--json`` one JSON object per line: ``{"path": …, "text", "confidence", "script",
+"chars", "topk", "error", "no_text"}`` — one per image, a file that could not be read included
+(with its ``error``), so the lines match the inputs one to one. A folder argument reads the image
+files directly inside it, sorted by name. A file that cannot be read (missing, corrupt, empty,
+zero-size, too large) prints one line on stderr naming it and the reason; the other files are
+still read and the exit status is 1 (0 when all were read).
 """
 from __future__ import annotations
 
@@ -30,11 +32,14 @@ Output, one line per image, in argument order (folders expanded to their image f
     text        the word read, normalised (Unicode NFKD, no whitespace)
     confidence  0..1, the product of the per-character probabilities, 3 decimals
     script      ISO 15924 code of the script read (Latn, Deva, Beng, Taml, ...), "-" if none
-With --json: one JSON object per line with "path" and the full prediction ("text",
+A blank image (one colour) gives empty text, confidence 0.000: no text.
+With --json: one JSON object per line and image with "path" and the full prediction ("text",
 "confidence", "script", "chars" = per-character probabilities, "topk" = the Spotter's
-alternatives per position, "error").
-Files that cannot be read are reported on stderr ("mstr read: PATH: reason") and skipped; the
-exit status is then 1. Without --bundle the shipped default model is used.
+alternatives per position, "error" = why the file could not be read, else null, "no_text" =
+true for a blank image).
+Files that cannot be read are reported on stderr ("mstr read: PATH: reason") and have no TSV
+line (a JSON line with "error"); the exit status is then 1. Without --bundle the shipped
+default model is used.
 
   mstr read word.png crops/ --bundle runs/bundle
   mstr read crops/ --json > predictions.jsonl"""
@@ -78,7 +83,7 @@ def expand_paths(items: Sequence[str]) -> Iterator[tuple[str, str | None]]:
             for file in files:
                 yield str(file), None
         elif not path.exists():
-            yield item, "no such file"
+            yield item, "no such file; check the path"
         else:
             yield item, None
 
@@ -89,62 +94,46 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     from mstr.api import load
+    from mstr.parallel import close_reader, fit_workers
 
+    items = list(expand_paths(args.images))
+    workers, note = fit_workers(args.workers, sum(problem is None for _, problem in items))
+    if note:
+        print(f"mstr read: {note}", file=sys.stderr, flush=True)
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
                       refine_policy=args.refine_policy, backend=args.backend, refine_mode=args.refine_mode,
-                      refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=args.workers)
+                      refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=workers)
     try:
-        return _read_all(recognizer, args)
+        return _read_all(recognizer, items, args)
     finally:
-        from mstr.parallel import close_reader
-
         close_reader(recognizer)
 
 
-def _read_all(recognizer: Any, args: argparse.Namespace) -> int:
+def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argparse.Namespace) -> int:
+    """Read ``items`` (``(path, problem)``) a batch at a time, printing one result per image in order."""
     import json
-
-    from mstr.images import BadImage, load_image
 
     failed = 0
 
-    def fail(path: str, reason: str) -> None:
+    def emit(path: str, prediction: Any) -> None:
         nonlocal failed
-        failed += 1
-        print(f"mstr read: {path}: {reason}", file=sys.stderr, flush=True)
+        if prediction.error:
+            failed += 1
+            print(f"mstr read: {prediction.error}", file=sys.stderr, flush=True)
+        if args.json:
+            print(json.dumps({"path": path, **prediction.to_dict()}, ensure_ascii=False))
+        elif not prediction.error:
+            script = prediction.script or "-"
+            print(f"{path}\t{prediction.text}\t{prediction.confidence:.3f}\t{script}")
 
-    def flush(paths: list[str], images: list[Any]) -> None:
-        if not images:
-            return
-        predictions = recognizer.read(images, batch_size=args.batch_size)
-        if len(predictions) != len(images):
-            raise RuntimeError(f"the recognizer returned {len(predictions)} predictions for "
-                               f"{len(images)} images")
-        for path, prediction in zip(paths, predictions):
-            if getattr(prediction, "error", None):
-                fail(path, prediction.error)
-            elif args.json:
-                print(json.dumps({"path": path, **prediction.to_dict()}, ensure_ascii=False))
-            else:
-                script = prediction.script or "-"
-                print(f"{path}\t{prediction.text}\t{prediction.confidence:.3f}\t{script}")
+    from mstr.prediction import Prediction
+
+    for start in range(0, len(items), args.batch_size):
+        chunk = items[start:start + args.batch_size]
+        paths = [path for path, problem in chunk if problem is None]
+        predictions = iter(recognizer.read(paths, batch_size=args.batch_size) if paths else [])
+        for path, problem in chunk:
+            emit(path, Prediction(text="", confidence=0.0, script=None, error=f"{path}: {problem}")
+                 if problem is not None else next(predictions))
         sys.stdout.flush()
-        paths.clear()
-        images.clear()
-
-    paths: list[str] = []
-    images: list[Any] = []
-    for path, problem in expand_paths(args.images):
-        if problem is not None:
-            fail(path, problem)
-            continue
-        try:
-            images.append(load_image(path))
-        except BadImage as exc:
-            fail(path, exc.problem)
-            continue
-        paths.append(path)
-        if len(images) >= args.batch_size:
-            flush(paths, images)
-    flush(paths, images)
     return 1 if failed else 0

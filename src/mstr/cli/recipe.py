@@ -39,8 +39,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mstr.recipe import load_recipe, plan, run
+    import sys
+
+    from mstr.recipe import load_recipe, missing_inputs, plan, run
 
     recipe = load_recipe(args.recipe, args.overrides)
     steps = plan(recipe)
-    return run(steps, dry_run=args.dry_run, force=tuple(args.force))
+    missing = missing_inputs(recipe)
+    if missing and not args.dry_run:  # found now, not after hours of the steps before the one that needs it
+        from mstr.errors import UserError
+
+        raise UserError(f"{missing[0]}; nothing was run")
+    rc = run(steps, dry_run=args.dry_run, force=tuple(args.force))
+    for problem in missing:
+        print(f"error: {problem}", file=sys.stderr)
+    return 2 if missing else rc

@@ -44,22 +44,53 @@ def _run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(cfg, indent=2))
         return 0
+    _check_overrides(args.stage, cfg, args.overrides)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if args.stage == "mclip":
+    with _run_lock(cfg):
+        return _train(args.stage, cfg)
+
+
+def _check_overrides(stage: str, cfg: dict, overrides: list[str]) -> None:
+    """Settings the run would ignore are refused: with ``init_bundle=`` the Spotter's architecture
+    is the bundle's, so ``model.*`` overrides cannot apply."""
+    from mstr.errors import UserError
+
+    clash = [o for o in overrides if o.split("=", 1)[0].startswith("model.")]
+    if stage == "spotter" and cfg.get("init_bundle") and clash:
+        raise UserError(f"{', '.join(clash)}: with init_bundle= the architecture comes from the bundle "
+                        f"({cfg['init_bundle']}), so this would be ignored; drop it, or train from a bank (bank=…) "
+                        "to change the architecture")
+
+
+def _run_lock(cfg: dict):
+    """An exclusive lock on the run's ``out`` folder (in the launching process only: the other ranks
+    of a multi-process run share it): a second training into the same folder stops at once."""
+    import contextlib
+    import os
+
+    from mstr.atomic import output_lock
+
+    if not cfg.get("out") or os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0":
+        return contextlib.nullcontext()
+    return output_lock(Path(cfg["out"]), "training run")
+
+
+def _train(stage: str, cfg: dict) -> int:
+    if stage == "mclip":
         from mstr.train.mclip_task import train_mclip
 
         out = train_mclip(cfg)
         print(f"wrote {out / 'mclip.safetensors'} and {out / 'mclip.json'}")
-    elif args.stage == "spotter":
+    elif stage == "spotter":
         from mstr.train.stage2_task import train_spotter
 
         print(f"wrote {train_spotter(cfg)}")
-    elif args.stage == "refiner":
+    elif stage == "refiner":
         from mstr.train.stage2_task import train_refiner
 
         print(f"wrote {train_refiner(cfg)}")
-    elif args.stage in ("crnn", "softmax"):
+    elif stage in ("crnn", "softmax"):
         from mstr.train.baselines_task import train_baseline
 
-        print(f"wrote {train_baseline(args.stage, cfg)}")
+        print(f"wrote {train_baseline(stage, cfg)}")
     return 0

@@ -9,15 +9,22 @@ Image bytes are copied unchanged (never re-encoded), labels are stored as given 
 normalise them). Nothing is dropped silently: every bad row (malformed line, unsafe or missing
 path, corrupt image, empty label, …) is skipped, counted per reason in the returned
 :class:`ConvertReport`, with messages naming the line or key.
+
+An LMDB is written whole or not at all: it is built in a folder beside ``out`` and renamed into
+place when complete (:func:`mstr.atomic.publish_dir`; with ``append``, starting from a copy of the
+existing LMDB), under a lock on ``out``. A conversion interrupted at any moment (Ctrl-C,
+``kill -9``) leaves ``out`` as it was, so running the same command again gives the same LMDB as
+an uninterrupted run; a second conversion into the same ``out`` at the same time stops at once.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
 from mstr.errors import UserError
 
@@ -87,7 +94,12 @@ def _check_lang(lang: str | None) -> None:
 
 
 def _check_new_lmdb(out: Path, append: bool) -> None:
-    """Refuse to mix a conversion into an existing, non-empty LMDB unless ``append``."""
+    """Refuse to mix a conversion into an existing, non-empty LMDB unless ``append``, and to turn
+    a folder of other files into an LMDB."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder; an LMDB is a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "data.mdb").exists():
+        raise UserError(f"{out}: folder is not empty and holds no LMDB; give a new or empty folder")
     if not (out / "data.mdb").exists() or append:
         return
     from mstr.data.lmdb import LmdbReader
@@ -96,6 +108,25 @@ def _check_new_lmdb(out: Path, append: bool) -> None:
         if reader.num_samples:
             raise UserError(f"{out}: already an LMDB with {reader.num_samples} samples; choose "
                             "a new --out, or pass --append to add to it")
+
+
+@contextlib.contextmanager
+def _lmdb_output(out: Path, append: bool, commit_every: int) -> Iterator[Any]:
+    """An :class:`~mstr.data.lmdb.LmdbWriter` on a folder beside ``out`` that replaces ``out`` when
+    the block ends cleanly (see the module docstring); ``out`` is checked under its lock."""
+    from mstr.atomic import publish_dir
+    from mstr.data.lmdb import LmdbWriter, release_env
+
+    try:
+        with publish_dir(out, keep_existing=append, what="LMDB") as work:
+            _check_new_lmdb(out, append)
+            release_env(out)
+            with LmdbWriter(work, commit_every=commit_every) as writer:
+                yield writer
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"nothing was written to {out} (it is as it was); run the same command "
+                                "again") from None
+    release_env(out)
 
 
 def _image_problem(data: bytes, source: str) -> str | None:
@@ -155,7 +186,6 @@ def gt_to_lmdb(gt_path: str | Path, image_root: str | Path, out: str | Path,
     sample gets a ``lang-`` key. Blank lines are ignored; other bad lines are skipped and
     counted in the report with their line number.
     """
-    from mstr.data.lmdb import LmdbWriter
     from mstr.data.manifest import resolve_under
     from mstr.text import normalize
 
@@ -165,11 +195,11 @@ def gt_to_lmdb(gt_path: str | Path, image_root: str | Path, out: str | Path,
     if not image_root.is_dir():
         raise UserError(f"{image_root}: image root folder not found")
     _check_lang(lang)
-    _check_new_lmdb(out, append)
+    _check_new_lmdb(out, append)  # (again under the lock, in _lmdb_output)
     with open(gt_path, "rb") as handle:
         total = sum(1 for _ in handle)
     report = ConvertReport(source=str(gt_path), out=str(out))
-    with LmdbWriter(out, commit_every=commit_every) as writer:
+    with _lmdb_output(out, append, commit_every) as writer:
         for number, text in _progress(_gt_lines(gt_path), total, "gt.txt -> LMDB"):
             where = f"{gt_path}:{number}"
             if text is None:
@@ -215,16 +245,15 @@ def manifest_to_lmdb(manifest: str | Path, root: str | Path, out: str | Path, *,
     Every sample gets its ``lang-`` key. Lines that :func:`~mstr.data.manifest.read_manifest`
     rejects, and images that do not decode, are skipped and counted with their line number.
     """
-    from mstr.data.lmdb import LmdbWriter
     from mstr.data.manifest import read_manifest
 
     out = Path(out)
     read = read_manifest(manifest, root, verify_ids=verify_ids)
-    _check_new_lmdb(out, append)
+    _check_new_lmdb(out, append)  # (again under the lock, in _lmdb_output)
     report = ConvertReport(source=str(manifest), out=str(out))
     for problem in read.problems:
         report.skip(problem.reason, str(problem))
-    with LmdbWriter(out, commit_every=commit_every) as writer:
+    with _lmdb_output(out, append, commit_every) as writer:
         for record in _progress(read.records, len(read.records), "manifest -> LMDB"):
             image_path = record.image_path(root)
             where = f"{manifest} (id {record.id}, {record.path_rel})"

@@ -80,6 +80,9 @@ def _lmdb_dir(path: str | Path) -> Path:
 
 
 def _open_readonly(folder: Path) -> lmdb.Environment:
+    from mstr.data.lmdb_check import check_data_file
+
+    check_data_file(folder)  # a truncated data.mdb would kill the process with SIGBUS
     try:
         return lmdb.open(str(folder), readonly=True, lock=False, readahead=False,
                          meminit=False, max_readers=512)
@@ -194,6 +197,10 @@ class LmdbWriter:
         self.path = Path(path)
         self.commit_every = commit_every
         self._prepare_folder()
+        if (self.path / "data.mdb").is_file() and (self.path / "data.mdb").stat().st_size:
+            from mstr.data.lmdb_check import check_data_file
+
+            check_data_file(self.path)
         release_env(self.path)
         try:
             self._env: lmdb.Environment | None = lmdb.open(

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable
 
 from mstr.errors import UserError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ManifestRecord", "ManifestProblem", "ManifestRead", "read_manifest", "write_manifest",
@@ -71,6 +74,8 @@ class ManifestRead:
     root: Path
     records: list[ManifestRecord] = field(default_factory=list)
     problems: list[ManifestProblem] = field(default_factory=list)
+    #: kept lines that repeat an earlier line's id or image path (``manifest:line: …`` messages)
+    duplicates: list[str] = field(default_factory=list)
 
     @property
     def problem_counts(self) -> dict[str, int]:
@@ -87,6 +92,8 @@ class ManifestRead:
         lines += [f"  {problem}" for problem in self.problems[:max_problems]]
         if len(self.problems) > max_problems:
             lines.append(f"  … and {len(self.problems) - max_problems} more")
+        if self.duplicates:
+            lines.append(f"  {len(self.duplicates)} duplicate line(s), kept: e.g. {self.duplicates[0]}")
         return "\n".join(lines)
 
 
@@ -149,6 +156,7 @@ def read_manifest(path: str | Path, root: str | Path, *,
     from mstr.charsets import ALL_LANGS
 
     result = ManifestRead(manifest=path, root=root)
+    seen: dict[str, int] = {}
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
@@ -159,6 +167,17 @@ def read_manifest(path: str | Path, root: str | Path, *,
                 continue
             if record is not None:
                 result.records.append(record)
+                for key, what in ((f"id:{record.id.lower()}", f"id {record.id}"),
+                                  (f"path:{record.path_rel}", f"path_rel {record.path_rel}")):
+                    if key in seen:
+                        result.duplicates.append(f"{path}:{number}: {what} repeats line {seen[key]}")
+                        break
+                for key in (f"id:{record.id.lower()}", f"path:{record.path_rel}"):
+                    seen.setdefault(key, number)
+    if result.duplicates:
+        log.warning("%s: %d line(s) repeat an earlier line's image (id or path_rel), e.g. %s; the image "
+                    "then counts more than once: remove the repeated lines", path, len(result.duplicates),
+                    result.duplicates[0])
     return result
 
 

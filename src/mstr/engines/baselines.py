@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-from PIL import Image
 from torch import nn
 
 from mstr import __version__
@@ -34,7 +33,7 @@ from mstr.errors import UserError
 from mstr.models.crnn import CRNN, CRNNConfig, ctc_greedy
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
 from mstr.prediction import Prediction
-from mstr.recognizer import read_images
+from mstr.inputs import read_images
 
 __all__ = ["FORMAT", "KINDS", "WEIGHTS_FILE", "build_model", "save_baseline_bundle", "read_baseline_config",
            "load_baseline_model", "load_baseline", "CtcRecognizer", "resolve_bank"]
@@ -195,6 +194,7 @@ class CtcRecognizer:
                                   chars=[(tokens[i], float(p)) for i, p in zip(r.ids, r.probs)]))
         return out
 
-    def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64) -> list[Prediction]:
-        """Read RGB PIL images (or paths). An unreadable path gives a Prediction with ``error``."""
+    def read(self, images: Any, batch_size: int = 64) -> list[Prediction]:
+        """Read images as :meth:`mstr.recognizer.Recognizer.read` (:mod:`mstr.inputs`); an unusable
+        image gives a Prediction with ``error``."""
         return read_images(images, self.image_size, self.read_tensor, batch_size)

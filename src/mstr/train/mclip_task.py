@@ -237,8 +237,9 @@ def train_mclip(cfg: dict[str, Any]) -> Path:
                          check_val_every_n_epoch=None, limit_val_batches=t.get("limit_val_batches", 1.0),
                          enable_progress_bar=t.get("progress_bar", True), num_sanity_val_steps=0,
                          default_root_dir=str(out))
-    last = ckpt_dir / "last.ckpt"
-    trainer.fit(module, loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    from mstr.train.resume import resume_checkpoint
+
+    trainer.fit(module, loader, val_loader, ckpt_path=resume_checkpoint(ckpt_dir))
     if trainer.is_global_zero:
         export_mclip(module, out, langs, {"data": str(roots[0]) if len(roots) == 1 else [str(r) for r in roots], "steps": int(trainer.global_step),
                                           "train_config": cfg})

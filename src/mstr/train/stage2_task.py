@@ -220,8 +220,9 @@ def _trainer(cfg: dict[str, Any], out: Path):
 
 
 def _fit(trainer, module, train, val, out: Path) -> None:
-    last = out / "checkpoints" / "last.ckpt"
-    trainer.fit(module, train, val, ckpt_path=str(last) if last.exists() else None)
+    from mstr.train.resume import resume_checkpoint
+
+    trainer.fit(module, train, val, ckpt_path=resume_checkpoint(out / "checkpoints"))
 
 
 def extension_of(old: Bank, new: Bank, new_path: Any, bundle: Any) -> Bank:
@@ -280,6 +281,7 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
     if init:  # fine-tuning: architecture, bank and weights from the bundle
         rec = load_bundle(init, refiner=False)
         bank, spotter = rec.bank, rec.spotter.train()
+        cfg = {**cfg, "model": rec.spotter.cfg.to_dict()}  # the architecture is the bundle's: record it
         if cfg.get("bank"):  # a new language: the bundle's bank extended by 'mstr bank extend'
             bank = extension_of(rec.bank, Bank.load(cfg["bank"]), cfg["bank"], init)
             spotter = _with_bank(spotter, bank)

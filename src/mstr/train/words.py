@@ -69,10 +69,18 @@ class WordSamples(Dataset):
         return t
 
     def __getitem__(self, i: int):
-        ref, ids = self.items[i]
-        image = self.loader(ref)
-        x = to_float(image) if isinstance(image, torch.Tensor) else to_tensor(image, self.image_size)
-        return x, self.target(ids), self.lang
+        from mstr.images import BadImage
+
+        for k in range(len(self.items)):  # a bad image (0 bytes, corrupt): warn, take the next sample
+            ref, ids = self.items[(i + k) % len(self.items)]
+            try:
+                image = self.loader(ref)
+            except BadImage as exc:
+                log.warning("%s/%s: skipping a sample with a bad image: %s", self.name, self.lang, exc)
+                continue
+            x = to_float(image) if isinstance(image, torch.Tensor) else to_tensor(image, self.image_size)
+            return x, self.target(ids), self.lang
+        raise UserError(f"source {self.name!r} ({self.lang}): no sample has a usable image; check its files")
 
 
 def _lmdb_parts(path: Path, lang: str | None):
