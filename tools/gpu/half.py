@@ -1,10 +1,12 @@
 """Store a bundle's weight files in float16 (to carry it back within a transfer limit), or with
 ``--float`` back in float32. Bank vectors are left alone (their fingerprint covers their bytes).
+The ``sha256`` table of config.json is updated to the rewritten files.
 
     python tools/gpu/half.py BUNDLE [--float]
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +21,13 @@ def main(argv: list[str]) -> int:
         dtype = torch.float32 if to_float else torch.float16
         save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()}, str(f))
         print(f"{f}: {sum(v.numel() for v in sd.values())} values as {dtype}")
+    cfg_path = folder / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    if "sha256" in cfg:
+        from mstr.bundle import file_checksums
+
+        cfg["sha256"] = file_checksums(folder)
+        cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
