@@ -1,22 +1,23 @@
 """Recipe v2: word crops that look like street photos (``SynthOptions(recipe="v2")``).
 
-What MJSynth, SynthText and SynthTIGER found to matter, per word crop:
+What MJSynth, SynthText and SynthTIGER found to matter, per word crop (docs/data.md lists the
+probabilities, :data:`P` and :data:`mstr.synth.camera.CAMERA_PROBS` hold them):
 
-1. shape the text (RAQM), sometimes with an outline; warp the mask (curve, then rotation,
-   shear and perspective as one homography: :func:`mstr.synth.projective.warp`);
-2. margins drawn from tight, normal or loose crops; sometimes a partly visible neighbour word
-   left or right, or the edge of the line above or below (a slice of the same text in the same
-   font), cut by the crop edge;
-3. scale to the output height, then a smooth displacement field (per-glyph wobble, uneven
-   letter spacing: :func:`mstr.synth.realism.displace`);
-4. background: a random crop of a real photo / texture from the background bank, recoloured
-   (natural, tinted to a measured background colour, hue-shifted or inverted), or v1's
-   procedural backgrounds; text colour from real-crop colour pairs (:mod:`mstr.synth.colours`);
-5. text fill plain, in a gradient or textured; drop shadow, 3-D extrusion, outline;
-6. a photo texture blended over text *and* background (normal / multiply / screen / overlay),
-   uneven light (ramp, vignette, spot), then v1's photometric effects (contrast, resampling,
-   blur, noise, JPEG, occlusion);
-7. a legibility check: a sample whose text does not stand out from its background
+1. shape the text (RAQM) at one of :data:`FONT_PX` sizes, sometimes with an outline; warp the
+   mask (curve, then rotation, shear and perspective as one homography:
+   :func:`mstr.synth.projective.warp`);
+2. margins of a tight, normal or loose crop; sometimes the next word (another slice of the text
+   in the same font) at the left or right edge, or the edge of the line above or below;
+3. a smooth displacement (per-glyph wobble, uneven letter spacing:
+   :func:`mstr.synth.realism.displace`), then scale to the output height;
+4. background: a painted panel, a bank texture tinted to a measured background colour, a bank
+   photo (softened, hue-shifted or inverted) or v1's procedural backgrounds; text and background
+   colours from pairs measured on real crops (:mod:`mstr.synth.colours`);
+5. text fill plain, in a ramp or textured; drop shadow, 3-D extrusion, outline;
+6. a bank texture blended over text *and* background (normal / multiply / screen / overlay),
+   uneven light (ramp, vignette, spot), then the camera (:func:`mstr.synth.camera.finish`:
+   contrast, occlusion, one loss of sharpness, noise, JPEG);
+7. a legibility check: a sample whose text does not stand out from the background next to it
    (:func:`mstr.synth.realism.legibility` below :data:`MIN_LEGIBILITY`) is redrawn from step 4
    (up to :data:`REDRAWS` times, then drawn plainly, dark on light or light on dark).
 """
