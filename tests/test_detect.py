@@ -59,8 +59,12 @@ def test_boxes_from_map_keeps_confident_blocks_and_scales_them():
     assert len(found) == 1
     box, score = found[0]
     assert 0.7 < score <= 0.9  # the mean inside the (dilated) region's rectangle
-    truth = np.array([[20, 10], [120, 10], [120, 30], [20, 30]], dtype=float)  # the block × 2
-    assert quad_iou(box, truth) > 0.6 and box[:, 0].min() < 20 and box[:, 1].max() > 30  # grown, not shrunk
+    # the dilated block spans pixel centres x 10..60, y 5..15 (50 × 10); grown by d = 500 × 1.6 / 120 on
+    # each side, scaled × 2 to the image and clipped at its top edge
+    d = 50 * 10 * 1.6 / 120
+    expected = np.array([[10 - d, 5 - d], [60 + d, 5 - d], [60 + d, 15 + d], [10 - d, 15 + d]]) * 2
+    expected[:, 1] = np.clip(expected[:, 1], 0, 80)
+    assert np.allclose(box, expected)
 
 
 LINES = [("en", "Central Railway Station"), ("hi", "केंद्रीय रेलवे स्टेशन"), ("ta", "மத்திய ரயில் நிலையம்"),
