@@ -106,6 +106,7 @@ def test_easyocr_contrast_stretch_only_touches_flat_crops():
     assert (adjust_contrast(sharp) == sharp).all()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (HAVE_RAPIDOCR and HAVE_EASYOCR), reason="the peers extra is not installed: make peers")
 def test_compare_rows_for_both_peers_on_real_crops(capsys, tmp_path):
     samples = samples_from_manifest(f"{DEMO}/manifest.jsonl", DEMO, langs=["en"])
