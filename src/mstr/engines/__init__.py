@@ -11,7 +11,12 @@ Engines (:data:`ENGINE_NAMES`, built by :func:`make_engine`):
 * ``mstr``: an mSTR bundle through :func:`mstr.load` (Spotter + Refiner when the bundle has one);
 * ``mstr-spotter``: the same bundle read by the Spotter alone;
 * ``crnn``, ``softmax``: baseline bundles (:mod:`mstr.engines.baselines`);
-* ``tesseract``: the Tesseract OCR command line, single-word page segmentation.
+* ``tesseract``: the Tesseract OCR command line, single-word page segmentation;
+* ``rapidocr``: RapidOCR's PP-OCRv6 small recognizer, onnxruntime (:mod:`mstr.engines.rapidocr_rec`);
+* ``easyocr``: EasyOCR's English recognizer ``english_g2`` (:mod:`mstr.engines.easyocr_en`).
+
+``rapidocr`` and ``easyocr`` are the ``peers`` extra (:mod:`mstr.peers`; ``make peers``); without
+it they raise a one-line :class:`~mstr.errors.UserError` naming the install command.
 
 Nothing heavy is imported until an engine is built.
 """
@@ -25,9 +30,11 @@ from PIL import Image
 from mstr.errors import UserError
 from mstr.prediction import Prediction
 
-__all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "make_engine"]
+__all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "LATIN_PEERS", "make_engine"]
 
-ENGINE_NAMES = ("mstr", "mstr-spotter", "crnn", "softmax", "tesseract")
+ENGINE_NAMES = ("mstr", "mstr-spotter", "crnn", "softmax", "tesseract", "rapidocr", "easyocr")
+#: engines that read Latin script only (English peers)
+LATIN_PEERS = ("rapidocr", "easyocr")
 
 
 class Engine:
@@ -80,7 +87,8 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
     ``crnn`` / ``softmax``: baseline bundles; ``tesseract_langs``: the languages Tesseract must
     be able to read (their packs are checked now); ``tesseract_mode``: ``given`` (each crop's own
     language, the union for unknown ones) or ``union`` (always the union); ``threads``:
-    Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``);
+    Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``,
+    ``rapidocr`` as many onnxruntime intra-op threads; the peers read in one process);
     ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``);
     ``workers``: the torch engines read with that many processes sharing the ``threads``
     (:mod:`mstr.parallel`; each gets ``threads // workers`` threads, at least 1).
@@ -117,4 +125,12 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
 
         return TesseractEngine(tesseract_langs, mode=tesseract_mode, threads=threads,
                                min_height=tesseract_min_height)
+    if name == "rapidocr":
+        from mstr.engines.rapidocr_rec import RapidOcrEngine
+
+        return RapidOcrEngine(threads=threads)
+    if name == "easyocr":
+        from mstr.engines.easyocr_en import EasyOcrEngine
+
+        return EasyOcrEngine(threads=threads)
     raise UserError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
