@@ -174,6 +174,21 @@ def test_collections_give_one_fontinfo_per_face(tmp_path):
     assert all(f.codepoints == {0x61, 0x20} for f in found)
 
 
+def test_woff_and_woff2_files_are_discovered(tmp_path):
+    pytest.importorskip("brotli")
+    from fontTools.ttLib import TTFont
+
+    for flavor in ("woff", "woff2"):
+        tt = TTFont(str(_toy_font(tmp_path / "toy.ttf", family=f"Mstr Toy {flavor}")))
+        tt.flavor = flavor
+        tt.save(str(tmp_path / f"toy.{flavor}"))
+    (tmp_path / "toy.ttf").unlink()
+    found = F.discover_fonts([tmp_path])
+    assert [(Path(f.path).suffix, f.family) for f in found] == [(".woff", "Mstr Toy woff"),
+                                                                (".woff2", "Mstr Toy woff2")]
+    assert all(f.codepoints == {0x61, 0x20} for f in found)  # blank 'b' still found in WOFF2
+
+
 @pytest.mark.parametrize("family, design", [
     ("Noto Sans Devanagari UI", "Noto Sans Devanagari"),
     ("Noto Sans Devanagari ExtraCondensed", "Noto Sans Devanagari"),
@@ -187,6 +202,10 @@ def test_collections_give_one_fontinfo_per_face(tmp_path):
     ("PakType Naskh Basic Urdu", "PakType Naskh Basic"),
     ("Noto Nastaliq Urdu", "Noto Nastaliq Urdu"),
     ("Lohit Assamese", "Lohit Bengali"),
+    ("Lohit Marathi", "Lohit Devanagari"),
+    ("Tiro Devanagari Sanskrit", "Tiro Devanagari"),
+    ("Karla Tamil Inclined", "Karla Tamil"),
+    ("Karla Tamil Upright", "Karla Tamil"),
     ("Noto Sans", "Noto Sans"),
 ])
 def test_design_names(family, design):

@@ -5,16 +5,17 @@ Sources, all free licences (each font's licence is recorded in pool.json):
 
 * installed system fonts (the Makefile's Debian packages), licence from
   ``/usr/share/doc/<package>/copyright``;
-* more Debian font packages (:data:`DEBIAN_PACKAGES`), fetched with ``apt-get download`` and
+* more Debian font packages (``font_pool_sources.DEBIAN_PACKAGES``), fetched with ``apt-get download`` and
   unpacked with ``dpkg-deb -x`` into the cache folder: nothing is installed on the system, so
   the system-font split of ``mstr synth fonts`` does not move;
 * Google Fonts families from npm (``@fontsource/<id>``, 400-normal, script subset merged with
   the ``latin`` subset), listed with their subsets by the npm package ``google-font-metadata``.
 
 One file per design and script (the regular weight), each shape-checked with HarfBuzz for every
-language of its script (``mstr.synth.shapecheck``), Latin fonts also for caps-only designs. Per
-script, designs are taken in ``sha1("<script>:<design>")`` order (system designs first) until
-the script's ``--max-mb`` budget is spent.
+language of its script (``mstr.synth.shapecheck``), Latin fonts also for caps-only and
+illegible designs (``mstr.synth.poolbuild``). Per script, designs are taken in
+``sha1("<script>:<design>")`` order (system designs first) until the script's ``--max-mb``
+budget is spent.
 
 Split, per script, by design: a design held out (or trained on) in the system-font split of
 ``mstr synth fonts`` keeps its side; the new designs are split by ``split_designs`` (a quarter
@@ -27,14 +28,10 @@ made with system held-out fonts.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
-import os
 import shutil
-import subprocess
 import sys
-import tarfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -44,7 +41,10 @@ from mstr.errors import UserError
 from mstr.scripts import SCRIPT_NAMES
 from mstr.synth import fonts as F
 from mstr.synth.fontpool import POOL_FILE, POOL_VERSION
-from mstr.synth.poolbuild import BuildResult, build_and_check, debian_licence
+from mstr.synth.poolbuild import BuildResult, build_and_check
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from font_pool_sources import DEBIAN_PACKAGES, debian_sources, npm_sources, sha  # noqa: E402
 
 log = logging.getLogger("build_font_pool")
 
@@ -52,216 +52,10 @@ SCRIPTS = ("Latn", "Deva", "Beng", "Taml", "Telu", "Mlym", "Knda", "Gujr", "Guru
 #: MB per script (the whole pool stays under 25 MB).
 DEFAULT_MB = {"Latn": 9.0, "Deva": 3.5, "Beng": 1.5, "Taml": 1.2, "Telu": 2.2, "Mlym": 1.2,
               "Knda": 1.2, "Gujr": 1.2, "Guru": 0.9, "Orya": 0.7, "Arab": 2.0}
-#: Debian packages fetched (not installed) for the pool, beyond the Makefile's installed ones.
-DEBIAN_PACKAGES = (
-    # Indic and Arabic
-    "fonts-aksharyogini2 fonts-lohit-deva-marathi fonts-lohit-deva-nepali fonts-freefont-ttf "
-    "fonts-samyak-orya fonts-meera-inimai fonts-rit-sundar fonts-sil-awami-nastaliq "
-    "fonts-sil-lateef fonts-sil-harmattan fonts-sil-alkalami fonts-lemonada fonts-hosny-thabit "
-    "fonts-freefarsi "
-    # Latin: display, signage, text faces
-    "fonts-aenigma fonts-roadgeek fonts-national-park fonts-tiresias fonts-dseg fonts-allerta "
-    "fonts-adf-accanthis fonts-adf-baskervald fonts-adf-berenis fonts-adf-gillius "
-    "fonts-adf-ikarius fonts-adf-irianis fonts-adf-libris fonts-adf-mekanus fonts-adf-oldania "
-    "fonts-adf-romande fonts-adf-solothurn fonts-adf-switzera fonts-adf-tribun "
-    "fonts-adf-universalis fonts-adf-verana fonts-apropal fonts-arapey fonts-averia-gwf "
-    "fonts-averia-sans-gwf fonts-averia-serif-gwf fonts-b612 fonts-bajaderka fonts-beteckna "
-    "fonts-blankenburg fonts-breip fonts-cabin fonts-cabinsketch fonts-cantarell "
-    "fonts-century-catalogue fonts-cherrybomb fonts-clear-sans fonts-comfortaa fonts-comic-neue "
-    "fonts-compagnon fonts-courier-prime fonts-croscore fonts-crosextra-caladea "
-    "fonts-crosextra-carlito fonts-dancingscript fonts-dkg-handwriting fonts-dosis fonts-dustin "
-    "fonts-ebgaramond fonts-ecolier-court fonts-engadget fonts-eurofurence fonts-fanwood "
-    "fonts-femkeklaver fonts-ferrite-core fonts-gamaliel fonts-go fonts-goudybookletter "
-    "fonts-havana fonts-humor-sans fonts-inter fonts-isabella fonts-junction fonts-jura "
-    "fonts-karla fonts-kaushanscript fonts-kristi fonts-lato fonts-le-murmure "
-    "fonts-league-spartan fonts-leckerli-one fonts-liberation2 fonts-lindenhill "
-    "fonts-linuxlibertine fonts-lobster fonts-lobstertwo fonts-manrope fonts-millimetre "
-    "fonts-ocr-a fonts-ocr-b fonts-okolaks fonts-oldstandard fonts-open-sans fonts-opendin "
-    "fonts-opendyslexic fonts-oxygen fonts-play fonts-prociono fonts-quattrocento "
-    "fonts-quicksand fonts-radisnoir fonts-rampart fonts-rocknroll fonts-routed-gothic "
-    "fonts-rufscript fonts-sil-andika fonts-sil-charis fonts-sil-gentiumplus fonts-sjfonts "
-    "fonts-solide-mirage fonts-sora fonts-staypuft fonts-stick fonts-summersby fonts-texgyre "
-    "fonts-tomsontalks fonts-train fonts-tuffy fonts-urw-base35 fonts-vollkorn "
-    "fonts-yanone-kaffeesatz fonts-roboto-unhinted fonts-roboto-slab fonts-mononoki fonts-hack "
-    "fonts-jetbrains-mono fonts-anonymous-pro fonts-inconsolata fonts-cmu"
-).split()
-#: Google Fonts subset name of each script.
-GF_SUBSET = {"Deva": "devanagari", "Beng": "bengali", "Taml": "tamil", "Telu": "telugu",
-             "Mlym": "malayalam", "Knda": "kannada", "Gujr": "gujarati", "Guru": "gurmukhi",
-             "Orya": "oriya", "Arab": "arabic"}
-#: Google Fonts families whose glyphs are not letters (barcodes, redaction, blocks, icons).
-GF_NOT_TEXT = ("barcode", "redacted", "flow ", "linefont", "wavefont", "blokk", "icons", "symbols",
-               "emoji", "material", "noto color", "kalnia glaze", "bungee spice", "nabla",
-               "bungee color", "moirai", "jersey", "sixtyfour convergence", "danfo")
-#: Share of the sampled npm Latin families per Google Fonts category.
-GF_LATIN_MIX = {"sans-serif": 0.36, "serif": 0.24, "display": 0.2, "handwriting": 0.12,
-                "monospace": 0.08}
+#: Largest pool file (KB) per script ("*": the others): a 170 KB textured display face would
+#: take the room of ten ordinary Latin designs.
+MAX_FILE_KB = {"Latn": 60, "*": 600}
 _REGULAR = ("regular", "book", "normal", "roman", "medium", "")
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def _run(cmd: list[str], cwd: Path) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise UserError(f"`{' '.join(cmd[:3])} …` failed in {cwd}: {proc.stderr.strip()[-300:]}")
-
-
-# ---------------------------------------------------------------------------------------------
-# sources
-
-
-def _package_of_files() -> dict[str, str]:
-    """Installed file path → ``package=version``, from dpkg's file lists."""
-    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"],
-                          capture_output=True, text=True)
-    versions = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
-    out: dict[str, str] = {}
-    for lst in Path("/var/lib/dpkg/info").glob("*.list"):
-        pkg = lst.stem.split(":")[0]
-        for line in lst.read_text(errors="replace").splitlines():
-            if line.startswith("/usr/share/fonts/"):
-                out[line] = f"{pkg}={versions.get(pkg, '?')}"
-    return out
-
-
-def _licence_of(doc_root: Path, pkg: str) -> str:
-    path = doc_root / "usr/share/doc" / pkg / "copyright"
-    try:
-        return debian_licence(path.read_text(errors="replace"))
-    except OSError:
-        return "see copyright"
-
-
-def debian_sources(cache: Path, packages: list[str], offline: bool) -> list[tuple[F.FontInfo, str, str]]:
-    """(font, source, licence) of system fonts and of the extra packages unpacked in ``cache``."""
-    owner = _package_of_files()
-    out = [(f, f"debian:{owner.get(os.path.realpath(f.path), owner.get(f.path, '?'))}", "")
-           for f in F.discover_fonts([Path("/usr/share/fonts")])]
-    out = [(f, src, _licence_of(Path("/"), src.split(":", 1)[1].split("=")[0])) for f, src, _ in out]
-    debs = cache / "deb"
-    debs.mkdir(parents=True, exist_ok=True)
-    todo = [p for p in packages if not (debs / p / ".done").exists()]
-    if todo and not offline:
-        log.info("apt-get download %d packages", len(todo))
-        _run(["apt-get", "download", "-q", *todo], debs)
-    for pkg in packages:
-        root = debs / pkg
-        if not (root / ".done").exists():
-            found = sorted(debs.glob(f"{pkg}_*.deb"))
-            if not found:
-                log.warning("no .deb for %s (skipped)", pkg)
-                continue
-            _run(["dpkg-deb", "-x", str(found[-1]), str(root)], debs)
-            (root / ".done").write_text(found[-1].name)
-        version = (root / ".done").read_text().strip().removesuffix("_all.deb").split("_", 1)[-1]
-        lic = _licence_of(root, pkg)
-        out += [(f, f"debian:{pkg}={version}", lic) for f in F.discover_fonts([root])]
-    return out
-
-
-def _gf_metadata(cache: Path, offline: bool) -> tuple[dict, dict]:
-    npm = cache / "npm"
-    npm.mkdir(parents=True, exist_ok=True)
-    meta = npm / "google-font-metadata"
-    if not meta.exists():
-        if offline:
-            raise UserError(f"no Google Fonts metadata in {npm}: run once without --offline")
-        _run(["npm", "pack", "-q", "google-font-metadata"], npm)
-        tgz = sorted(npm.glob("google-font-metadata-*.tgz"))[-1]
-        with tarfile.open(tgz) as tar:
-            for name in ("google-fonts-v2.json", "licenses.json"):
-                member = tar.getmember(f"package/data/{name}")
-                member.name = name
-                tar.extract(member, meta, filter="data")
-        tgz.unlink()
-    return (json.loads((meta / "google-fonts-v2.json").read_text()),
-            json.loads((meta / "licenses.json").read_text()))
-
-
-def _gf_weight(fam: dict) -> int:
-    weights = fam.get("weights") or [400]
-    return min(weights, key=lambda w: abs(w - 400))
-
-
-def npm_sources(cache: Path, scripts: list[str], n_latin: int, offline: bool) -> list[dict]:
-    """Google Fonts candidates: dicts with family, script, files, source, licence."""
-    fams, lics = _gf_metadata(cache, offline)
-    other = set(GF_SUBSET.values())
-    want: dict[str, list[str]] = {}  # id → scripts
-    for fid, fam in fams.items():
-        if "normal" not in fam.get("styles", []) or any(w in fam["family"].lower() for w in GF_NOT_TEXT):
-            continue
-        for s in scripts:
-            if s != "Latn" and GF_SUBSET[s] in fam["subsets"] and "latin" in fam["subsets"]:
-                want.setdefault(fid, []).append(s)
-    if "Latn" in scripts:
-        latin = [fid for fid, fam in fams.items() if "latin" in fam["subsets"]
-                 and not other.intersection(fam["subsets"]) and "normal" in fam.get("styles", [])
-                 and not any(w in fam["family"].lower() for w in GF_NOT_TEXT)
-                 and not F._OTHER_SCRIPT_NAME.search(fam["family"])]
-        for cat, share in GF_LATIN_MIX.items():
-            pick = sorted((f for f in latin if fams[f]["category"] == cat), key=lambda f: _sha(f"Latn:{f}"))
-            for fid in pick[:round(share * n_latin)]:
-                want.setdefault(fid, []).append("Latn")
-    npm = cache / "npm"
-    todo = [fid for fid in sorted(want) if not (npm / fid / ".done").exists()]
-    if todo and offline:
-        log.warning("%d npm families not in the cache (--offline): skipped", len(todo))
-        want = {k: v for k, v in want.items() if k not in todo}
-    for start in range(0, 0 if offline else len(todo), 40):
-        batch = todo[start:start + 40]
-        log.info("npm pack %d-%d of %d families", start + 1, start + len(batch), len(todo))
-        try:
-            _run(["npm", "pack", "-q", *[f"@fontsource/{fid}" for fid in batch]], npm)
-        except UserError:  # one missing package fails the batch: fetch one by one
-            for fid in batch:
-                try:
-                    _run(["npm", "pack", "-q", f"@fontsource/{fid}"], npm)
-                except UserError as exc:
-                    log.warning("skipped @fontsource/%s: %s", fid, str(exc)[-120:])
-        for fid in batch:
-            _unpack_family(npm, fid, fams[fid], want[fid])
-    out = []
-    for fid, scripts_of in sorted(want.items()):
-        done = npm / fid / ".done"
-        if not done.exists():
-            continue
-        fam, version = fams[fid], done.read_text().strip()
-        lic = lics.get(fid, {}).get("license", {}).get("type", "see LICENSE")
-        w = _gf_weight(fam)
-        for s in scripts_of:
-            sub = "latin" if s == "Latn" else GF_SUBSET[s]
-            files = [npm / fid / f"{fid}-{sub}-{w}-normal.woff2"]
-            if s != "Latn":
-                files.append(npm / fid / f"{fid}-latin-{w}-normal.woff2")
-            if all(p.exists() for p in files):
-                out.append({"family": fam["family"], "script": s, "files": [str(p) for p in files],
-                            "source": f"npm:@fontsource/{fid}@{version}", "licence": lic,
-                            "category": fam.get("category", "")})
-    return out
-
-
-def _unpack_family(npm: Path, fid: str, fam: dict, scripts: list[str]) -> None:
-    found = sorted(npm.glob(f"fontsource-{fid}-*.tgz"))
-    if not found:
-        log.warning("npm pack gave no tarball for @fontsource/%s", fid)
-        return
-    tgz = found[-1]
-    w = _gf_weight(fam)
-    subs = {"latin"} | {GF_SUBSET[s] for s in scripts if s != "Latn"}
-    names = {f"package/files/{fid}-{sub}-{w}-normal.woff2" for sub in subs} | {"package/LICENSE"}
-    dest = npm / fid
-    dest.mkdir(exist_ok=True)
-    with tarfile.open(tgz) as tar:
-        for member in tar.getmembers():
-            if member.name in names:
-                member.name = Path(member.name).name
-                tar.extract(member, dest, filter="data")
-    (dest / ".done").write_text(tgz.stem.removeprefix(f"fontsource-{fid}-"))
-    tgz.unlink()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,36 +107,59 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "font"
 
 
+#: Ordinary Latin fonts of the Makefile's packages: the legibility check's references.
+REFERENCE_FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "NotoSans-Regular.ttf",
+                   "NotoSerif-Regular.ttf")
+
+
+def _references(system_fonts: list[F.FontInfo]) -> list[str]:
+    found = {Path(f.path).name: f.path for f in system_fonts}
+    refs = [found[n] for n in REFERENCE_FONTS if n in found]
+    if not refs:
+        log.warning("none of %s installed: Latin fonts are not checked for legibility", REFERENCE_FONTS)
+    return refs
+
+
 def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: float, jobs: int,
-                 rejected: dict[str, list[dict]]) -> dict[str, dict]:
+                 rejected: dict[str, list[dict]], references: list[str]) -> dict[str, dict]:
     """Build and check candidates in order until ``budget`` MB are used: design → record."""
-    order = sorted(cands, key=lambda d: (not cands[d].get("system"), _sha(f"{script}:{d}")))
+    order = sorted(cands, key=lambda d: (not cands[d].get("system"), sha(f"{script}:{d}")))
     (out_dir / script).mkdir(parents=True, exist_ok=True)
+    names: dict[str, str] = {}
+    for d in order:  # one file name per design, unique in the folder
+        base = name = _slug(d)
+        while name in names.values():
+            name = f"{base}-{len(names)}"
+        names[d] = name
+    cap = MAX_FILE_KB.get(script, MAX_FILE_KB["*"]) * 1000
     taken: dict[str, dict] = {}
-    used, skipped = 0, 0
+    used, skipped, full = 0, 0, False
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         for start in range(0, len(order), 8 * jobs):
-            if used >= budget * 1e6:
+            if full:
                 skipped += len(order) - start
                 break
             chunk = order[start:start + 8 * jobs]
             futs = []
             for d in chunk:
                 c = cands[d]
-                out = out_dir / script / f"{_slug(d)}.woff2"
+                out = out_dir / script / f"{names[d]}.woff2"
                 futs.append(ex.submit(build_and_check, d, c["files"], c.get("index", 0), script,
-                                      c["langs"], str(out)))
+                                      c["langs"], str(out), references))
             for d, fut in zip(chunk, futs):
                 res: BuildResult = fut.result()
                 c = cands[d]
+                if not res.rejected and res.size > cap:
+                    res.rejected = f"{res.size / 1000:.0f} KB: over the {cap / 1000:.0f} KB limit of one file"
                 if res.rejected:
                     Path(res.out).unlink(missing_ok=True)
                     rejected.setdefault(script, []).append(
                         {"font": f"{c['family']} {c.get('style', '')}".strip(), "source": c["source"],
                          "reason": res.rejected})
-                elif used + res.size > budget * 1e6:
+                elif full or used + res.size > budget * 1e6:  # the budget is spent: stop here
                     Path(res.out).unlink(missing_ok=True)
                     skipped += 1
+                    full = True
                 else:
                     used += res.size
                     taken[d] = {**c, "out": res.out, "langs": res.langs, "bytes": res.size,
@@ -469,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     pool = {"version": POOL_VERSION, "fonts": [], "rejected": rejected, "over_budget": {},
             "budget_mb": {s: budget[s] for s in scripts}}
     for script in scripts:
-        taken = build_script(script, cands.get(script, {}), tmp, budget[script], args.jobs, rejected)
+        taken = build_script(script, cands.get(script, {}), tmp, budget[script], args.jobs, rejected,
+                             _references(system_fonts))
         held = split_pool(script, taken, system_fonts)
         pool["over_budget"][script] = next(iter(taken.values()), {}).get("budget_skipped", 0)
         pool["fonts"] += [_record(tmp, d, taken[d], held, script) for d in sorted(taken, key=str.casefold)]

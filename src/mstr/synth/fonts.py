@@ -138,6 +138,9 @@ _TRAILING_VERSION = re.compile(r"[\s_.-]*\d+(?:\.\d+)*$")
 _DESIGN_ALIASES: tuple[tuple[re.Pattern[str], str], ...] = (
     # same Bengali-script drawings, Assamese letters added
     (re.compile(r"^Lohit Assamese$"), "Lohit Bengali"),
+    # the Devanagari designs localised for Marathi / Nepali / Sanskrit (same drawings)
+    (re.compile(r"^Lohit (?:Marathi|Nepali)$"), "Lohit Devanagari"),
+    (re.compile(r"^Tiro Devanagari (?:Hindi|Marathi|Sanskrit)$"), "Tiro Devanagari"),
     # the TeX Gyre math font built on DejaVu Serif
     (re.compile(r"^DejaVu Math TeX Gyre$"), "DejaVu Serif"),
     # one Naskh design localised for Urdu, Farsi, Sindhi, South Asia

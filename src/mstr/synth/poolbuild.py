@@ -17,8 +17,8 @@ from typing import Any, Sequence
 
 from mstr.scripts import SCRIPT_RANGES
 
-__all__ = ["keep_codepoints", "make_pool_font", "case_problem", "debian_licence",
-           "BuildResult", "build_and_check"]
+__all__ = ["keep_codepoints", "make_pool_font", "case_problem", "legibility", "debian_licence",
+           "BuildResult", "build_and_check", "MIN_LEGIBILITY"]
 
 #: Kept in every pool file: ASCII, no-break space, dashes, quotes, ellipsis, ₹, ◌, ZWNJ / ZWJ,
 #: the dandas.
@@ -82,11 +82,11 @@ _CASE_PAIRS = "abdeghnqrt"
 
 def _shape_key(glyphs: Any, name: str) -> tuple | None:
     """An outline's points normalised to its box (0..50 grid): equal for scaled copies."""
-    from fontTools.pens.recordingPen import RecordingPen
+    from fontTools.pens.recordingPen import DecomposingRecordingPen
 
-    pen = RecordingPen()
+    pen = DecomposingRecordingPen(glyphs)
     glyphs[name].draw(pen)
-    pts = [pt for _, args in pen.value for pt in args if isinstance(pt, tuple)]
+    pts = [pt for _, args in pen.value for pt in args if isinstance(pt, tuple) and len(pt) == 2]
     if not pts:
         return None
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
@@ -157,17 +157,36 @@ class BuildResult:
     size: int = 0
 
 
+#: Latin fonts whose letters a nearest-neighbour reader reads less often than this are not text
+#: faces (binary codes, dingbats, outlines of blocks); chance is about 0.03, ordinary faces 0.6–0.9.
+MIN_LEGIBILITY = 0.12
+
+
 def build_and_check(key: str, sources: Sequence[str], index: int, script: str,
-                    langs: Sequence[str], out: str) -> BuildResult:
-    """Make the pool file ``out`` and shape-check it for each of ``langs`` (picklable worker)."""
+                    langs: Sequence[str], out: str, references: Sequence[str] = ()) -> BuildResult:
+    """Make the pool file ``out`` and shape-check it for each of ``langs`` (picklable worker).
+
+    Latin fonts are also checked for lowercase drawn as capitals and, given ``references``
+    (ordinary Latin fonts), for legibility. Any error on the way (a font fontTools cannot
+    subset or read) rejects the font, never the build.
+    """
+    try:
+        return _build_and_check(key, sources, index, script, langs, out, references)
+    except Exception as exc:  # noqa: BLE001 - one broken font must not stop the pool
+        return BuildResult(key, out, [], {}, rejected=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _build_and_check(key: str, sources: Sequence[str], index: int, script: str,
+                     langs: Sequence[str], out: str, references: Sequence[str]) -> BuildResult:
     from mstr.synth.shapecheck import check_font, sfnt_bytes
 
-    try:
-        make_pool_font(sources, script, out, index)
-    except Exception as exc:  # noqa: BLE001 - a font that cannot be subset is rejected
-        return BuildResult(key, out, [], {}, rejected=f"cannot subset: {type(exc).__name__}: {exc}"[:200])
+    make_pool_font(sources, script, out, index)
     if script == "Latn":
         reason = case_problem(out)
+        if reason is None and references:
+            score = legibility(out, references)
+            if score < MIN_LEGIBILITY:
+                reason = f"not legible as Latin letters ({score:.2f} read right, < {MIN_LEGIBILITY})"
         if reason:
             return BuildResult(key, out, [], {}, rejected=reason)
     data = sfnt_bytes(out)
@@ -175,3 +194,43 @@ def build_and_check(key: str, sources: Sequence[str], index: int, script: str,
     good = [lang for lang in langs if not problems[lang]]
     rejected = None if good else "; ".join(f"{lang}: {p[0]}" for lang, p in problems.items())[:300]
     return BuildResult(key, out, good, problems, rejected=rejected, size=Path(out).stat().st_size)
+
+
+_LEGIBLE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _glyph_bitmaps(path: str | Path, chars: str, side: int = 16) -> Any:
+    """(len(chars), side*side) float array: each character's ink box scaled to ``side``², 0..1."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(path), 48)
+    out = np.zeros((len(chars), side * side), dtype=np.float32)
+    for i, ch in enumerate(chars):
+        img = Image.new("L", (96, 96), 0)
+        ImageDraw.Draw(img).text((20, 10), ch, font=font, fill=255)
+        box = img.getbbox()
+        if box:
+            out[i] = np.asarray(img.crop(box).resize((side, side), Image.BILINEAR), np.float32).ravel() / 255
+    return out
+
+
+def legibility(path: str | Path, references: Sequence[str | Path]) -> float:
+    """Share of letters and digits of a Latin font that a nearest-neighbour reader trained on
+    ``references`` (ordinary fonts) reads right, case folded (0..1).
+
+    Ordinary and display faces score well above a font whose glyphs are not letters at all
+    (binary codes, dingbats, barcodes), which scores near chance (1/36).
+    """
+    import numpy as np
+
+    refs = np.concatenate([_glyph_bitmaps(r, _LEGIBLE_CHARS) for r in references])
+    labels = [c.lower() for c in _LEGIBLE_CHARS] * len(references)
+    mine = _glyph_bitmaps(path, _LEGIBLE_CHARS)
+
+    def norm(x: Any) -> Any:
+        x = x - x.mean(axis=1, keepdims=True)
+        return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
+
+    best = (norm(mine) @ norm(refs).T).argmax(axis=1)
+    return float(np.mean([labels[j] == c.lower() for j, c in zip(best, _LEGIBLE_CHARS)]))
