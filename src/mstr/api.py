@@ -5,6 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 from mstr.errors import UserError
+from mstr.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
 from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 
 __all__ = ["load", "default_bundle_path", "check_device", "BACKENDS"]
@@ -45,7 +46,9 @@ def check_device(device: str) -> str:
 def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
          refine_policy: str = DEFAULT_REFINE_POLICY, backend: str = "torch",
          refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
-         refine_ratio: float | None = DEFAULT_REFINE_RATIO, workers: int = 1, worker_threads: int | None = None):
+         refine_ratio: float | None = DEFAULT_REFINE_RATIO, workers: int = 1, worker_threads: int | None = None,
+         script_consistency: bool = DEFAULT_SCRIPT_CONSISTENCY, script_margin: float = DEFAULT_SCRIPT_MARGIN,
+         lexicon=None):
     """Load a model bundle (a folder; None = the shipped default model).
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
@@ -65,14 +68,38 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     words per second than one process with as many threads (docs/speed.md). Close it (or use it
     in a ``with`` block) to stop the processes. The workers are spawned: a script that loads with
     workers must do so under ``if __name__ == "__main__":``, as with any ``multiprocessing`` use.
-    """
-    from mstr.bundle import load_bundle
 
+    Language-aware decoding (:mod:`mstr.lang_decode`, docs/decoding.md): ``script_consistency``
+    (default on) re-decodes a reading that mixes scripts with one script (+ Common) unless the
+    mixed one is likelier by more than ``script_margin`` nats; ``lexicon`` (a word-list path or a
+    :class:`~mstr.lexicon.Lexicon`) corrects every reading to the closest listed word when near
+    enough. A language hint is given per call: ``read(images, langs=["hi"])``.
+    """
     check_device(device)
+    from mstr.lexicon import as_lexicon
+
+    lexicon = as_lexicon(lexicon)  # a bad word list fails before the model loads
+    if isinstance(script_margin, bool) or not isinstance(script_margin, (int, float)) or script_margin < 0:
+        raise UserError(f"script_margin must be a number of at least 0 (nats), got {script_margin!r}")
     if workers != 1:
         return _load_parallel(path, workers=workers, worker_threads=worker_threads, refiner=refiner,
                               device=device, bf16=bf16, refine_policy=refine_policy, backend=backend,
-                              refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio)
+                              refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio,
+                              script_consistency=script_consistency, script_margin=script_margin,
+                              lexicon=lexicon)
+    reader = _load_one(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
+                       backend=backend, refine_mode=refine_mode, refine_below=refine_below,
+                       refine_ratio=refine_ratio)
+    reader.script_consistency, reader.script_margin = bool(script_consistency), float(script_margin)
+    reader.lexicon = lexicon
+    return reader
+
+
+def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool, refine_policy: str,
+              backend: str, refine_mode: str, refine_below: float | None, refine_ratio: float | None):
+    """One reader of ``backend`` (the body of :func:`load` without workers)."""
+    from mstr.bundle import load_bundle
+
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend != "torch":
@@ -92,7 +119,7 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
                        refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio)
 
 
-def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, **kwargs):
+def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, lexicon, **kwargs):
     import torch
 
     import logging
@@ -103,7 +130,7 @@ def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int
     if note:
         logging.getLogger("mstr").warning("mstr.load: %s", note)
     if workers == 1:
-        return load(path, **kwargs)
+        return load(path, lexicon=lexicon, **kwargs)
     if kwargs["backend"] != "torch":
         raise UserError(f"workers > 1 reads with the torch backend only (got backend={kwargs['backend']!r}); "
                         "onnxruntime has its own threads")
@@ -111,5 +138,5 @@ def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int
         raise UserError(f"workers > 1 is for reading on CPU cores (got device={kwargs['device']!r}); use one "
                         "process on an accelerator")
     threads = worker_threads if worker_threads is not None else max(1, torch.get_num_threads() // workers)
-    local = load(path, **kwargs)  # checks the bundle here, and gives the reader its attributes
-    return ParallelReader(local, {"path": path, **kwargs}, workers, threads)
+    local = load(path, lexicon=lexicon, **kwargs)  # checks the bundle here, and gives the reader its attributes
+    return ParallelReader(local, {"path": path, **kwargs}, workers, threads)  # (the lexicon applies here)

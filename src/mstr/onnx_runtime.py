@@ -8,7 +8,10 @@ the same greedy Refiner loop, the same ``refine_policy``, ``refine_mode``, ``ref
 through the same :func:`mstr.recognizer.refine_readings`) — so the two backends agree up to float
 rounding (checked by ``tests/test_onnx.py``). One difference: the default ``refine_mode="auto"``
 decodes greedily here, as the exported step graph teacher-forces one position per step, so the
-``parallel`` mode (same readings with ``joint-edit1``) would be slower, not faster.
+``parallel`` mode (same readings with ``joint-edit1``) would be slower, not faster. Under a
+language hint or the script-consistency re-decoding (:mod:`mstr.lang_decode`), where the Refiner's
+logits are masked, ``auto`` resolves as with torch (parallel with ``joint-edit1``), since the greedy
+loop inside the step graph cannot be masked: the two backends then read alike too.
 
 ``backend="onnx-int8"`` runs the dynamically quantised graphs (``mstr export onnx --int8``):
 faster matrix products, slightly different numbers — measure before trusting it.
@@ -30,9 +33,10 @@ from mstr.errors import UserError
 from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
 from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
 from mstr.prediction import Prediction
-from mstr.inputs import read_images
+from mstr.lang_decode import LangSettings, decode_words, leaves, mask_logits
 from mstr.recognizer import _cut, refine_readings, spotter_decode
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings
+from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings,
+                                resolve_refine_mode)
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
 
@@ -59,7 +63,7 @@ def _import_ort() -> Any:
     return onnxruntime
 
 
-class OnnxRecognizer(RefineSettings):
+class OnnxRecognizer(RefineSettings, LangSettings):
     """``read(images)`` → one :class:`Prediction` per image, with onnxruntime on the CPU.
 
     ``refiner=False`` reads with the Spotter alone, as does a bundle that has no Refiner (as with
@@ -144,9 +148,11 @@ class OnnxRecognizer(RefineSettings):
         cross = self._memory.run(None, memory_feeds(self._memory, top_i, top_p, feats))
         return greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
 
-    def _refined(self, logits: np.ndarray, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
-                 readings: list[tuple[list[int], list[float], float]]) -> list[tuple[list[int], list[float], float]]:
-        """``readings`` after the Refiner, as :meth:`mstr.recognizer.Recognizer._refined`."""
+    def _refined(self, logits: torch.Tensor, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
+                 readings: list[tuple[list[int], list[float], float]],
+                 allowed: torch.Tensor | None = None) -> list[tuple[list[int], list[float], float]]:
+        """``readings`` after the Refiner, as :meth:`mstr.recognizer.Recognizer._refined`
+        (``logits``: the Spotter's, masked to ``allowed`` when given)."""
         rows = self._refine_rows(readings, top_p[..., :2].tolist())
         if not rows:
             return readings
@@ -155,33 +161,49 @@ class OnnxRecognizer(RefineSettings):
 
         def forced(idx: list[int], seqs: list[list[int]]) -> torch.Tensor:
             sub = [np.ascontiguousarray(c[idx]) for c in cross]
-            return torch.from_numpy(forced_log_probs(self._run_step, sub, seqs, eos_id=EOS_ID, **self._dims))
+            return mask_logits(torch.from_numpy(forced_log_probs(self._run_step, sub, seqs, eos_id=EOS_ID,
+                                                                 **self._dims)), allowed)
 
         def greedy() -> list[tuple[list[int], list[float]]]:
             r_ids, r_p = greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
             return list(zip(r_ids.tolist(), r_p.astype(np.float64).tolist()))
 
-        mode = "greedy" if self.refine_mode == "auto" else self.refine_mode
-        chosen = refine_readings([readings[b] for b in rows], torch.from_numpy(logits[rows]),
+        mode = self.refine_mode
+        if mode == "auto":
+            mode = "greedy" if allowed is None else resolve_refine_mode(self.refine_policy, mode)
+        chosen = refine_readings([readings[b] for b in rows], logits[torch.tensor(rows)],
                                  policy=self.refine_policy, mode=mode, forced=forced, greedy=greedy,
                                  max_len=self._dims["steps"])
         readings = list(readings)
         for b, r in zip(rows, chosen):
-            readings[b] = r
+            if not leaves(r[0], allowed):
+                readings[b] = r
         return readings
 
     # -- reading ------------------------------------------------------------------------------
 
-    def read_tensor(self, x: torch.Tensor | np.ndarray, use_refiner: bool = True) -> list[Prediction]:
-        """``B, 3, H, W`` preprocessed batch (torch or numpy) → predictions."""
+    def read_tensor(self, x: torch.Tensor | np.ndarray, use_refiner: bool = True, *,
+                    langs: Sequence[str] | str | None = None, script_consistency: bool | None = None) -> list[Prediction]:
+        """``B, 3, H, W`` preprocessed batch (torch or numpy) → predictions (``langs``,
+        ``script_consistency``: as :meth:`Recognizer.read <mstr.recognizer.Recognizer.read>`)."""
         arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
         arr = np.ascontiguousarray(arr)
-        logits, *feats = self.spotter_outputs(arr)
-        ids, p, top_i, top_p = spotter_decode(torch.from_numpy(logits), self.topk)
+        raw, *feats = self.spotter_outputs(arr)
         b = arr.shape[0]
-        readings = [_cut(ids[i].tolist(), p[i].tolist()) for i in range(b)]
-        if use_refiner and self._step is not None:
-            readings = self._refined(logits, feats, top_i, top_p, readings)
+
+        def decode(rows: list[int], allowed: torch.Tensor | None):
+            full = len(rows) == b
+            logits = mask_logits(torch.from_numpy(raw if full else raw[rows]), allowed)
+            ids, p, top_i, top_p = spotter_decode(logits, self.topk)
+            readings = [_cut(ids[i].tolist(), p[i].tolist()) for i in range(len(rows))]
+            if use_refiner and self._step is not None:
+                sub = feats if full else [f[rows] for f in feats]
+                readings = self._refined(logits, sub, top_i, top_p, readings, allowed)
+            return readings, top_i, top_p
+
+        readings, top_i, top_p = decode_words(self.bank, torch.from_numpy(raw), decode, allowed=self.lang_mask(langs),
+                                              consistency=self._consistency(script_consistency),
+                                              margin=self.script_margin)
         # the same Prediction fields as Recognizer.read_tensor (lists converted once per batch)
         tokens = [e.token for e in self.bank.entries]
         all_i, all_p = top_i.tolist(), top_p.tolist()
@@ -196,10 +218,13 @@ class OnnxRecognizer(RefineSettings):
                                     chars=[(tokens[j], float(q)) for j, q in zip(char_ids, char_p)], topk=topk))
         return preds
 
-    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True) -> list[Prediction]:
+    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True, *,
+             langs: Sequence[str] | str | None = None, script_consistency: bool | None = None,
+             lexicon: Any = None) -> list[Prediction]:
         """Read images as :meth:`Recognizer.read` (same inputs, batching and preprocessing, a
-        Prediction with ``error`` for an unusable image; :mod:`mstr.inputs`)."""
-        return read_images(images, self.image_size, lambda x: self.read_tensor(x, use_refiner), batch_size)
+        Prediction with ``error`` for an unusable image; :mod:`mstr.inputs`; the same ``langs``,
+        ``script_consistency`` and ``lexicon``)."""
+        return self._read_all(images, batch_size, use_refiner, langs, script_consistency, lexicon)
 
 
 def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,

@@ -165,8 +165,10 @@ class ParallelReader:
             raise RuntimeError(f"a reading worker stopped unexpectedly (exit codes {codes})") from None
 
     def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
-             use_refiner: bool = True) -> list[Prediction]:
-        """As :meth:`mstr.recognizer.Recognizer.read`: one prediction per image, in order."""
+             use_refiner: bool = True, *, langs: Sequence[str] | str | None = None,
+             script_consistency: bool | None = None, lexicon: Any = None) -> list[Prediction]:
+        """As :meth:`mstr.recognizer.Recognizer.read`: one prediction per image, in order. The
+        workers decode (``langs``, ``script_consistency``); the lexicon is applied here."""
         if not self._finalizer.alive:
             raise RuntimeError("this parallel reader is closed")
         images = list(images)
@@ -179,6 +181,13 @@ class ParallelReader:
         read_kwargs: dict[str, Any] = {"batch_size": batch_size}
         if not use_refiner:  # (a baseline reader has no Refiner and no such argument)
             read_kwargs["use_refiner"] = False
+        if langs is not None:
+            if not hasattr(self._local, "lang_mask"):
+                raise UserError(f"{getattr(self._local, 'name', 'this reader')} takes no language hint")
+            self._local.lang_mask(langs)  # a bad hint fails here, once
+            read_kwargs["langs"] = langs
+        if script_consistency is not None:
+            read_kwargs["script_consistency"] = script_consistency
         for conn, chunk in zip(self._conns, chunks):
             conn.send((chunk, read_kwargs))
         out: list[Prediction] = []
@@ -191,7 +200,8 @@ class ParallelReader:
                 errors.append(detail)
         if errors:
             raise RuntimeError(f"a reading worker failed: {errors[0]}")
-        return out
+        apply = getattr(self._local, "apply_lexicon", None)
+        return apply(out, lexicon) if apply is not None else out
 
     def close(self) -> None:
         """Stop the workers (idempotent)."""

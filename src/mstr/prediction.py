@@ -17,7 +17,9 @@ class Prediction:
     only, or when unreadable); ``chars``: ``(character, probability)`` per output position;
     ``topk``: per position the K best ``(token, score)`` of the Spotter (``<eos>`` included);
     ``error``: set (and text empty) when the image could not be read; ``no_text``: True (and text
-    empty, confidence 0) when the image is blank — one colour, nothing to read — so no model ran.
+    empty, confidence 0) when the image is blank — one colour, nothing to read — so no model ran;
+    ``lexicon_from``: the model's reading when a lexicon replaced it by ``text`` (None otherwise;
+    ``confidence``, ``chars`` and ``topk`` are then those of the model's reading; :mod:`mstr.lexicon`).
     """
 
     text: str
@@ -27,6 +29,7 @@ class Prediction:
     topk: list[list[tuple[str, float]]] = field(default_factory=list)
     error: str | None = None
     no_text: bool = False
+    lexicon_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

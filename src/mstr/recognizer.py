@@ -14,6 +14,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mstr.bank import EOS_ID, PAD_ID, Bank
 from mstr.inputs import read_images
+from mstr.lang_decode import LangSettings, decode_words, leaves, mask_logits
 from mstr.models.mclip import BasicBlock
 from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
@@ -311,7 +312,7 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
     return [r if t else s for r, s, t in zip(refined, spotted, take)]  # type: ignore[misc]
 
 
-class Recognizer(RefineSettings):
+class Recognizer(RefineSettings, LangSettings):
     """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`.
 
     With a Refiner, ``refine_policy`` says which reading is returned, the Spotter's or the
@@ -328,7 +329,12 @@ class Recognizer(RefineSettings):
     copy made here, with BatchNorm folded into the convolutions (:func:`fold_batchnorm`) and, when
     ``channels_last`` (default: on CPU, where it is faster), in channels-last memory format; later
     changes to ``spotter``'s weights are therefore not seen: build a new Recognizer after changing
-    them. Readings are those of ``spotter`` up to float rounding."""
+    them. Readings are those of ``spotter`` up to float rounding.
+
+    Language-aware decoding (:mod:`mstr.lang_decode`, :mod:`mstr.lexicon`): ``read(images,
+    langs=["hi"])`` reads with the rows of those languages only (+ Common); without a hint the
+    script-consistency constraint (``script_consistency``, ``script_margin``) applies; a
+    ``lexicon`` corrects readings to listed words."""
 
     def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
@@ -365,15 +371,28 @@ class Recognizer(RefineSettings):
         return part == "decoder" and torch.device(self.device).type == "cpu"
 
     @torch.inference_mode()
-    def read_tensor(self, x: torch.Tensor, use_refiner: bool = True) -> list[Prediction]:
-        """``B, 3, H, W`` preprocessed batch → predictions."""
+    def read_tensor(self, x: torch.Tensor, use_refiner: bool = True, *, langs: Sequence[str] | str | None = None,
+                    script_consistency: bool | None = None) -> list[Prediction]:
+        """``B, 3, H, W`` preprocessed batch → predictions (``langs``, ``script_consistency``: as
+        :meth:`read`)."""
         k = self.spotter.cfg.topk
         with self._autocast():
             out = self._reader(x.to(self.device).contiguous(memory_format=self._memory_format))
-        ids, p, top_i, top_p = spotter_decode(out.logits, k)
-        readings = [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())]
-        if use_refiner and self.refiner is not None:
-            readings = self._refined(out, top_i, top_p, readings)
+
+        def decode(rows: list[int], allowed: torch.Tensor | None):
+            full = len(rows) == out.logits.shape[0]
+            at = torch.tensor(rows, device=out.logits.device)
+            logits = mask_logits(out.logits if full else out.logits.index_select(0, at), allowed)
+            ids, p, top_i, top_p = spotter_decode(logits, k)
+            readings = [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())]
+            if use_refiner and self.refiner is not None:
+                feats = [f if full or f is None else f.index_select(0, at) for f in out.features]
+                readings = self._refined(logits, feats, top_i, top_p, readings, allowed)
+            return readings, top_i, top_p
+
+        readings, top_i, top_p = decode_words(self.bank, out.logits.float(), decode, allowed=self.lang_mask(langs),
+                                              consistency=self._consistency(script_consistency),
+                                              margin=self.script_margin)
         return self._predictions(readings, top_i, top_p)
 
     def _predictions(self, readings: list[Reading], top_i: torch.Tensor, top_p: torch.Tensor) -> list[Prediction]:
@@ -392,8 +411,11 @@ class Recognizer(RefineSettings):
                                     chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))
         return preds
 
-    def _refined(self, out, top_i: torch.Tensor, top_p: torch.Tensor, readings: list[Reading]) -> list[Reading]:
-        """``readings`` after the Refiner, under the refine policy, mode and gates."""
+    def _refined(self, logits: torch.Tensor, features: list[torch.Tensor | None], top_i: torch.Tensor,
+                 top_p: torch.Tensor, readings: list[Reading], allowed: torch.Tensor | None = None) -> list[Reading]:
+        """``readings`` after the Refiner, under the refine policy, mode and gates; with ``allowed``
+        (``N`` booleans) its logits are masked to those rows too, and a reading that leaves them
+        keeps the Spotter's."""
         # the words to refine (the gates': refine_ratio, refine_below), shortest Spotter reading first:
         # teacher-forced passes then run in chunks of similar lengths, each padded to its own longest
         rows = sorted(self._refine_rows(readings, top_p[..., :2].tolist()), key=lambda b: len(readings[b][0]))
@@ -407,7 +429,7 @@ class Recognizer(RefineSettings):
 
         # only the maps the Refiner's memory reads are gathered (and converted); the others stay None
         ti, tp = pick(top_i), pick(top_p)
-        feats = [pick(f) if i in ref.cfg.levels else None for i, f in enumerate(out.features)]
+        feats = [pick(f) if i in ref.cfg.levels else None for i, f in enumerate(features)]
         cacheable = ref.cacheable()
         cross = None
         if cacheable:
@@ -444,7 +466,7 @@ class Recognizer(RefineSettings):
                     else:
                         logits = ref.forced(prev, [take(c) for c in cross])
                 result[torch.tensor(part, device=device), :w + 1] = logits.float()
-            return result
+            return mask_logits(result, allowed)
 
         def greedy() -> list[tuple[list[int], list[float]]]:
             with self._autocast("decoder"):
@@ -452,15 +474,23 @@ class Recognizer(RefineSettings):
                               else ref.greedy(ti, tp, feats, EOS_ID))
             return list(zip(r_ids.tolist(), r_p.float().tolist()))
 
-        chosen = refine_readings([readings[b] for b in rows], pick(out.logits), policy=self.refine_policy,
+        chosen = refine_readings([readings[b] for b in rows], pick(logits), policy=self.refine_policy,
                                  mode=self.refine_mode, forced=forced, greedy=greedy, max_len=max_len)
         readings = list(readings)
         for b, r in zip(rows, chosen):
-            readings[b] = r
+            if not leaves(r[0], allowed):
+                readings[b] = r
         return readings
 
-    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True) -> list[Prediction]:
+    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True, *,
+             langs: Sequence[str] | str | None = None, script_consistency: bool | None = None,
+             lexicon: Any = None) -> list[Prediction]:
         """Read images — paths, PIL images, arrays, bytes; one or many (:mod:`mstr.inputs`) — one
-        Prediction each, in order; an unusable image gives a Prediction with ``error``."""
-        return read_images(images, self.image_size, lambda x: self.read_tensor(x, use_refiner), batch_size)
+        Prediction each, in order; an unusable image gives a Prediction with ``error``.
+
+        ``langs``: a language hint (codes of the model's languages, e.g. ``["hi"]`` or ``"hi,en"``):
+        only those languages' characters and Common ones are read; ``script_consistency``: the
+        constraint without a hint (None: the reader's setting); ``lexicon``: a
+        :class:`~mstr.lexicon.Lexicon` or word-list path (None: the reader's, False: none)."""
+        return self._read_all(images, batch_size, use_refiner, langs, script_consistency, lexicon)
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from mstr.decode_options import add_decoding_arguments, decoding_command_parts, decoding_load_kwargs
 from mstr.errors import UserError
 from mstr.refine_policy import add_refine_arguments, refine_command_parts
 
@@ -202,6 +203,7 @@ def _add_words(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (skip the Refiner)")
     add_refine_arguments(p)
+    add_decoding_arguments(p, hint_per_sample=True)
     p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
                    help="default: compare the normalised strings; en-benchmark: the English "
                         "benchmark convention (lower-case, [0-9a-z] only)")
@@ -240,6 +242,7 @@ def _words_command(args: argparse.Namespace) -> str:
         parts.append("--no-refiner")
     if not args.no_refiner:
         parts += refine_command_parts(args)
+    parts += decoding_command_parts(args)
     if args.backend != "torch":
         parts += ["--backend", args.backend]
     if args.convention != "default":
@@ -267,6 +270,8 @@ def _check_words_args(args: argparse.Namespace) -> None:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if args.max_samples is not None and args.max_samples < 1:
         raise UserError(f"--max-samples must be at least 1, got {args.max_samples}")
+    if args.lang and args.lang_hint:
+        raise UserError("give either --lang (one hint for every sample) or --lang-hint (each sample's own), not both")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder for report.json, "
                         "predictions.jsonl and gallery.html")
@@ -303,10 +308,13 @@ def _run_words(args: argparse.Namespace) -> int:
     device = _device(args.device).type if args.device == "auto" else args.device
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=device, refine_policy=args.refine_policy,
                       backend=args.backend, refine_mode=args.refine_mode, refine_below=args.refine_below,
-                      refine_ratio=args.refine_ratio, workers=args.workers)
+                      refine_ratio=args.refine_ratio, workers=args.workers, **decoding_load_kwargs(args))
     try:
+        if args.lang:
+            recognizer.lang_mask(args.lang)
         result = evaluate(recognizer, samples, convention=args.convention, rotation=args.rotation,
-                          batch_size=args.batch_size, progress=True)
+                          batch_size=args.batch_size, progress=True,
+                          hint="sample" if args.lang_hint else args.lang)
     finally:
         from mstr.parallel import close_reader
 

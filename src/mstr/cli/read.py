@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from mstr.decode_options import add_decoding_arguments, decoding_load_kwargs
 from mstr.errors import UserError
 from mstr.refine_policy import add_refine_arguments
 
@@ -42,7 +43,9 @@ line (a JSON line with "error"); the exit status is then 1. Without --bundle the
 default model is used.
 
   mstr read word.png crops/ --bundle runs/bundle
-  mstr read crops/ --json > predictions.jsonl"""
+  mstr read crops/ --json > predictions.jsonl
+  mstr read hindi_crops/ --lang hi           (read Hindi only: Devanagari + digits, punctuation)
+  mstr read crops/ --lexicon words.txt       (closest listed word; JSON "lexicon_from" = the reading)"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (faster, less accurate)")
     add_refine_arguments(p)
+    add_decoding_arguments(p)
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="read with N processes (torch backend, CPU), each with a share of torch's threads: "
@@ -102,8 +106,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"mstr read: {note}", file=sys.stderr, flush=True)
     recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
                       refine_policy=args.refine_policy, backend=args.backend, refine_mode=args.refine_mode,
-                      refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=workers)
+                      refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=workers,
+                      **decoding_load_kwargs(args))
     try:
+        if args.lang is not None:
+            recognizer.lang_mask(args.lang)  # an unknown code fails before any image is read
         return _read_all(recognizer, items, args)
     finally:
         close_reader(recognizer)
@@ -131,7 +138,7 @@ def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argpar
     for start in range(0, len(items), args.batch_size):
         chunk = items[start:start + args.batch_size]
         paths = [path for path, problem in chunk if problem is None]
-        predictions = iter(recognizer.read(paths, batch_size=args.batch_size) if paths else [])
+        predictions = iter(recognizer.read(paths, batch_size=args.batch_size, langs=args.lang) if paths else [])
         for path, problem in chunk:
             emit(path, Prediction(text="", confidence=0.0, script=None, error=f"{path}: {problem}")
                  if problem is not None else next(predictions))

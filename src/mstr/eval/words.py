@@ -350,14 +350,15 @@ def _counts(items: Iterable[str]) -> dict[str, int]:
 
 def evaluate(recognizer: _Recognizer, samples: SampleSet | Sequence[EvalSample], *,
              convention: str = "default", rotation: int = 0, batch_size: int = 64,
-             progress: bool = True) -> EvalResult:
+             progress: bool = True, hint: str | None = None) -> EvalResult:
     """Read every sample with ``recognizer`` and score it (see the module docstring).
 
     ``samples``: a :class:`SampleSet` (its problems are carried into the result) or a sequence
     of :class:`EvalSample`. ``convention``: ``"default"`` or ``"en-benchmark"``; under the latter
     a sample whose label has no ``[0-9a-z]`` character left is skipped and reported
     (``empty_after_convention``). ``rotation``: degrees counter-clockwise, one of
-    :data:`ROTATIONS`. ``progress``: a progress bar on stderr when it is a terminal.
+    :data:`ROTATIONS`. ``progress``: a progress bar on stderr when it is a terminal. ``hint``: a
+    language hint for every read (codes, e.g. ``"hi"``), or ``"sample"``: each sample's own language.
     """
     if convention not in CONVENTIONS:
         raise UserError(f"unknown convention {convention!r}; use one of {', '.join(CONVENTIONS)}")
@@ -379,6 +380,8 @@ def evaluate(recognizer: _Recognizer, samples: SampleSet | Sequence[EvalSample],
         else:
             todo.append(sample)
 
+    from mstr.lang_decode import read_with_hints
+
     allowed = _model_chars(recognizer)
     records: list[SampleRecord] = []
     unreadable: list[dict[str, Any]] = []
@@ -397,7 +400,9 @@ def evaluate(recognizer: _Recognizer, samples: SampleSet | Sequence[EvalSample],
                                        "dataset": sample.dataset, "lang": sample.lang,
                                        "reason": reason})
             if images:
-                predictions = list(recognizer.read(images, batch_size=batch_size))
+                predictions = (read_with_hints(recognizer, images, [s.lang for s in kept], batch_size=batch_size)
+                               if hint == "sample" else list(recognizer.read(images, batch_size=batch_size,
+                                                                             **({"langs": hint} if hint else {}))))
                 if len(predictions) != len(images):
                     raise RuntimeError(f"the recognizer returned {len(predictions)} predictions "
                                        f"for {len(images)} images")
