@@ -47,7 +47,7 @@ arm() {  # name, sources, model overrides…
   local name=$1 src=$2; shift 2
   $M train spotter bank="$BANK" out="$W/arms/$name" name="ablation-$name" data.langs="$LANGS" "data.sources=$src" \
     data.val_sources=null data.batch_size="$BATCH" data.workers=3 optim.max_steps="$STEPS" optim.warmup_steps=200 \
-    optim.lr=0.002 trainer.accelerator="${ACCEL:-gpu}" trainer.precision=bf16-mixed trainer.max_time="00:00:00:$TRAIN_S" \
+    optim.lr=0.002 trainer.accelerator="${ACCEL:-gpu}" trainer.precision=bf16-mixed trainer.max_time="$(printf 00:00:%02d:%02d $((TRAIN_S / 60)) $((TRAIN_S % 60)))" \
     trainer.log_every=50 trainer.ckpt_every=100000 trainer.progress_bar=false model.d_model=128 "$@" \
     > "$W/$name.log" 2>&1
   echo "$name exit $? steps $(grep -c . "$W/arms/$name"/logs/version_0/metrics.csv 2>/dev/null)"
