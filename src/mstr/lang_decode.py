@@ -84,10 +84,13 @@ def reading_scripts(bank: Bank, ids: Iterable[int]) -> list[str]:
 
 
 def decode_words(bank: Bank, logits: torch.Tensor, decode: Decode, *, allowed: torch.Tensor | None,
-                 consistency: bool, margin: float) -> tuple[list[Reading], torch.Tensor, torch.Tensor]:
+                 consistency: bool, margin: float, trace: list[dict[str, Any]] | None = None
+                 ) -> tuple[list[Reading], torch.Tensor, torch.Tensor]:
     """Readings and the Spotter's top-K (``B, L, K`` ids and probs) of a batch whose Spotter logits
     are ``logits`` (``B, L, N``, unmasked): ``decode`` under ``allowed`` (a hint), else unmasked
-    and, with ``consistency``, the script-consistency constraint (module docstring)."""
+    and, with ``consistency``, the script-consistency constraint (module docstring). ``trace``
+    collects, per mixed reading, its row, both readings' ids and the log-probability gap (mixed
+    minus constrained) that ``margin`` is compared with (tools/lang_decode_study.py)."""
     from mstr.recognizer import sequence_logprob
 
     n = logits.shape[0]
@@ -113,6 +116,9 @@ def decode_words(bank: Bank, logits: torch.Tensor, decode: Decode, *, allowed: t
     readings, top_i, top_p = list(readings), top_i.clone(), top_p.clone()
     for b, lp in zip(rows, plain):
         lp_c, r, ti, tp = best[b]
+        if trace is not None:
+            trace.append({"row": b, "mixed": readings[b][0], "mixed_probs": readings[b][1], "single": r[0],
+                          "gap": lp - lp_c})
         if not lp > lp_c + margin:
             readings[b], top_i[b], top_p[b] = r, ti, tp
     return readings, top_i, top_p

@@ -31,7 +31,7 @@ from mstr.text import normalize
 __all__ = ["Lexicon", "as_lexicon", "weighted_distance", "DEFAULT_MAX_DISTANCE", "DEFAULT_FLOOR", "CANDIDATES"]
 
 #: the largest weighted distance at which a listed word replaces the reading
-DEFAULT_MAX_DISTANCE = 1.0
+DEFAULT_MAX_DISTANCE = 1.5
 #: the cost of changing a character read with probability 0
 DEFAULT_FLOOR = 0.25
 #: words ranked by the weighted distance after the plain edit-distance prefilter
