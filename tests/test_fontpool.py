@@ -3,6 +3,7 @@ the fonts_for_lang integration (pool argument, MSTR_FONT_POOL, --font-pool)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -257,3 +258,23 @@ def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
         held = tool.split_pool("Taml", taken, system)
     assert held & set(sys_designs) == held_sys
     assert len(held - set(sys_designs)) == 3  # a quarter of 12
+
+
+def test_build_cache_reuses_results_until_a_source_changes(small_deva_path, tmp_path):
+    from mstr.synth.poolbuild import BuildResult
+
+    src = tmp_path / "src.ttf"
+    shutil.copy(small_deva_path, src)
+    built = tmp_path / "built.woff2"
+    built.write_bytes(b"wOF2 pretend")
+    cand = {"files": [str(src)], "langs": ["hi"]}
+    with tool_module("build_font_pool") as tool:
+        cache = tool.BuildCache(tmp_path / "cache")
+        assert cache.get("X", cand, "Deva", [], tmp_path / "a.woff2") is None
+        cache.put("X", cand, "Deva", [], BuildResult("X", str(built), ["hi"], {"hi": []}, size=12))
+        hit = cache.get("X", cand, "Deva", [], tmp_path / "a.woff2")
+        assert hit.langs == ["hi"] and hit.out == str(tmp_path / "a.woff2")
+        assert (tmp_path / "a.woff2").read_bytes() == b"wOF2 pretend"
+        assert cache.get("X", {**cand, "langs": ["hi", "mr"]}, "Deva", [], tmp_path / "b.woff2") is None
+        os.utime(src, ns=(1, 1))
+        assert cache.get("X", cand, "Deva", [], tmp_path / "c.woff2") is None

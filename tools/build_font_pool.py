@@ -28,7 +28,9 @@ made with system held-out fonts.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import logging
 import shutil
 import sys
@@ -41,13 +43,15 @@ from mstr.errors import UserError
 from mstr.scripts import SCRIPT_NAMES
 from mstr.synth import fonts as F
 from mstr.synth.fontpool import POOL_FILE, POOL_VERSION
-from mstr.synth.poolbuild import BuildResult, build_and_check
+from mstr.synth.poolbuild import BuildResult, build_and_check, limit_worker_memory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from font_pool_sources import DEBIAN_PACKAGES, debian_sources, npm_sources, sha  # noqa: E402
 
 log = logging.getLogger("build_font_pool")
 
+#: Bumped when the building or checking of a pool file changes (invalidates the build cache).
+BUILD_VERSION = 1
 SCRIPTS = ("Latn", "Deva", "Beng", "Taml", "Telu", "Mlym", "Knda", "Gujr", "Guru", "Orya", "Arab")
 #: MB per script (the whole pool stays under 25 MB).
 DEFAULT_MB = {"Latn": 9.0, "Deva": 3.5, "Beng": 1.5, "Taml": 1.2, "Telu": 2.2, "Mlym": 1.2,
@@ -120,8 +124,41 @@ def _references(system_fonts: list[F.FontInfo]) -> list[str]:
     return refs
 
 
+class BuildCache:
+    """Built and checked pool files of earlier runs, keyed by the sources' paths, sizes and
+    times, the script, languages and references, and :data:`BUILD_VERSION`: a rerun of
+    ``make fonts`` only builds what changed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _key(self, design: str, cand: dict, script: str, refs: list[str]) -> str:
+        stats = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in cand["files"]]
+        return sha(json.dumps([BUILD_VERSION, design, script, sorted(cand["langs"]), stats,
+                               cand.get("index", 0), refs if script == "Latn" else []]))
+
+    def get(self, design: str, cand: dict, script: str, refs: list[str], out: Path) -> BuildResult | None:
+        key = self._key(design, cand, script, refs)
+        meta = self.folder / f"{key}.json"
+        if not meta.exists():
+            return None
+        data = json.loads(meta.read_text())
+        res = BuildResult(**{**data, "out": str(out)})
+        if not res.rejected:
+            shutil.copyfile(self.folder / f"{key}.woff2", out)
+        return res
+
+    def put(self, design: str, cand: dict, script: str, refs: list[str], res: BuildResult) -> None:
+        key = self._key(design, cand, script, refs)
+        if not res.rejected:
+            shutil.copyfile(res.out, self.folder / f"{key}.woff2")
+        (self.folder / f"{key}.json").write_text(json.dumps(dataclasses.asdict(res)))
+
+
 def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: float, jobs: int,
-                 rejected: dict[str, list[dict]], references: list[str]) -> dict[str, dict]:
+                 rejected: dict[str, list[dict]], references: list[str],
+                 cache: BuildCache | None = None) -> dict[str, dict]:
     """Build and check candidates in order until ``budget`` MB are used: design → record."""
     order = sorted(cands, key=lambda d: (not cands[d].get("system"), sha(f"{script}:{d}")))
     (out_dir / script).mkdir(parents=True, exist_ok=True)
@@ -134,7 +171,7 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
     cap = MAX_FILE_KB.get(script, MAX_FILE_KB["*"]) * 1000
     taken: dict[str, dict] = {}
     used, skipped, full = 0, 0, False
-    with ProcessPoolExecutor(max_workers=jobs) as ex:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=limit_worker_memory) as ex:
         for start in range(0, len(order), 8 * jobs):
             if full:
                 skipped += len(order) - start
@@ -144,11 +181,14 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
             for d in chunk:
                 c = cands[d]
                 out = out_dir / script / f"{names[d]}.woff2"
-                futs.append(ex.submit(build_and_check, d, c["files"], c.get("index", 0), script,
-                                      c["langs"], str(out), references))
+                hit = cache.get(d, c, script, references, out) if cache else None
+                futs.append(hit or ex.submit(build_and_check, d, c["files"], c.get("index", 0),
+                                             script, c["langs"], str(out), references))
             for d, fut in zip(chunk, futs):
-                res: BuildResult = fut.result()
+                res: BuildResult = fut if isinstance(fut, BuildResult) else fut.result()
                 c = cands[d]
+                if cache and not isinstance(fut, BuildResult):
+                    cache.put(d, c, script, references, res)
                 if not res.rejected and res.size > cap:
                     res.rejected = f"{res.size / 1000:.0f} KB: over the {cap / 1000:.0f} KB limit of one file"
                 if res.rejected:
@@ -287,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             "budget_mb": {s: budget[s] for s in scripts}}
     for script in scripts:
         taken = build_script(script, cands.get(script, {}), tmp, budget[script], args.jobs, rejected,
-                             _references(system_fonts))
+                             _references(system_fonts), BuildCache(args.cache / "built"))
         held = split_pool(script, taken, system_fonts)
         pool["over_budget"][script] = next(iter(taken.values()), {}).get("budget_skipped", 0)
         pool["fonts"] += [_record(tmp, d, taken[d], held, script) for d in sorted(taken, key=str.casefold)]

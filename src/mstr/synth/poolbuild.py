@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from mstr.scripts import SCRIPT_RANGES
 
 __all__ = ["keep_codepoints", "make_pool_font", "case_problem", "legibility", "debian_licence",
-           "BuildResult", "build_and_check", "MIN_LEGIBILITY"]
+           "BuildResult", "build_and_check", "limit_worker_memory", "MIN_LEGIBILITY"]
 
 #: Kept in every pool file: ASCII, no-break space, dashes, quotes, ellipsis, ₹, ◌, ZWNJ / ZWJ,
 #: the dandas.
@@ -157,6 +157,10 @@ class BuildResult:
     size: int = 0
 
 
+#: Time (s) and memory (GiB) one font may take to build and check (a few Devanagari fonts have
+#: layout tables that fontTools takes many minutes and gigabytes to subset).
+TIME_LIMIT_S = 300
+MEMORY_LIMIT_GIB = 3.0
 #: Latin fonts whose letters a nearest-neighbour reader reads less often than this are not text
 #: faces (binary codes, dingbats, outlines of blocks); chance is about 0.03, ordinary faces 0.6–0.9.
 MIN_LEGIBILITY = 0.12
@@ -170,10 +174,29 @@ def build_and_check(key: str, sources: Sequence[str], index: int, script: str,
     (ordinary Latin fonts), for legibility. Any error on the way (a font fontTools cannot
     subset or read) rejects the font, never the build.
     """
+    import signal
+
+    def _too_slow(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"took over {TIME_LIMIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(TIME_LIMIT_S)
     try:
         return _build_and_check(key, sources, index, script, langs, out, references)
     except Exception as exc:  # noqa: BLE001 - one broken font must not stop the pool
         return BuildResult(key, out, [], {}, rejected=f"{type(exc).__name__}: {exc}"[:200])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def limit_worker_memory(gib: float = MEMORY_LIMIT_GIB) -> None:
+    """Cap this process's address space (a worker's initializer): a font whose layout tables
+    fontTools cannot subset in that memory is rejected with a MemoryError, not the machine."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (int(gib * 2**30), hard))
 
 
 def _build_and_check(key: str, sources: Sequence[str], index: int, script: str,
