@@ -192,7 +192,10 @@ def npm_sources(cache: Path, scripts: list[str], n_latin: int, offline: bool) ->
         if not done.exists():
             continue
         fam, version = fams[fid], done.read_text().strip()
-        lic = lics.get(fid, {}).get("license", {}).get("type", "see LICENSE")
+        lic = lics.get(fid, {}).get("license", {}).get("type")
+        if not lic:  # not in the metadata: the package's LICENSE file
+            path = npm / fid / "LICENSE"
+            lic = debian_licence(path.read_text(errors="replace")) if path.exists() else "see LICENSE"
         w = _gf_weight(fam)
         for s in scripts_of:
             sub = "latin" if s == "Latn" else GF_SUBSET[s]
