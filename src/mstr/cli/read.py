@@ -138,7 +138,8 @@ def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argpar
     for start in range(0, len(items), args.batch_size):
         chunk = items[start:start + args.batch_size]
         paths = [path for path, problem in chunk if problem is None]
-        predictions = iter(recognizer.read(paths, batch_size=args.batch_size, langs=args.lang) if paths else [])
+        hint = {"langs": args.lang} if args.lang is not None else {}
+        predictions = iter(recognizer.read(paths, batch_size=args.batch_size, **hint) if paths else [])
         for path, problem in chunk:
             emit(path, Prediction(text="", confidence=0.0, script=None, error=f"{path}: {problem}")
                  if problem is not None else next(predictions))
