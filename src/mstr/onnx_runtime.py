@@ -30,6 +30,7 @@ from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
 from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
 from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
+from mstr.photo import PhotoReader
 from mstr.prediction import Prediction
 from mstr.recognizer import _cut, read_images, refine_readings, spotter_decode
 from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings
@@ -59,7 +60,7 @@ def _import_ort() -> Any:
     return onnxruntime
 
 
-class OnnxRecognizer(RefineSettings):
+class OnnxRecognizer(RefineSettings, PhotoReader):
     """``read(images)`` → one :class:`Prediction` per image, with onnxruntime on the CPU.
 
     ``refiner=False`` reads with the Spotter alone, as does a bundle that has no Refiner (as with

@@ -37,7 +37,8 @@ Files that cannot be read are reported on stderr ("mstr read: PATH: reason") and
 exit status is then 1. Without --bundle the shipped default model is used.
 
   mstr read word.png crops/ --bundle runs/bundle
-  mstr read crops/ --json > predictions.jsonl"""
+  mstr read crops/ --json > predictions.jsonl
+  mstr read shop.jpg --photo --overlay out/"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +53,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-refiner", action="store_true",
                    help="read with the Spotter alone (faster, less accurate)")
     add_refine_arguments(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--photo", dest="mode", action="store_const", const="photo", default="auto",
+                      help="read every image as a whole photo (detect lines, split words, read them)")
+    mode.add_argument("--word", dest="mode", action="store_const", const="word",
+                      help="read every image as one word crop (default: auto, photos when much larger than a word)")
+    p.add_argument("--overlay", type=Path, default=None, metavar="DIR",
+                   help="with photos: write DIR/<name>.overlay.png with the words drawn on the photo")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="read with N processes (torch backend, CPU), each with a share of torch's threads: "
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
 def _read_all(recognizer: Any, args: argparse.Namespace) -> int:
     import json
 
+    from mstr.cli.read_photo import print_photo, wants_photo
     from mstr.images import BadImage, load_image
 
     failed = 0
@@ -139,10 +148,16 @@ def _read_all(recognizer: Any, args: argparse.Namespace) -> int:
             fail(path, problem)
             continue
         try:
-            images.append(load_image(path))
+            image = load_image(path)
         except BadImage as exc:
             fail(path, exc.problem)
             continue
+        if wants_photo(args.mode, image):
+            flush(paths, images)  # keep the output in argument order
+            print_photo(recognizer, path, image, as_json=args.json, overlay=args.overlay)
+            sys.stdout.flush()
+            continue
+        images.append(image)
         paths.append(path)
         if len(images) >= args.batch_size:
             flush(paths, images)
