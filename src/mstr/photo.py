@@ -17,9 +17,12 @@ The steps (all numpy and Pillow; the detector is :mod:`mstr.detect`, PP-OCRv6 on
    more confident one is kept.
 3. **Split** the line into words (:func:`split_words`): the line is binarised (Otsu's threshold;
    the text is the class the line's border rows are not), and word gaps are runs of ink-free
-   columns at least ``gap`` × the height of the ink band wide (default 0.22: a space is about
-   a quarter of an em, the gaps inside a word far less). Scripts without spaces between words
-   simply come out as one word per line.
+   columns (a column with ink under 6 % of the ink band's height counts as free: specks of
+   texture are not letters). How wide a word gap is follows from the line itself
+   (:func:`_gap_threshold`): the gap width that stands most apart from the narrower gaps
+   between letters, at least ``0.75 × gap`` × the ink band's height and at most ``2.5 × gap``
+   × it (default ``gap`` 0.2). Scripts without spaces between words come out as one word per
+   line; so may a line with no clear word spaces.
 4. **Read** all words of the photo in one batch with the recognizer; each word's polygon is
    mapped back from the rectified line to the photo and tightened to its ink rows.
 5. **Order**: lines whose vertical extents overlap by half form a row, rows run top to bottom;
@@ -176,18 +179,21 @@ def split_words(gray: np.ndarray, gap: float = DEFAULT_GAP) -> list[tuple[int, i
 
 def _gap_threshold(gaps: np.ndarray, band: int, gap: float) -> float:
     """The narrowest ink-free run that separates words, from a line's ``gaps`` between inked
-    columns (0 for adjacent ones) and its ink ``band`` height. Word spaces stand apart from the
-    gaps between letters: among the distinct gap widths from 0.75 × ``gap`` × band to 2.5 ×
-    ``gap`` × band, the one the most times wider than the next narrower (at least 1.6 ×, 2 ×
-    under ``gap`` × band); with none such, 2.5 × ``gap`` × band."""
+    columns (0 for adjacent ones) and its ink ``band`` height, at most 2.5 × ``gap`` × band. Word
+    spaces stand apart from the gaps between letters: among the distinct gap widths of at least
+    0.75 × ``gap`` × band, the one most apart from the next narrower: at least 1.6 × as wide (2 × under
+    ``gap`` × band), and the largest ratio × √(width / band) — a wide gap after a narrower
+    one inside a word (Tamil's are wide) is outdone by the space after it; with none such,
+    2.5 × ``gap`` × band."""
     lo, mid, hi = max(2.0, 0.75 * gap * band), gap * band, max(3.0, 2.5 * gap * band)
     widths = np.unique(gaps[gaps > 0])
     best, best_ratio = hi, 0.0
     for prev, cur in zip(np.concatenate(([1], widths[:-1])), widths):
         ratio = cur / prev
-        if lo <= cur < hi and ratio >= (1.6 if cur >= mid else 2.0) and ratio > best_ratio:
-            best, best_ratio = float(cur), ratio
-    return best
+        score = ratio * np.sqrt(cur / band)
+        if cur >= lo and ratio >= (1.6 if cur >= mid else 2.0) and score > best_ratio:
+            best, best_ratio = float(cur), score
+    return min(best, hi)
 
 
 def _spans(xs: np.ndarray, min_gap: float) -> list[tuple[int, int]]:
