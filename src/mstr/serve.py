@@ -73,7 +73,7 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
 def open_upload(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """The RGB image of an upload, or :class:`ReadRefused` saying what is wrong with it."""
     if len(data) > max_bytes:
-        raise ReadRefused(413, f"{name}: the file is {_bytes(len(data))}, over the {_bytes(max_bytes)} limit: "
+        raise ReadRefused(413, f"{name}: the file is larger than the {_bytes(max_bytes)} limit: "
                                "send a smaller or more compressed image")
     if not data:
         raise ReadRefused(422, f"{name}: the file is empty (0 bytes): choose an image file")
