@@ -159,3 +159,41 @@ def test_rendered_signs_end_to_end(capsys):
               f"boxes F {boxes.f_score:.3f}")
     assert boxes.f_score == 1.0
     assert total.f_score >= 0.9
+
+
+def test_read_cli_photo_mode(monkeypatch, tmp_path, capsys):
+    """mstr read: a photo-sized image is read as a photo (one line per word, polygon last), a word
+    crop as a word, --word forces word reading, --overlay writes the overlay PNG."""
+    import json
+
+    from mstr.cli import main as cli_main
+
+    class Stub:
+        def __init__(self):
+            self.photos, self.words = 0, 0
+
+        def read(self, images, batch_size=64):
+            self.words += len(images)
+            return [Prediction(text="word", confidence=0.5, script="Latn") for _ in images]
+
+        def read_photo(self, image):
+            self.photos += 1
+            return PhotoReading(image.width, image.height, [
+                PhotoWord([(1, 2), (30, 2), (30, 12), (1, 12)], t, 0.9, "Latn", 0) for t in ("ab", "cd")])
+
+    stub = Stub()
+    monkeypatch.setattr(cli_main, "SUBCOMMAND_MODULES", ("mstr.cli.read",))
+    monkeypatch.setattr("mstr.api.load", lambda *a, **k: stub)
+    Image.new("RGB", (640, 480), "white").save(tmp_path / "photo.png")
+    Image.new("RGB", (100, 32), "white").save(tmp_path / "word.png")
+    assert cli_main.main(["read", str(tmp_path / "photo.png"), str(tmp_path / "word.png"),
+                          "--overlay", str(tmp_path / "ov")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split("\t")[1] for ln in lines] == ["ab", "cd", "word"]
+    assert lines[0].split("\t")[4:] == ["0", "1,2 30,2 30,12 1,12"]
+    assert (tmp_path / "ov" / "photo.overlay.png").is_file() and (stub.photos, stub.words) == (1, 1)
+    assert cli_main.main(["read", str(tmp_path / "photo.png"), "--word"]) == 0
+    assert capsys.readouterr().out.split("\t")[1] == "word" and stub.photos == 1
+    assert cli_main.main(["read", str(tmp_path / "word.png"), "--photo", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert [w["text"] for w in body["words"]] == ["ab", "cd"] and body["width"] == 100
