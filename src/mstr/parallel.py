@@ -25,6 +25,7 @@ from typing import Any, Sequence
 from PIL import Image
 
 from mstr.errors import UserError
+from mstr.photo import PhotoReader
 from mstr.prediction import Prediction
 
 __all__ = ["ParallelReader", "check_workers", "fit_workers", "cpu_cores", "close_reader"]
@@ -111,7 +112,7 @@ def _stop(procs: list[Any], conns: list[Connection]) -> None:
         conn.close()
 
 
-class ParallelReader:
+class ParallelReader(PhotoReader):
     """``read(images)`` over ``workers`` processes, each with ``threads`` torch threads and a reader
     made by ``loader`` (``"module:function"``, default :func:`mstr.load`; a baseline's
     ``mstr.engines.baselines:load_baseline`` works too) called with ``load_kwargs``. ``local`` is

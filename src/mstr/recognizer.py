@@ -18,6 +18,7 @@ from mstr.lang_decode import LangSettings, decode_words, leaves, mask_logits
 from mstr.models.mclip import BasicBlock
 from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
+from mstr.photo import PhotoReader
 from mstr.prediction import Prediction
 from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, REFINE_MODES,
                                 REFINE_POLICIES, RefineSettings, resolve_refine_mode)
@@ -312,8 +313,9 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
     return [r if t else s for r, s, t in zip(refined, spotted, take)]  # type: ignore[misc]
 
 
-class Recognizer(RefineSettings, LangSettings):
-    """``read(images)`` → one :class:`Prediction` per image. Build it with :func:`mstr.load`.
+class Recognizer(RefineSettings, LangSettings, PhotoReader):
+    """``read(images)`` → one :class:`Prediction` per image; ``read_photo(image)`` → the words of a whole
+    photo (:mod:`mstr.photo`). Build it with :func:`mstr.load`.
 
     With a Refiner, ``refine_policy`` says which reading is returned, the Spotter's or the
     Refiner's (see :data:`REFINE_POLICIES`), ``refine_mode`` how the Refiner's reading is found

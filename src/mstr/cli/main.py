@@ -18,7 +18,7 @@ from mstr.errors import UserError
 #: subcommand modules, in the order ``--help`` lists them
 SUBCOMMAND_MODULES = ("mstr.cli.synth", "mstr.cli.data", "mstr.cli.train", "mstr.cli.bank", "mstr.cli.eval",
                       "mstr.cli.viz", "mstr.cli.read", "mstr.cli.recipe", "mstr.cli.compare", "mstr.cli.bench",
-                      "mstr.cli.export")
+                      "mstr.cli.export", "mstr.cli.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

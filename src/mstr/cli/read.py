@@ -45,7 +45,8 @@ default model is used.
   mstr read word.png crops/ --bundle runs/bundle
   mstr read crops/ --json > predictions.jsonl
   mstr read hindi_crops/ --lang hi           (read Hindi only: Devanagari + digits, punctuation)
-  mstr read crops/ --lexicon words.txt       (closest listed word; JSON "lexicon_from" = the reading)"""
+  mstr read crops/ --lexicon words.txt       (closest listed word; JSON "lexicon_from" = the reading)
+  mstr read shop.jpg --photo --overlay out/  (a whole photo: detect lines, split words, read them)"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +62,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="read with the Spotter alone (faster, less accurate)")
     add_refine_arguments(p)
     add_decoding_arguments(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--photo", dest="mode", action="store_const", const="photo", default="auto",
+                      help="read every image as a whole photo (detect lines, split words, read them)")
+    mode.add_argument("--word", dest="mode", action="store_const", const="word",
+                      help="read every image as one word crop (default: auto, photos when much larger than a word)")
+    p.add_argument("--overlay", type=Path, default=None, metavar="DIR",
+                   help="with photos: write DIR/<name>.overlay.png with the words drawn on the photo")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="read with N processes (torch backend, CPU), each with a share of torch's threads: "
@@ -116,11 +124,35 @@ def run(args: argparse.Namespace) -> int:
         close_reader(recognizer)
 
 
+def _is_photo(mode: str, path: str) -> bool:
+    """Whether ``path`` is read as a whole photo: always with ``--photo``, by its size (read from the
+    header, nothing decoded) in auto mode; an unreadable file is left to ``read`` to report."""
+    if mode == "photo":
+        return True
+    if mode == "word":
+        return False
+    from PIL import Image
+
+    from mstr.cli.read_photo import wants_photo
+
+    try:
+        with Image.open(path) as image:
+            return wants_photo(mode, image)
+    except Exception:  # noqa: BLE001 - the reader reports the file's problem with its name
+        return False
+
+
 def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argparse.Namespace) -> int:
-    """Read ``items`` (``(path, problem)``) a batch at a time, printing one result per image in order."""
+    """Read ``items`` (``(path, problem)``) a batch at a time, printing one result per image in
+    argument order; whole photos are read (and printed) as they come."""
     import json
 
+    from mstr.cli.read_photo import print_photo
+    from mstr.images import BadImage, load_image
+    from mstr.prediction import Prediction
+
     failed = 0
+    pending: list[tuple[str, str | None]] = []
 
     def emit(path: str, prediction: Any) -> None:
         nonlocal failed
@@ -133,15 +165,31 @@ def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argpar
             script = prediction.script or "-"
             print(f"{path}\t{prediction.text}\t{prediction.confidence:.3f}\t{script}")
 
-    from mstr.prediction import Prediction
+    def failure(path: str, problem: str) -> Prediction:
+        return Prediction(text="", confidence=0.0, script=None, error=f"{path}: {problem}")
 
-    for start in range(0, len(items), args.batch_size):
-        chunk = items[start:start + args.batch_size]
-        paths = [path for path, problem in chunk if problem is None]
+    def flush() -> None:
+        paths = [path for path, problem in pending if problem is None]
         hint = {"langs": args.lang} if args.lang is not None else {}
         predictions = iter(recognizer.read(paths, batch_size=args.batch_size, **hint) if paths else [])
-        for path, problem in chunk:
-            emit(path, Prediction(text="", confidence=0.0, script=None, error=f"{path}: {problem}")
-                 if problem is not None else next(predictions))
+        for path, problem in pending:
+            emit(path, failure(path, problem) if problem is not None else next(predictions))
         sys.stdout.flush()
+        pending.clear()
+
+    for path, problem in items:
+        if problem is None and _is_photo(args.mode, path):
+            flush()  # keep the output in argument order
+            try:
+                image = load_image(path)
+            except BadImage as exc:
+                emit(path, failure(path, exc.problem))
+                continue
+            print_photo(recognizer, path, image, as_json=args.json, overlay=args.overlay)
+            sys.stdout.flush()
+            continue
+        pending.append((path, problem))
+        if len(pending) >= args.batch_size:
+            flush()
+    flush()
     return 1 if failed else 0
