@@ -24,6 +24,6 @@ for f in "$FROM"/*.tgz; do
     name=${t%%=*}; dir=${t#*=}
     [ -f "$E/synth-$name/report.json" ] || $M eval --bundle "$B" --lmdb "$dir" --out "$E/synth-$name" | tail -n 2 | head -n 1
   done
-  [ -f "$E/bench.json" ] || $M bench --bundle "$B" --threads 2 --no-onnx --json "$E/bench.json" > /dev/null
+  [ -n "${NO_BENCH:-}" ] || [ -f "$E/bench.json" ] || $M bench --bundle "$B" --threads 2 --no-onnx --json "$E/bench.json" > /dev/null
 done
 $PY tools/gpu/ablation_table.py "$WORK"
