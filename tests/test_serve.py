@@ -23,17 +23,20 @@ from mstr.serve import create_app  # noqa: E402
 class StubReader:
     """Reads every word crop as "crop" and every photo as two words; counts its calls."""
 
-    name, langs = "stub", ["en"]
+    name, langs = "stub", ["en", "hi"]
 
     def __init__(self):
         self.words = self.photos = 0
+        self.hints: list = []
 
-    def read(self, images, batch_size=64):
+    def read(self, images, batch_size=64, **hint):
         self.words += len(images)
+        self.hints.append(hint.get("langs"))
         return [Prediction(text="crop", confidence=0.8, script="Latn") for _ in images]
 
-    def read_photo(self, image):
+    def read_photo(self, image, **hint):
         self.photos += 1
+        self.hints.append(hint.get("langs"))
         words = [PhotoWord(polygon=[(10, 10), (60, 10), (60, 30), (10, 30)], text=t, confidence=0.7,
                            script="Latn", line=0) for t in ("open", "shop")]
         return PhotoReading(width=image.width, height=image.height, words=words)
@@ -65,6 +68,39 @@ def test_read_word_crop_and_photo(client):
     r = c.post("/read?mode=photo&overlay=false", files={"file": ("w.png", _png((120, 40)), "image/png")})
     assert r.json()["mode"] == "photo"
     assert (reader.words, reader.photos) == (1, 2)  # one shared reader, no reload
+
+
+def test_language_hint_reaches_the_reader_and_unknown_codes_are_422(client):
+    c, reader = client
+    assert c.post("/read?langs=hi", files={"file": ("w.png", _png((120, 40)), "image/png")}).status_code == 200
+    assert c.post("/read?mode=photo&langs=en,hi", files={"file": ("p.png", _png((800, 600)), "image/png")}).status_code == 200
+    assert c.post("/read", files={"file": ("w.png", _png((120, 40)), "image/png")}).status_code == 200
+    assert reader.hints == [["hi"], ["en", "hi"], None]
+    r = c.post("/read?langs=xx", files={"file": ("w.png", _png((120, 40)), "image/png")})
+    assert r.status_code == 422 and "xx" in r.json()["detail"] and "en, hi" in r.json()["detail"]
+    assert len(reader.hints) == 3  # refused before reading
+    assert 'id="langs"' in c.get("/").text
+
+
+def test_read_photo_passes_the_hint_to_every_word():
+    from mstr.photo import read_photo
+
+    class Detector:
+        def detect(self, image):
+            from mstr.detect import Detection
+            return [Detection(polygon=[(10, 10), (200, 10), (200, 50), (10, 50)], score=0.9)]
+
+    calls = []
+
+    class Reader:
+        def read(self, images, batch_size=64, **hint):
+            calls.append(hint)
+            return [Prediction(text="x", confidence=0.9, script="Latn") for _ in images]
+
+    image = Image.new("RGB", (300, 100), 255)
+    read_photo(Reader(), image, detector=Detector(), langs=["hi"])
+    read_photo(Reader(), image, detector=Detector())
+    assert calls == [{"langs": ["hi"]}, {}]
 
 
 @pytest.mark.parametrize("name,data,status,phrase", [

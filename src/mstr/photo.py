@@ -282,14 +282,15 @@ def _rows(cands: list[_Candidate]) -> list[list[_Candidate]]:
 
 
 def read_photo(reader: Any, image: Image.Image, *, detector: Any = None, gap: float = DEFAULT_GAP,
-               min_confidence: float = 0.0, batch_size: int = 64) -> PhotoReading:
+               min_confidence: float = 0.0, batch_size: int = 64,
+               langs: Sequence[str] | str | None = None) -> PhotoReading:
     """Every word of a whole photo, in reading order (see the module text for the steps).
 
     ``reader``: anything with ``read(images, batch_size=…)`` returning predictions (a loaded
     :mod:`mstr` reader); ``image``: a PIL image of any mode; ``detector``: a
     :class:`~mstr.detect.TextDetector` (default: :func:`shared_detector`); ``gap``: the word gap
     (× ink height); words read with confidence below ``min_confidence``, and empty readings,
-    are left out."""
+    are left out; ``langs``: a language hint for every word (``reader.read(…, langs=)``)."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     det = detector if detector is not None else shared_detector()
     found = det.detect(rgb)
@@ -297,7 +298,8 @@ def read_photo(reader: Any, image: Image.Image, *, detector: Any = None, gap: fl
                                        for i, d in enumerate(found)]
     flat = [c for opts in options for c in opts]
     crops = [im for c in flat for im in c.crops]
-    preds = reader.read(crops, batch_size=batch_size) if crops else []
+    hint = {"langs": langs} if langs else {}
+    preds = reader.read(crops, batch_size=batch_size, **hint) if crops else []
     at = 0
     for c in flat:
         c.readings, at = list(preds[at:at + len(c.crops)]), at + len(c.crops)

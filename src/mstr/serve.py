@@ -19,8 +19,9 @@ file, a file that is not an image (text, …) or a corrupt one gets **422**; eac
 are served concurrently by the server's thread pool, at most ``model_slots`` of them in the
 model at a time (the rest wait their turn; nothing is reloaded).
 
-A language hint (``langs``) will be a query parameter of ``POST /read`` once language-aware
-decoding exists; there is none yet.
+A language hint is the query parameter ``langs`` of ``POST /read`` (comma-separated codes of the
+model's languages, e.g. ``langs=hi``: retrieval restricted to those languages plus Common, see
+docs/decoding.md); the page offers the model's languages in a picker. An unknown code is a 422.
 
 The web stack (FastAPI, Starlette, uvicorn) is imported only here and by :mod:`mstr.cli.serve`,
 never by :func:`mstr.load` or the readers.
@@ -98,16 +99,26 @@ def open_upload(data: bytes, name: str, *, max_bytes: int, max_pixels: int) -> I
         raise ReadRefused(422, f"{name}: {exc.problem}") from None
 
 
-def read_upload(reader: Any, image: Image.Image, mode: str, overlay: bool) -> dict[str, Any]:
-    """Read an image as a photo or a word (``mode``) → the JSON body of ``POST /read``."""
+def read_upload(reader: Any, image: Image.Image, mode: str, overlay: bool,
+                langs: str | None = None) -> dict[str, Any]:
+    """Read an image as a photo or a word (``mode``), with an optional language hint (``langs``,
+    comma-separated codes) → the JSON body of ``POST /read``."""
     from mstr.photo import PhotoReading, PhotoWord, looks_like_word
 
     start = time.perf_counter()
+    hint = [c.strip() for c in langs.split(",") if c.strip()] if langs else None
+    if hint:
+        known = set(getattr(reader, "langs", []) or [])
+        unknown = [c for c in hint if known and c not in known]
+        if unknown:
+            raise ReadRefused(422, f"unknown language code(s) {', '.join(unknown)} for the hint: this model "
+                                   f"reads {', '.join(sorted(known))}")
+    kwargs = {"langs": hint} if hint else {}
     as_photo = mode == "photo" or (mode == "auto" and not looks_like_word(*image.size))
     if as_photo:
-        result = reader.read_photo(image)
+        result = reader.read_photo(image, **kwargs)
     else:
-        p = reader.read([image])[0]
+        p = reader.read([image], **kwargs)[0]
         w, h = image.size
         words = [PhotoWord(polygon=[(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))],
                            text=p.text, confidence=float(p.confidence), script=p.script, line=0)] if p.text else []
@@ -192,12 +203,15 @@ def create_app(reader: Any = None, *, bundle: str | None = None, max_bytes: int 
     def read(file: UploadFile = File(..., description="a photo or a word crop (PNG, JPEG, WebP, …)"),
              mode: Literal["auto", "photo", "word"] = Query("auto", description="auto: a photo when the "
                                                              "image is much larger than a word"),
-             overlay: bool = Query(True, description="return the overlay PNG as a data URL")) -> dict[str, Any]:
+             overlay: bool = Query(True, description="return the overlay PNG as a data URL"),
+             langs: str | None = Query(None, description="language hint: comma-separated codes of the "
+                                       "model's languages (e.g. hi), retrieval restricted to them + Common")
+             ) -> dict[str, Any]:
         """Read every word of an uploaded photo (or the word of a word crop)."""
         data = file.file.read(max_bytes + 1)
         image = open_upload(data, file.filename or "upload", max_bytes=max_bytes, max_pixels=max_pixels)
         with slots:
-            return read_upload(reader, image, mode, overlay)
+            return read_upload(reader, image, mode, overlay, langs)
 
     return app
 
