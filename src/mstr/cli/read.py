@@ -185,7 +185,7 @@ def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argpar
             except BadImage as exc:
                 emit(path, failure(path, exc.problem))
                 continue
-            print_photo(recognizer, path, image, as_json=args.json, overlay=args.overlay)
+            print_photo(recognizer, path, image, as_json=args.json, overlay=args.overlay, langs=args.lang)
             sys.stdout.flush()
             continue
         pending.append((path, problem))

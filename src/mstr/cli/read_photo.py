@@ -27,9 +27,11 @@ def wants_photo(mode: str, image: Any) -> bool:
     return mode == "photo" or (mode == "auto" and not looks_like_word(*image.size))
 
 
-def print_photo(reader: Any, path: str, image: Any, *, as_json: bool, overlay: Path | None) -> None:
-    """Read ``image`` as a whole photo and print its words (see the module text)."""
-    result = reader.read_photo(image)
+def print_photo(reader: Any, path: str, image: Any, *, as_json: bool, overlay: Path | None,
+                langs: Any = None) -> None:
+    """Read ``image`` as a whole photo (with the language hint ``langs``, if any) and print its words
+    (see the module text)."""
+    result = reader.read_photo(image, **({"langs": langs} if langs else {}))
     if as_json:
         print(json.dumps({"path": path, **result.to_dict()}, ensure_ascii=False))
     else:
