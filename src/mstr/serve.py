@@ -106,14 +106,14 @@ def read_upload(reader: Any, image: Image.Image, mode: str, overlay: bool,
     from mstr.photo import PhotoReading, PhotoWord, looks_like_word
 
     start = time.perf_counter()
-    hint = [c.strip() for c in langs.split(",") if c.strip()] if langs else None
-    if hint:
-        known = set(getattr(reader, "langs", []) or [])
-        unknown = [c for c in hint if known and c not in known]
-        if unknown:
-            raise ReadRefused(422, f"unknown language code(s) {', '.join(unknown)} for the hint: this model "
-                                   f"reads {', '.join(sorted(known))}")
-    kwargs = {"langs": hint} if hint else {}
+    from mstr.errors import UserError
+    from mstr.lang_decode import parse_lang_hint
+
+    try:  # checked before reading: an unknown code costs no detection
+        hint = parse_lang_hint(langs, list(getattr(reader, "langs", []))) if langs else None
+    except UserError as exc:
+        raise ReadRefused(422, str(exc)) from None
+    kwargs = {"langs": list(hint)} if hint else {}
     as_photo = mode == "photo" or (mode == "auto" and not looks_like_word(*image.size))
     if as_photo:
         result = reader.read_photo(image, **kwargs)
