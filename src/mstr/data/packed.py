@@ -46,15 +46,26 @@ def lmdb_folders(paths: Sequence[str | Path], split: str, langs: Sequence[str] |
 
 
 def _pack_part(task: tuple[str, list[int], tuple[int, int], str, int]) -> int:
-    """Decode samples ``indices`` of one LMDB into rows ``start…`` of the output array."""
-    from mstr.data.lmdb import LmdbDataset
+    """Decode the samples of one LMDB with the LMDB ``indices`` (its labels were kept) into rows
+    ``start…`` of the output array. A sample that cannot be decoded is a UserError naming it: a
+    packed row must hold the image of its label."""
+    from mstr.data.lmdb import LmdbReader, image_key
+    from mstr.images import BadImage, decode_image
     from mstr.preprocess import resize_rgb
 
     path, indices, size, out_file, start = task
-    ds = LmdbDataset(path)
     arr = np.load(out_file, mmap_mode="r+")
-    for k, i in enumerate(indices):
-        arr[start + k] = np.asarray(resize_rgb(ds[i][0], size)).transpose(2, 0, 1)
+    with LmdbReader(path) as reader:
+        for k, index in enumerate(indices):
+            where = f"{path} {image_key(index).decode()}"
+            try:
+                data = reader.image_bytes(index)
+                if data is None:
+                    raise BadImage(where, "image key is missing")
+                image = decode_image(data, where)
+            except BadImage as exc:
+                raise UserError(f"{exc}: cannot pack it; rebuild or repair that LMDB") from None
+            arr[start + k] = np.asarray(resize_rgb(image, size)).transpose(2, 0, 1)
     arr.flush()
     return len(indices)
 
@@ -78,18 +89,17 @@ def pack_lmdbs(folders: Sequence[Path], out: str | Path, size: tuple[int, int], 
             if lg is None:
                 raise UserError(f"{folder}: sample {ds.index_at(i)} has no language (no lang- key, no LMDB/<lang>/ layout)")
             labels.append({"label": ds.label_at(i), "lang": lg})
-        plan.append((str(folder), n))
+        plan.append((str(folder), [ds.index_at(i) for i in range(n)]))  # workers read these, no rescan
         sources.append({"lmdb": str(folder), "samples": n})
     total = len(labels)
     h, w = size
     tmp = out / "images.tmp.npy"
     np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, 3, h, w)).flush()
     tasks, start = [], 0
-    for folder, n in plan:
-        for lo in range(0, n, chunk):
-            idx = list(range(lo, min(n, lo + chunk)))
-            tasks.append((folder, idx, (h, w), str(tmp), start + lo))
-        start += n
+    for folder, indices in plan:
+        for lo in range(0, len(indices), chunk):
+            tasks.append((folder, indices[lo:lo + chunk], (h, w), str(tmp), start + lo))
+        start += len(indices)
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=f"pack {out.name}", unit="img", disable=not progress)
