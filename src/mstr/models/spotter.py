@@ -79,10 +79,15 @@ class WordEncoder(nn.Module):
         return [f4, f8, f16]
 
 
+def encoder_name(cfg) -> str:
+    """``cfg.encoder``; configs without the field (the softmax-head ablation's) use ``resnet``."""
+    return getattr(cfg, "encoder", "resnet")
+
+
 def build_encoder(cfg: "SpotterConfig") -> nn.Module:
     """The word encoder ``cfg.encoder`` names (randomly initialised): a module whose ``forward``
     returns a list of maps ``B, C_l, H/sv_l, W/sh_l`` described by ``channels`` and ``strides``."""
-    encoder = getattr(cfg, "encoder", "resnet")  # configs without the field (the softmax ablation) use resnet
+    encoder = encoder_name(cfg)
     if encoder == "resnet":
         return WordEncoder(cfg.widths)
     if encoder in ("ppocr-small", "ppocr-tiny"):
@@ -171,7 +176,7 @@ class PositionReader(nn.Module):
         self.cfg = cfg
         self.encoder = build_encoder(cfg)
         h, w = cfg.image_size
-        self.memory_levels = MEMORY_LEVELS[getattr(cfg, "encoder", "resnet")]
+        self.memory_levels = MEMORY_LEVELS[encoder_name(cfg)]
         strides = [self.encoder.strides[i] for i in self.memory_levels]
         shapes = tuple((max(1, h // sv), w // sh) for sv, sh in strides)
         self.tokens = FeatureTokens(tuple(self.encoder.channels[i] for i in self.memory_levels), shapes, cfg.d_model)
