@@ -88,20 +88,28 @@ def save_bundle(folder: str | Path, *, spotter: Spotter, bank: Bank, refiner: Re
     return folder
 
 
-def read_config(folder: Path) -> dict[str, Any]:
-    path = folder / "config.json"
+def read_config(folder: str | Path, *, fmt: str = FORMAT, version: int = FORMAT_VERSION,
+                what: str = "model bundle", contents: str = "config.json, bank/, spotter.safetensors",
+                file: str = "config.json", hints: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON description ``folder/file`` of a folder on disk (a model bundle, a baseline bundle, an
+    mCLIP export), checked to exist, parse and declare format ``fmt`` version ``version``; every failure
+    is a :class:`UserError` naming the file. ``contents`` lists what such a folder holds; ``hints`` maps
+    a format found instead of ``fmt`` to advice appended to the mismatch message."""
+    folder = Path(folder)
+    path = folder / file
     if not folder.is_dir():
-        raise UserError(f"model bundle {folder} not found (a bundle is a folder with config.json, bank/, "
-                        "spotter.safetensors)")
+        raise UserError(f"{what} {folder} not found (a folder with {contents})")
     if not path.is_file():
-        raise UserError(f"{folder} is not a model bundle: config.json is missing")
+        raise UserError(f"{folder} is not a {what}: {file} is missing")
     try:
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not valid JSON ({exc})") from None
-    if cfg.get("format") != FORMAT or cfg.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{path}: not an {FORMAT} v{FORMAT_VERSION} config (format={cfg.get('format')!r}, "
-                        f"version={cfg.get('format_version')!r})")
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path}: expected a JSON object, found {type(cfg).__name__}")
+    if cfg.get("format") != fmt or cfg.get("format_version") != version:
+        raise UserError(f"{path}: not an {fmt} v{version} config (format={cfg.get('format')!r}, "
+                        f"version={cfg.get('format_version')!r}){(hints or {}).get(cfg.get('format'), '')}")
     return cfg
 
 

@@ -8,7 +8,12 @@ written on Arabic letters.
 """
 from __future__ import annotations
 
-__all__ = ["SCRIPT_RANGES", "COMMON", "script_of", "SCRIPT_NAMES"]
+__all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES"]
+
+#: ISO 15924 code of the Common script (digits, punctuation, dandas, the bank's special tokens).
+COMMON_SCRIPT = "Zyyy"
+#: ISO 15924 code for a character of no supported script.
+UNKNOWN_SCRIPT = "Zzzz"
 
 #: ISO 15924 code → inclusive code-point ranges.
 SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
@@ -28,11 +33,11 @@ SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
 SCRIPT_NAMES: dict[str, str] = {
     "Latn": "Latin", "Deva": "Devanagari", "Beng": "Bengali", "Guru": "Gurmukhi",
     "Gujr": "Gujarati", "Orya": "Oriya", "Taml": "Tamil", "Telu": "Telugu", "Knda": "Kannada",
-    "Mlym": "Malayalam", "Arab": "Arabic", "Zyyy": "Common",
+    "Mlym": "Malayalam", "Arab": "Arabic", COMMON_SCRIPT: "Common",
 }
 
 #: Code points inside a script block that Unicode assigns to Common.
-COMMON: frozenset[int] = frozenset({0x0964, 0x0965, 0x060C, 0x061B, 0x061F, 0x0640})
+COMMON_IN_BLOCKS: frozenset[int] = frozenset({0x0964, 0x0965, 0x060C, 0x061B, 0x061F, 0x0640})
 
 _COMMON_RANGES = ((0x20, 0x40), (0x5B, 0x60), (0x7B, 0x7E), (0xA0, 0xBF), (0xD7, 0xD7),
                   (0xF7, 0xF7), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x25CC, 0x25CC))
@@ -43,11 +48,11 @@ def script_of(ch: str) -> str:
     if len(ch) != 1:
         raise ValueError(f"script_of takes one code point, got {ch!r}")
     cp = ord(ch)
-    if cp in COMMON:
-        return "Zyyy"
+    if cp in COMMON_IN_BLOCKS:
+        return COMMON_SCRIPT
     for code, ranges in SCRIPT_RANGES.items():
         if any(lo <= cp <= hi for lo, hi in ranges):
             return code
     if any(lo <= cp <= hi for lo, hi in _COMMON_RANGES):
-        return "Zyyy"
-    return "Zzzz"
+        return COMMON_SCRIPT
+    return UNKNOWN_SCRIPT

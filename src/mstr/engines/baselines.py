@@ -112,22 +112,13 @@ def save_baseline_bundle(folder: str | Path, *, model: nn.Module, bank: Bank, na
 
 def read_baseline_config(folder: str | Path) -> dict[str, Any]:
     """The ``config.json`` of a baseline bundle, checked."""
-    folder = Path(folder)
-    path = folder / "config.json"
-    if not folder.is_dir():
-        raise UserError(f"baseline bundle {folder} not found (a folder with config.json, bank/, {WEIGHTS_FILE}; "
-                        "made by 'mstr train crnn' or 'mstr train softmax')")
-    if not path.is_file():
-        raise UserError(f"{folder} is not a baseline bundle: config.json is missing")
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not valid JSON ({exc})") from None
-    if cfg.get("format") != FORMAT or cfg.get("format_version") != FORMAT_VERSION:
-        hint = (" (an mSTR bundle: use it with --bundle / the 'mstr' engine)"
-                if cfg.get("format") == "mstr-bundle" else "")
-        raise UserError(f"{path}: not an {FORMAT} v{FORMAT_VERSION} config (format={cfg.get('format')!r}, "
-                        f"version={cfg.get('format_version')!r}){hint}")
+    from mstr.bundle import FORMAT as MSTR_FORMAT
+    from mstr.bundle import read_config
+
+    cfg = read_config(folder, fmt=FORMAT, version=FORMAT_VERSION, what="baseline bundle",
+                      contents=f"config.json, bank/, {WEIGHTS_FILE}; made by 'mstr train crnn' or 'mstr train softmax'",
+                      hints={MSTR_FORMAT: " (an mSTR bundle: use it with --bundle / the 'mstr' engine)"})
+    path = Path(folder) / "config.json"
     if cfg.get("kind") not in KINDS:
         raise UserError(f"{path}: unknown baseline kind {cfg.get('kind')!r}; one of {', '.join(KINDS)}")
     return cfg
