@@ -98,7 +98,8 @@ def read_config(folder: str | Path, *, fmt: str = FORMAT, version: int = FORMAT_
     folder = Path(folder)
     path = folder / file
     if not folder.is_dir():
-        raise UserError(f"{what} {folder} not found (a folder with {contents})")
+        noun = "a bundle is a folder" if what == "model bundle" else "a folder"
+        raise UserError(f"{what} {folder} not found ({noun} with {contents})")
     if not path.is_file():
         raise UserError(f"{folder} is not a {what}: {file} is missing")
     try:
