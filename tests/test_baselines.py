@@ -102,7 +102,7 @@ def test_crnn_shapes_and_budget(bank):
 
 
 def test_softmax_spotter_shapes_and_reader(bank):
-    from mstr.recognizer import Recognizer
+    from mstr.reading.recognizer import Recognizer
 
     m = SoftmaxSpotter(SoftmaxSpotterConfig(num_classes=len(bank), **TINY_SOFTMAX), PAD_ID)
     out = m(torch.randn(2, 3, 32, 128))

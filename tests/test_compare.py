@@ -20,7 +20,7 @@ from mstr.errors import UserError
 from mstr.eval.words import samples_from_manifest
 from mstr.models.crnn import CRNN, CRNNConfig
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 RED, GREEN, BLUE, GREY = (200, 0, 0), (0, 200, 0), (0, 0, 200), (90, 90, 90)
 

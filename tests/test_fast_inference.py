@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
-from mstr.onnx_graphs import RefinerMemoryGraph, RefinerStepGraph, greedy_loop, refiner_dims
-from mstr.recognizer import Recognizer, fold_batchnorm
+from mstr.onnx.graphs import RefinerMemoryGraph, RefinerStepGraph, greedy_loop, refiner_dims
+from mstr.reading.recognizer import Recognizer, fold_batchnorm
 
 CHANNELS = (8, 16, 16)
 
@@ -153,7 +153,7 @@ def test_fold_batchnorm_same_outputs_and_original_untouched():
 
 def test_recognizer_reads_as_the_unfolded_models():
     from mstr.preprocess import preprocess
-    from mstr.recognizer import _cut, spotter_decode
+    from mstr.reading.recognizer import _cut, spotter_decode
 
     torch.manual_seed(0)
     entries = bank_entries(["en", "hi"])
@@ -230,7 +230,7 @@ def test_parallel_mode_reads_the_refiners_teacher_forced_argmax():
     """``parallel`` mode with ``always``: the Refiner's argmax at each position teacher-forced on
     the Spotter's reading (positions 0 … len), cut at its first EOS."""
     from mstr.preprocess import preprocess
-    from mstr.recognizer import _cut, spotter_decode
+    from mstr.reading.recognizer import _cut, spotter_decode
 
     s, bank, r = _tiny_recognizer(1)
     images = _images(10)
@@ -256,7 +256,7 @@ def _greedy_model(target: list[int], n_tokens: int = 8):
     """A hand-built autoregressive 'Refiner' over ids 0 (EOS), 1 (pad), 2…: after a prefix of
     ``target`` it predicts target's next character (EOS at its end) with probability ~0.9; after any
     other prefix, a deterministic character of the prefix's hash. Returns the ``forced`` and
-    ``greedy`` primitives of :func:`mstr.recognizer.refine_readings` for a batch of one word."""
+    ``greedy`` primitives of :func:`mstr.reading.recognizer.refine_readings` for a batch of one word."""
     def next_logits(prefix: list[int]) -> torch.Tensor:
         logits = torch.zeros(n_tokens)
         if prefix == target[:len(prefix)]:
@@ -304,7 +304,7 @@ def test_joint_edit1_takes_the_refiners_reading_only_one_edit_away(name, refined
     """Hand-built readings: the Spotter reads [2, 3, 4] (weakly), the Refiner's greedy reading is
     ``refined`` and both together prefer it (``joint`` takes it). ``joint-edit1`` takes it only
     when it is one edit away, and the ``parallel`` mode finds the same as greedy decoding."""
-    from mstr.recognizer import _cut, refine_readings
+    from mstr.reading.recognizer import _cut, refine_readings
 
     spotted_seq = [2, 3, 4]
     s_logits = _spotter_logits(spotted_seq, strength=0.5)
@@ -326,7 +326,7 @@ def test_joint_edit1_takes_the_refiners_reading_only_one_edit_away(name, refined
 
 def test_joint_edit1_keeps_the_spotters_reading_when_it_is_jointly_likelier():
     """One edit away but the Spotter is sure of its reading: both models together prefer it."""
-    from mstr.recognizer import _cut, refine_readings
+    from mstr.reading.recognizer import _cut, refine_readings
 
     s_logits = _spotter_logits([2, 3, 4], strength=12.0)
     p = s_logits[0].softmax(-1)
@@ -342,7 +342,7 @@ def test_joint_edit1_keeps_the_spotters_reading_when_it_is_jointly_likelier():
 
 
 def test_within_one_edit():
-    from mstr.recognizer import within_one_edit
+    from mstr.reading.recognizer import within_one_edit
 
     assert within_one_edit([1, 2, 3], [1, 2, 3]) and within_one_edit([], [4]) and within_one_edit([4], [])
     assert within_one_edit([1, 2, 3], [1, 9, 3]) and within_one_edit([1, 2, 3], [1, 3])
@@ -357,9 +357,9 @@ def test_parallel_joint_edit1_reads_as_greedy_on_random_models(monkeypatch, chun
     (the exactness the mode claims; these Refiners read far from the Spotter, so the Spotter's
     readings are kept: the next test covers the readings taken), whether a batch's teacher-forced
     passes run in one call or in chunks of words of similar lengths."""
-    import mstr.recognizer
+    import mstr.reading.recognizer
 
-    monkeypatch.setattr(mstr.recognizer, "FORCED_CHUNK", chunk)
+    monkeypatch.setattr(mstr.reading.recognizer, "FORCED_CHUNK", chunk)
     images = _images(40, seed=3)
     for seed in (2, 5, 7):
         s, bank, r = _tiny_recognizer(seed)
@@ -376,7 +376,7 @@ def test_parallel_joint_edit1_reads_as_greedy_on_random_near_copies():
     mode (two or three teacher-forced passes) finds exactly greedy decoding's joint-edit1 readings."""
     import random
 
-    from mstr.recognizer import _cut, refine_readings, within_one_edit
+    from mstr.reading.recognizer import _cut, refine_readings, within_one_edit
 
     n_tokens, max_len = 9, 10
     kinds = {"same": 0, "one": 0, "far": 0, "taken": 0}
@@ -467,7 +467,7 @@ def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
     runner-up probability at most R times its best keeps the Spotter's reading without reaching
     the Refiner; the others are refined as without the gate."""
     from mstr.preprocess import preprocess
-    from mstr.recognizer import spotter_decode
+    from mstr.reading.recognizer import spotter_decode
 
     s, bank, r = _tiny_recognizer(4)
     images = _images(24, seed=9)
@@ -571,7 +571,7 @@ def test_bad_light_memory_settings_are_refused(change):
 
 
 def test_forced_chunks_cover_every_row_once_and_pay_for_padding_only_when_worth_it():
-    from mstr.recognizer import FORCED_CALL_COST, FORCED_ROW_COST, forced_chunks
+    from mstr.reading.recognizer import FORCED_CALL_COST, FORCED_ROW_COST, forced_chunks
 
     def cost(widths, chunks, max_rows=64):
         return sum(-(-(b - a) // max_rows) * FORCED_CALL_COST + (b - a) * (FORCED_ROW_COST + widths[b - 1] + 1)

@@ -14,7 +14,7 @@ from mstr.bundle import save_bundle
 from mstr.errors import UserError
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
-from mstr.recognizer import spotter_decode
+from mstr.reading.recognizer import spotter_decode
 
 SMALL = dict(d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1, heads=2)
 
@@ -106,7 +106,7 @@ def test_no_default_model_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_refine_policy_confidence_keeps_the_surer_reading(bank):
-    from mstr.recognizer import Recognizer
+    from mstr.reading.recognizer import Recognizer
 
     torch.manual_seed(1)
     s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
@@ -123,7 +123,7 @@ def test_refine_policy_confidence_keeps_the_surer_reading(bank):
 
 
 def test_sequence_logprob_by_hand():
-    from mstr.recognizer import sequence_logprob
+    from mstr.reading.recognizer import sequence_logprob
 
     # ids: 0 = EOS, 1 = <pad> (never an output), 2 and 3 = characters
     logits = torch.tensor([[[0.0, 5.0, 0.0, 0.0], [1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 0.0]]])
@@ -137,7 +137,7 @@ def test_sequence_logprob_by_hand():
 
 def test_refine_policy_joint_picks_the_jointly_likelier_reading(bank):
     from mstr.preprocess import preprocess
-    from mstr.recognizer import Recognizer, _cut, sequence_logprob
+    from mstr.reading.recognizer import Recognizer, _cut, sequence_logprob
 
     torch.manual_seed(2)
     s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID).eval()

@@ -83,7 +83,7 @@ def collect(bundle: str, lmdb: str, langs: str | None, out: Path, batch_size: in
     from mstr.charsets import parse_langs
     from mstr.eval.words import ImageSource, samples_from_lmdb
     from mstr.preprocess import preprocess
-    from mstr.recognizer import _cut, sequence_logprob, spotter_decode
+    from mstr.reading.recognizer import _cut, sequence_logprob, spotter_decode
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,12 +1,12 @@
-"""The Python API: ``mstr.load(bundle)`` → a :class:`~mstr.recognizer.Recognizer`."""
+"""The Python API: ``mstr.load(bundle)`` → a :class:`~mstr.reading.recognizer.Recognizer`."""
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
 from mstr.errors import UserError
-from mstr.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
+from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
+from mstr.reading.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 
 __all__ = ["load", "default_bundle_path", "check_device", "BACKENDS"]
 
@@ -53,7 +53,7 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
     and the Refiner's readings (default "joint-edit1": the Refiner's reading when it is one edit from
-    the Spotter's and both models together find it likelier; see :mod:`mstr.refine_policy`);
+    the Spotter's and both models together find it likelier; see :mod:`mstr.reading.refine_policy`);
     ``refine_mode`` how the Refiner's reading is found ("auto", "parallel", "greedy") and
     ``refine_ratio`` / ``refine_below`` gates that skip the Refiner for words the Spotter reads
     without doubt (every position's runner-up probability at most ``refine_ratio`` times the best,
@@ -64,19 +64,19 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
 
     ``workers=N`` (N ≥ 2, torch backend, CPU) reads with N processes, each with ``worker_threads``
     torch threads (default: this process's threads divided among them, at least 1): a
-    :class:`~mstr.parallel.ParallelReader` with the same ``read()``; on a few cores it reads more
+    :class:`~mstr.reading.parallel.ParallelReader` with the same ``read()``; on a few cores it reads more
     words per second than one process with as many threads (docs/speed.md). Close it (or use it
     in a ``with`` block) to stop the processes. The workers are spawned: a script that loads with
     workers must do so under ``if __name__ == "__main__":``, as with any ``multiprocessing`` use.
 
-    Language-aware decoding (:mod:`mstr.lang_decode`, docs/decoding.md): ``script_consistency``
+    Language-aware decoding (:mod:`mstr.reading.lang_decode`, docs/decoding.md): ``script_consistency``
     (default on) re-decodes a reading that mixes scripts with one script (+ Common) unless the
     mixed one is likelier by more than ``script_margin`` nats; ``lexicon`` (a word-list path or a
-    :class:`~mstr.lexicon.Lexicon`) corrects every reading to the closest listed word when near
+    :class:`~mstr.reading.lexicon.Lexicon`) corrects every reading to the closest listed word when near
     enough. A language hint is given per call: ``read(images, langs=["hi"])``.
     """
     check_device(device)
-    from mstr.lexicon import as_lexicon
+    from mstr.reading.lexicon import as_lexicon
 
     lexicon = as_lexicon(lexicon)  # a bad word list fails before the model loads
     if isinstance(script_margin, bool) or not isinstance(script_margin, (int, float)) or script_margin < 0:
@@ -103,7 +103,7 @@ def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend != "torch":
-        from mstr.onnx_runtime import load_onnx
+        from mstr.onnx.runtime import load_onnx
 
         if path is None:
             raise UserError(f"backend={backend!r} needs the folder of an ONNX export (`mstr export onnx`)")
@@ -124,7 +124,7 @@ def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int
 
     import logging
 
-    from mstr.parallel import ParallelReader, fit_workers
+    from mstr.reading.parallel import ParallelReader, fit_workers
 
     workers, note = fit_workers(workers, name="workers")
     if note:

@@ -31,7 +31,7 @@ from mstr import __version__
 from mstr.atomic import publish_dir, sha256_file
 from mstr.bank import PAD_ID, Bank
 from mstr.errors import UserError
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
+from mstr.reading.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.weights import load_weights, save_weights
@@ -169,8 +169,8 @@ def _check_langs(folder: Path, cfg: dict[str, Any], bank: Bank) -> None:
 def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
                 refine_policy: str = DEFAULT_REFINE_POLICY, refine_mode: str = DEFAULT_REFINE_MODE,
                 refine_below: float | None = None, refine_ratio: float | None = DEFAULT_REFINE_RATIO):
-    """Load a bundle into a :class:`~mstr.recognizer.Recognizer` (options as for it)."""
-    from mstr.recognizer import Recognizer
+    """Load a bundle into a :class:`~mstr.reading.recognizer.Recognizer` (options as for it)."""
+    from mstr.reading.recognizer import Recognizer
 
     folder = Path(folder)
     cfg = read_config(folder)

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 from PIL import Image
 
 from mstr.errors import UserError
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 __all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "LATIN_PEERS", "make_engine"]
 
@@ -44,7 +44,7 @@ class Engine:
     langs: list[str] | None = None
 
     def read(self, images: Sequence[Image.Image], langs: Sequence[str | None] | None = None) -> list[Prediction]:
-        """One :class:`~mstr.prediction.Prediction` per image (RGB PIL), in order."""
+        """One :class:`~mstr.reading.prediction.Prediction` per image (RGB PIL), in order."""
         raise NotImplementedError
 
     def info(self) -> dict[str, Any]:
@@ -91,9 +91,9 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
     ``rapidocr`` as many onnxruntime intra-op threads; the peers read in one process);
     ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``);
     ``workers``: the torch engines read with that many processes sharing the ``threads``
-    (:mod:`mstr.parallel`; each gets ``threads // workers`` threads, at least 1).
+    (:mod:`mstr.reading.parallel`; each gets ``threads // workers`` threads, at least 1).
     """
-    from mstr.parallel import check_workers
+    from mstr.reading.parallel import check_workers
 
     per_worker = max(1, threads // check_workers(workers))
     if name in ("mstr", "mstr-spotter"):
@@ -114,7 +114,7 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
             raise UserError(f"--{name} {path} holds a {kind} baseline, not a {name} one")
         rec = load_baseline(path, device=device)
         if workers > 1:
-            from mstr.parallel import ParallelReader
+            from mstr.reading.parallel import ParallelReader
 
             rec = ParallelReader(rec, {"folder": str(path), "device": device}, workers, per_worker,
                                  loader="mstr.engines.baselines:load_baseline")

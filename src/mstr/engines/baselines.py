@@ -15,7 +15,7 @@ the fingerprint can be checked and the script vote works as for the Spotter.
 
 Reading imports no training code: :func:`load_baseline` returns an object with
 ``read(images, batch_size=…) -> list[Prediction]`` — :class:`CtcRecognizer` for the CRNN, the
-Spotter's :class:`~mstr.recognizer.Recognizer` (without a Refiner) for the softmax Spotter.
+Spotter's :class:`~mstr.reading.recognizer.Recognizer` (without a Refiner) for the softmax Spotter.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from mstr.bank import EOS_ID, PAD_ID, TABLE_FILE, Bank
 from mstr.errors import UserError
 from mstr.models.crnn import CRNN, CRNNConfig, ctc_greedy
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 from mstr.inputs import read_images
 
 __all__ = ["FORMAT", "KINDS", "WEIGHTS_FILE", "build_model", "save_baseline_bundle", "read_baseline_config",
@@ -154,7 +154,7 @@ def load_baseline(folder: str | Path, *, device: str = "cpu"):
     name = cfg.get("name", Path(folder).name)
     if cfg["kind"] == "crnn":
         return CtcRecognizer(model, bank, config=cfg, name=name, device=device)
-    from mstr.recognizer import Recognizer
+    from mstr.reading.recognizer import Recognizer
 
     return Recognizer(model, bank, None, config=cfg, name=name, device=device)  # type: ignore[arg-type]
 
@@ -186,6 +186,6 @@ class CtcRecognizer:
         return out
 
     def read(self, images: Any, batch_size: int = 64) -> list[Prediction]:
-        """Read images as :meth:`mstr.recognizer.Recognizer.read` (:mod:`mstr.inputs`); an unusable
+        """Read images as :meth:`mstr.reading.recognizer.Recognizer.read` (:mod:`mstr.inputs`); an unusable
         image gives a Prediction with ``error``."""
         return read_images(images, self.image_size, self.read_tensor, batch_size)

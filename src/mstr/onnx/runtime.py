@@ -1,15 +1,15 @@
 """Reading with onnxruntime: ``mstr.load(folder, backend="onnx")`` → :class:`OnnxRecognizer`.
 
-``folder`` is an export made by ``mstr export onnx`` (:mod:`mstr.export_onnx`): it holds the
+``folder`` is an export made by ``mstr export onnx`` (:mod:`mstr.onnx.export`): it holds the
 graphs, the bundle's ``config.json`` and its bank. :class:`OnnxRecognizer` has the surface of
-:class:`mstr.recognizer.Recognizer` — ``read(images)`` and ``read_tensor(x)`` returning the same
-:class:`~mstr.prediction.Prediction` objects, with the same decoding (:func:`spotter_decode`,
+:class:`mstr.reading.recognizer.Recognizer` — ``read(images)`` and ``read_tensor(x)`` returning the same
+:class:`~mstr.reading.prediction.Prediction` objects, with the same decoding (:func:`spotter_decode`,
 the same greedy Refiner loop, the same ``refine_policy``, ``refine_mode``, ``refine_below`` and ``refine_ratio``,
-through the same :func:`mstr.recognizer.refine_readings`) — so the two backends agree up to float
+through the same :func:`mstr.reading.recognizer.refine_readings`) — so the two backends agree up to float
 rounding (checked by ``tests/test_onnx.py``). One difference: the default ``refine_mode="auto"``
 decodes greedily here, as the exported step graph teacher-forces one position per step, so the
 ``parallel`` mode (same readings with ``joint-edit1``) would be slower, not faster. Under a
-language hint or the script-consistency re-decoding (:mod:`mstr.lang_decode`), where the Refiner's
+language hint or the script-consistency re-decoding (:mod:`mstr.reading.lang_decode`), where the Refiner's
 logits are masked, ``auto`` resolves as with torch (parallel with ``joint-edit1``), since the greedy
 loop inside the step graph cannot be masked: the two backends then read alike too.
 
@@ -30,13 +30,13 @@ import torch
 
 from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
-from mstr.export_onnx import FORMAT, FORMAT_VERSION, MANIFEST
-from mstr.onnx_graphs import forced_log_probs, greedy_loop, memory_feeds
+from mstr.onnx.export import FORMAT, FORMAT_VERSION, MANIFEST
+from mstr.onnx.graphs import forced_log_probs, greedy_loop, memory_feeds
 from mstr.photo import PhotoReader
-from mstr.prediction import Prediction
-from mstr.lang_decode import LangSettings, decode_words, leaves, mask_logits
-from mstr.recognizer import _cut, refine_readings, spotter_decode
-from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings,
+from mstr.reading.prediction import Prediction
+from mstr.reading.lang_decode import LangSettings, decode_words, leaves, mask_logits
+from mstr.reading.recognizer import _cut, refine_readings, spotter_decode
+from mstr.reading.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings,
                                 resolve_refine_mode)
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
@@ -152,7 +152,7 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
     def _refined(self, logits: torch.Tensor, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
                  readings: list[tuple[list[int], list[float], float]],
                  allowed: torch.Tensor | None = None) -> list[tuple[list[int], list[float], float]]:
-        """``readings`` after the Refiner, as :meth:`mstr.recognizer.Recognizer._refined`
+        """``readings`` after the Refiner, as :meth:`mstr.reading.recognizer.Recognizer._refined`
         (``logits``: the Spotter's, masked to ``allowed`` when given)."""
         rows = self._refine_rows(readings, top_p[..., :2].tolist())
         if not rows:
@@ -186,7 +186,7 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
     def read_tensor(self, x: torch.Tensor | np.ndarray, use_refiner: bool = True, *,
                     langs: Sequence[str] | str | None = None, script_consistency: bool | None = None) -> list[Prediction]:
         """``B, 3, H, W`` preprocessed batch (torch or numpy) → predictions (``langs``,
-        ``script_consistency``: as :meth:`Recognizer.read <mstr.recognizer.Recognizer.read>`)."""
+        ``script_consistency``: as :meth:`Recognizer.read <mstr.reading.recognizer.Recognizer.read>`)."""
         arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
         arr = np.ascontiguousarray(arr)
         raw, *feats = self.spotter_outputs(arr)

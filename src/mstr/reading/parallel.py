@@ -26,7 +26,7 @@ from PIL import Image
 
 from mstr.errors import UserError
 from mstr.photo import PhotoReader
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 __all__ = ["ParallelReader", "check_workers", "fit_workers", "cpu_cores", "close_reader"]
 
@@ -168,7 +168,7 @@ class ParallelReader(PhotoReader):
     def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
              use_refiner: bool = True, *, langs: Sequence[str] | str | None = None,
              script_consistency: bool | None = None, lexicon: Any = None) -> list[Prediction]:
-        """As :meth:`mstr.recognizer.Recognizer.read`: one prediction per image, in order. The
+        """As :meth:`mstr.reading.recognizer.Recognizer.read`: one prediction per image, in order. The
         workers decode (``langs``, ``script_consistency``); the lexicon is applied here."""
         if not self._finalizer.alive:
             raise RuntimeError("this parallel reader is closed")

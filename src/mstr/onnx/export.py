@@ -13,8 +13,8 @@ The export folder is self-describing::
       refiner_step.onnx         one greedy Refiner step with a key/value cache
       *.int8.onnx               with --int8: the same graphs, dynamically quantised (onnxruntime)
 
-The graphs and their inputs and outputs are described in :mod:`mstr.onnx_graphs`; the batch axis
-(``batch``) is dynamic everywhere, all floats are float32. :mod:`mstr.onnx_runtime` reads with
+The graphs and their inputs and outputs are described in :mod:`mstr.onnx.graphs`; the batch axis
+(``batch``) is dynamic everywhere, all floats are float32. :mod:`mstr.onnx.runtime` reads with
 them (``mstr.load(DIR, backend="onnx")``).
 
 The exporter is torch's TorchScript-based one (``torch.onnx.export(..., dynamo=False)``): it needs
@@ -135,9 +135,9 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
     from mstr import __version__
     from mstr.bank import EOS_ID, PAD_ID
     from mstr.bundle import load_bundle
-    from mstr.onnx_graphs import (RefinerMemoryGraph, RefinerStepGraph, SpotterGraph, forced_logprob, greedy_loop,
+    from mstr.onnx.graphs import (RefinerMemoryGraph, RefinerStepGraph, SpotterGraph, forced_logprob, greedy_loop,
                                   memory_feeds, memory_io, refiner_dims, spotter_io, step_io, zero_cache)
-    from mstr.recognizer import sequence_logprob, spotter_decode
+    from mstr.reading.recognizer import sequence_logprob, spotter_decode
 
     onnx_version, ort_version = _require_onnx()
     max_opset = _max_opset()

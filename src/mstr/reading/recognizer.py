@@ -14,13 +14,13 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mstr.bank import EOS_ID, PAD_ID, Bank
 from mstr.inputs import read_images
-from mstr.lang_decode import LangSettings, decode_words, leaves, mask_logits
+from mstr.reading.lang_decode import LangSettings, decode_words, leaves, mask_logits
 from mstr.models.mclip import BasicBlock
 from mstr.models.refiner import Refiner
 from mstr.models.spotter import Spotter
 from mstr.photo import PhotoReader
-from mstr.prediction import Prediction
-from mstr.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, REFINE_MODES,
+from mstr.reading.prediction import Prediction
+from mstr.reading.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, REFINE_MODES,
                                 REFINE_POLICIES, RefineSettings, resolve_refine_mode)
 
 __all__ = ["Recognizer", "read_images", "spotter_decode", "sequence_logprob", "fold_batchnorm", "refine_readings",
@@ -205,7 +205,7 @@ def refine_readings(spotted: list[Reading], s_logits: torch.Tensor, *, policy: s
                     forced: Callable[[list[int], list[list[int]]], torch.Tensor],
                     greedy: Callable[[], list[tuple[list[int], list[float]]]], max_len: int) -> list[Reading]:
     """The reading to return per word, the Spotter's (``spotted``) or the Refiner's, under
-    ``policy`` and ``mode`` (:mod:`mstr.refine_policy`). Shared by the torch and ONNX backends,
+    ``policy`` and ``mode`` (:mod:`mstr.reading.refine_policy`). Shared by the torch and ONNX backends,
     which provide the Refiner's two primitives:
 
     * ``forced(rows, seqs)``: the Refiner teacher-forced on ``seqs`` (reading ``rows[i]`` of the
@@ -320,7 +320,7 @@ class Recognizer(RefineSettings, LangSettings, PhotoReader):
     With a Refiner, ``refine_policy`` says which reading is returned, the Spotter's or the
     Refiner's (see :data:`REFINE_POLICIES`), ``refine_mode`` how the Refiner's reading is found
     (``parallel`` teacher-forced passes, ``greedy`` step-by-step decoding, or ``auto``: parallel
-    with ``joint-edit1``, where both give the same readings; see :mod:`mstr.refine_policy`);
+    with ``joint-edit1``, where both give the same readings; see :mod:`mstr.reading.refine_policy`);
     ``refine_ratio`` (default 0.2) skips the Refiner for words whose every position has the
     Spotter's runner-up probability at most that times the best, and ``refine_below`` (default
     None: off) for words whose Spotter confidence is at least that. All four can be changed on a
@@ -333,7 +333,7 @@ class Recognizer(RefineSettings, LangSettings, PhotoReader):
     changes to ``spotter``'s weights are therefore not seen: build a new Recognizer after changing
     them. Readings are those of ``spotter`` up to float rounding.
 
-    Language-aware decoding (:mod:`mstr.lang_decode`, :mod:`mstr.lexicon`): ``read(images,
+    Language-aware decoding (:mod:`mstr.reading.lang_decode`, :mod:`mstr.reading.lexicon`): ``read(images,
     langs=["hi"])`` reads with the rows of those languages only (+ Common); without a hint the
     script-consistency constraint (``script_consistency``, ``script_margin``) applies; a
     ``lexicon`` corrects readings to listed words."""
@@ -493,6 +493,6 @@ class Recognizer(RefineSettings, LangSettings, PhotoReader):
         ``langs``: a language hint (codes of the model's languages, e.g. ``["hi"]`` or ``"hi,en"``):
         only those languages' characters and Common ones are read; ``script_consistency``: the
         constraint without a hint (None: the reader's setting); ``lexicon``: a
-        :class:`~mstr.lexicon.Lexicon` or word-list path (None: the reader's, False: none)."""
+        :class:`~mstr.reading.lexicon.Lexicon` or word-list path (None: the reader's, False: none)."""
         return self._read_all(images, batch_size, use_refiner, langs, script_consistency, lexicon)
 
