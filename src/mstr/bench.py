@@ -116,7 +116,7 @@ def _flops(fn: Callable[[], Any]) -> int:
 def model_info(rec: Any, typical_steps: int = 8) -> dict[str, Any]:
     """Parameter counts and FLOPs per word of a torch :class:`~mstr.reading.recognizer.Recognizer`."""
     from mstr.bank import EOS_ID
-    from mstr.reading.recognizer import spotter_decode
+    from mstr.reading.decode import spotter_decode
 
     spotter = copy.deepcopy(rec.spotter).float().requires_grad_(False)  # FlopCounterMode's module
     refiner = copy.deepcopy(rec.refiner).float().requires_grad_(False) if rec.refiner is not None else None
@@ -198,12 +198,14 @@ class Config:
 
 
 def _torch_configs(rec: Any) -> list[Config]:
+    import dataclasses
+
     from mstr.reading.recognizer import Recognizer
 
     def variant(bf16: bool, channels_last: bool, mode: str | None = None) -> Any:
         return Recognizer(rec.spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
-                          refine_policy=rec.refine_policy, refine_mode=mode or rec.refine_mode,
-                          refine_below=rec.refine_below, refine_ratio=rec.refine_ratio, channels_last=channels_last)
+                          refine=dataclasses.replace(rec.refine_settings, mode=mode or rec.refine_mode),
+                          channels_last=channels_last)
 
     base = "spotter torch fp32"
     out = [Config(base, "torch", "fp32", False, variant(False, False)),
@@ -229,8 +231,9 @@ def _torch_configs(rec: Any) -> list[Config]:
 def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine: dict[str, Any]) -> list[Config]:
     import json
 
-    from mstr.onnx.export import MANIFEST
+    from mstr.onnx.format import MANIFEST
     from mstr.onnx.runtime import OnnxRecognizer, find_export
+    from mstr.reading.refine_policy import RefineSettings
 
     folder = find_export(folder)
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -244,7 +247,8 @@ def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine: dict[st
     if has_refiner:
         for int8 in precisions:
             prec = "int8" if int8 else "fp32"
-            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads, **refine)
+            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads,
+                                  refine=RefineSettings.from_kwargs(**refine))
             out.append(Config(f"spotter+refiner onnx {prec}", "onnx", prec, True, full,
                               reference="spotter+refiner torch fp32"))
     return out
@@ -293,7 +297,7 @@ def _steps_table(rec: Any, onnx_full: Any, x1: torch.Tensor, repeats: int) -> li
     """Batch-1 latency of the Refiner alone for a forced number of greedy steps (no early stop)."""
     from mstr.bank import EOS_ID
     from mstr.onnx.graphs import greedy_loop, memory_feeds
-    from mstr.reading.recognizer import spotter_decode
+    from mstr.reading.decode import spotter_decode
 
     ref = rec.refiner
     steps_max = ref.cfg.max_len

@@ -1,11 +1,13 @@
 """Reading with onnxruntime: ``mstr.load(folder, backend="onnx")`` → :class:`OnnxRecognizer`.
 
-``folder`` is an export made by ``mstr export onnx`` (:mod:`mstr.onnx.export`): it holds the
-graphs, the bundle's ``config.json`` and its bank. :class:`OnnxRecognizer` has the surface of
-:class:`mstr.reading.recognizer.Recognizer` — ``read(images)`` and ``read_tensor(x)`` returning the same
-:class:`~mstr.reading.prediction.Prediction` objects, with the same decoding (:func:`spotter_decode`,
-the same greedy Refiner loop, the same ``refine_policy``, ``refine_mode``, ``refine_below`` and ``refine_ratio``,
-through the same :func:`mstr.reading.recognizer.refine_readings`) — so the two backends agree up to float
+``folder`` is an export made by ``mstr export onnx`` (:mod:`mstr.onnx.export`; what it holds:
+:mod:`mstr.onnx.format`): the graphs, the bundle's ``config.json`` and its bank.
+:class:`OnnxRecognizer` has the surface of :class:`mstr.reading.recognizer.Recognizer` —
+``read(images)`` and ``read_tensor(x)`` returning the same
+:class:`~mstr.reading.prediction.Prediction` objects, with the same decoding
+(:func:`~mstr.reading.decode.spotter_decode`, the same greedy Refiner loop, the same
+:class:`~mstr.reading.refine_policy.RefineSettings`, through the same :func:`mstr.reading.refine.refine_readings` and the same Prediction builder: the
+reading core's :class:`~mstr.reading.reader.SpotterReader`) — so the two backends agree up to float
 rounding (checked by ``tests/test_onnx.py``). One difference: the default ``refine_mode="auto"``
 decodes greedily here, as the exported step graph teacher-forces one position per step, so the
 ``parallel`` mode (same readings with ``joint-edit1``) would be slower, not faster. Under a
@@ -21,7 +23,6 @@ training stack. torch is used only for the decoding helpers shared with the torc
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,29 +31,14 @@ import torch
 
 from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
-from mstr.onnx.export import FORMAT, FORMAT_VERSION, MANIFEST
+from mstr.onnx.format import find_export, read_export
 from mstr.onnx.graphs import forced_log_probs, greedy_loop, memory_feeds
-from mstr.photo import PhotoReader
+from mstr.reading.lang_decode import mask_logits
 from mstr.reading.prediction import Prediction
-from mstr.reading.lang_decode import LangSettings, decode_words, leaves, mask_logits
-from mstr.reading.recognizer import _cut, refine_readings, spotter_decode
-from mstr.reading.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO, RefineSettings,
-                                resolve_refine_mode)
+from mstr.reading.reader import Forced, Greedy, SpotterReader
+from mstr.reading.refine_policy import RefineSettings, resolve_refine_mode
 
 __all__ = ["OnnxRecognizer", "load_onnx", "find_export"]
-
-
-def find_export(path: str | Path) -> Path:
-    """The export folder for ``path``: ``path`` itself (it holds ``onnx.json``) or ``path/onnx``."""
-    path = Path(path)
-    for folder in (path, path / "onnx"):
-        if (folder / MANIFEST).is_file():
-            return folder
-    if (path / "config.json").is_file():
-        raise UserError(f"{path} is a model bundle, not an ONNX export: make one with "
-                        f"`mstr export onnx --bundle {path} --out DIR` and load DIR with backend='onnx'")
-    raise UserError(f"{path} is not an ONNX export ({MANIFEST} is missing); make one with "
-                    "`mstr export onnx --bundle BUNDLE --out DIR`")
 
 
 def _import_ort() -> Any:
@@ -64,7 +50,7 @@ def _import_ort() -> Any:
     return onnxruntime
 
 
-class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
+class OnnxRecognizer(SpotterReader):
     """``read(images)`` → one :class:`Prediction` per image, with onnxruntime on the CPU.
 
     ``refiner=False`` reads with the Spotter alone, as does a bundle that has no Refiner (as with
@@ -74,20 +60,12 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
     (default: torch's, which follows ``OMP_NUM_THREADS``).
     """
 
-    def __init__(self, folder: str | Path, *, refiner: bool = True, refine_policy: str = DEFAULT_REFINE_POLICY,
-                 refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
-                 refine_ratio: float | None = DEFAULT_REFINE_RATIO, int8: bool = False,
-                 threads: int | None = None) -> None:
-        self._init_refine(refine_policy, refine_mode, refine_below, refine_ratio)
+    def __init__(self, folder: str | Path, *, refiner: bool = True, refine: RefineSettings = RefineSettings(),
+                 int8: bool = False, threads: int | None = None) -> None:
+        self.refine_settings = refine
         ort = _import_ort()
         folder = find_export(folder)
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UserError(f"{folder}: unreadable export ({exc}); export it again") from None
-        if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-            raise UserError(f"{folder / MANIFEST}: not an {FORMAT} v{FORMAT_VERSION} export; export it again")
+        manifest, config = read_export(folder)
         if refiner and config.get("refiner") and not manifest.get("refiner"):
             raise UserError(f"{folder} was exported with --no-refiner, so it reads with the Spotter alone: "
                             "load it with refiner=False, or export the bundle again without --no-refiner")
@@ -95,14 +73,11 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
             raise UserError(f"{folder} holds no int8 graphs: export with `mstr export onnx --int8`")
         self.folder = folder
         self.manifest = manifest
-        self.config = config
-        self.name = manifest.get("name") or config.get("name", folder.name)
-        self.bank = Bank.load(folder / "bank", expected_fingerprint=config.get("bank_fingerprint"))
-        self.langs = self.bank.langs()
-        self.image_size = tuple(manifest["image_size"])
+        self._init_reader(Bank.load(folder / "bank", expected_fingerprint=config.get("bank_fingerprint")),
+                          config=config, name=manifest.get("name") or config.get("name", folder.name), device="cpu",
+                          image_size=manifest["image_size"])
         self.topk = int(manifest["topk"])
         self.int8 = int8
-        self.device = "cpu"
         self.backend = "onnx-int8" if int8 else "onnx"
         self.threads = max(1, threads if threads is not None else torch.get_num_threads())
         opts = ort.SessionOptions()
@@ -149,14 +124,25 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
         cross = self._memory.run(None, memory_feeds(self._memory, top_i, top_p, feats))
         return greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
 
-    def _refined(self, logits: torch.Tensor, feats: Sequence[np.ndarray], top_i: torch.Tensor, top_p: torch.Tensor,
-                 readings: list[tuple[list[int], list[float], float]],
-                 allowed: torch.Tensor | None = None) -> list[tuple[list[int], list[float], float]]:
-        """``readings`` after the Refiner, as :meth:`mstr.reading.recognizer.Recognizer._refined`
-        (``logits``: the Spotter's, masked to ``allowed`` when given)."""
-        rows = self._refine_rows(readings, top_p[..., :2].tolist())
-        if not rows:
-            return readings
+    #: the refined rows stay in batch order (each step graph call runs every row)
+    _sort_refine_rows = False
+
+    def _select_features(self, feats: Sequence[Any], rows: list[int]) -> list[Any]:
+        return [f[rows] for f in feats]
+
+    def _refine_mode(self, allowed: torch.Tensor | None) -> str:
+        """``auto`` decodes greedily here (module docstring), except under a mask (a hint, the
+        script-consistency re-decoding), where it resolves as with torch."""
+        mode = self.refine_mode
+        if mode == "auto":
+            mode = "greedy" if allowed is None else resolve_refine_mode(self.refine_policy, mode)
+        return mode
+
+    def _refine_primitives(self, rows: list[int], top_i: torch.Tensor, top_p: torch.Tensor, feats: Sequence[Any],
+                           allowed: torch.Tensor | None) -> tuple[Forced, Greedy, int]:
+        """The Refiner graphs' primitives over rows ``rows``: the memory graph once, then the step
+        graph teacher-forced (:func:`~mstr.onnx.graphs.forced_log_probs`) or greedy
+        (:func:`~mstr.onnx.graphs.greedy_loop`)."""
         ti, tp = np.ascontiguousarray(top_i.numpy()[rows]), np.ascontiguousarray(top_p.numpy()[rows])
         cross = self._memory.run(None, memory_feeds(self._memory, ti, tp, [f[rows] for f in feats]))
 
@@ -169,17 +155,7 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
             r_ids, r_p = greedy_loop(self._run_step, cross, eos_id=EOS_ID, **self._dims)
             return list(zip(r_ids.tolist(), r_p.astype(np.float64).tolist()))
 
-        mode = self.refine_mode
-        if mode == "auto":
-            mode = "greedy" if allowed is None else resolve_refine_mode(self.refine_policy, mode)
-        chosen = refine_readings([readings[b] for b in rows], logits[torch.tensor(rows)],
-                                 policy=self.refine_policy, mode=mode, forced=forced, greedy=greedy,
-                                 max_len=self._dims["steps"])
-        readings = list(readings)
-        for b, r in zip(rows, chosen):
-            if not leaves(r[0], allowed):
-                readings[b] = r
-        return readings
+        return forced, greedy, self._dims["steps"]
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -188,50 +164,13 @@ class OnnxRecognizer(RefineSettings, LangSettings, PhotoReader):
         """``B, 3, H, W`` preprocessed batch (torch or numpy) → predictions (``langs``,
         ``script_consistency``: as :meth:`Recognizer.read <mstr.reading.recognizer.Recognizer.read>`)."""
         arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
-        arr = np.ascontiguousarray(arr)
-        raw, *feats = self.spotter_outputs(arr)
-        b = arr.shape[0]
-
-        def decode(rows: list[int], allowed: torch.Tensor | None):
-            full = len(rows) == b
-            logits = mask_logits(torch.from_numpy(raw if full else raw[rows]), allowed)
-            ids, p, top_i, top_p = spotter_decode(logits, self.topk)
-            readings = [_cut(ids[i].tolist(), p[i].tolist()) for i in range(len(rows))]
-            if use_refiner and self._step is not None:
-                sub = feats if full else [f[rows] for f in feats]
-                readings = self._refined(logits, sub, top_i, top_p, readings, allowed)
-            return readings, top_i, top_p
-
-        readings, top_i, top_p = decode_words(self.bank, torch.from_numpy(raw), decode, allowed=self.lang_mask(langs),
-                                              consistency=self._consistency(script_consistency),
-                                              margin=self.script_margin)
-        # the same Prediction fields as Recognizer.read_tensor (lists converted once per batch)
-        tokens = [e.token for e in self.bank.entries]
-        all_i, all_p = top_i.tolist(), top_p.tolist()
-        preds = []
-        for i in range(b):
-            char_ids, char_p, conf = readings[i]
-            s_ids = [row[0] for row in all_i[i]]
-            n_top = s_ids.index(EOS_ID) + 1 if EOS_ID in s_ids else len(s_ids)
-            topk = [[(tokens[j], round(q, 4)) for j, q in zip(all_i[i][t], all_p[i][t])] for t in range(n_top)]
-            preds.append(Prediction(text=self.bank.decode(char_ids), confidence=float(conf),
-                                    script=self.bank.script_vote(char_ids),
-                                    chars=[(tokens[j], float(q)) for j, q in zip(char_ids, char_p)], topk=topk))
-        return preds
-
-    def read(self, images: Any, batch_size: int = 64, use_refiner: bool = True, *,
-             langs: Sequence[str] | str | None = None, script_consistency: bool | None = None,
-             lexicon: Any = None) -> list[Prediction]:
-        """Read images as :meth:`Recognizer.read` (same inputs, batching and preprocessing, a
-        Prediction with ``error`` for an unusable image; :mod:`mstr.inputs`; the same ``langs``,
-        ``script_consistency`` and ``lexicon``)."""
-        return self._read_all(images, batch_size, use_refiner, langs, script_consistency, lexicon)
+        raw, *feats = self.spotter_outputs(np.ascontiguousarray(arr))
+        return self._decode_batch(torch.from_numpy(raw), feats, use_refiner, langs, script_consistency)
 
 
 def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
-              refine_policy: str = DEFAULT_REFINE_POLICY, int8: bool = False, threads: int | None = None,
-              refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
-              refine_ratio: float | None = DEFAULT_REFINE_RATIO) -> OnnxRecognizer:
+              refine: RefineSettings = RefineSettings(), int8: bool = False,
+              threads: int | None = None) -> OnnxRecognizer:
     """:class:`OnnxRecognizer` for an export folder (or a bundle folder holding ``onnx/``)."""
     if torch.device(device).type != "cpu":
         raise UserError(f"the ONNX backend runs on the CPU only (device={device!r}); use backend='torch' for "
@@ -239,5 +178,4 @@ def load_onnx(path: str | Path, *, refiner: bool = True, device: str = "cpu", bf
     if bf16:
         raise UserError("bf16 is a torch autocast option; the ONNX backend runs float32 graphs "
                         "(backend='onnx-int8' for the quantised ones)")
-    return OnnxRecognizer(path, refiner=refiner, refine_policy=refine_policy, refine_mode=refine_mode,
-                          refine_below=refine_below, refine_ratio=refine_ratio, int8=int8, threads=threads)
+    return OnnxRecognizer(path, refiner=refiner, refine=refine, int8=int8, threads=threads)
