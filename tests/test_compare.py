@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 import mstr.cli.main as cli_main
 from mstr.bank import PAD_ID, bank_entries, build_bank
 from mstr.engines import Engine, make_engine
-from mstr.engines.baselines import save_baseline_bundle
+from mstr.baseline_bundle import save_baseline_bundle
 from mstr.engines.compare import compare, format_comparison
 from mstr.errors import UserError
 from mstr.eval.words import samples_from_manifest

@@ -18,7 +18,8 @@ from mstr.reading.lang_decode import allowed_rows, decode_words, mask_logits, pa
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.reading.prediction import Prediction
-from mstr.reading.recognizer import Recognizer, _cut, spotter_decode
+from mstr.reading.decode import cut_at_eos, spotter_decode
+from mstr.reading.recognizer import Recognizer
 from mstr.scripts import script_of
 
 pytest.importorskip("rapidfuzz")
@@ -109,7 +110,7 @@ def _decoder(logits, calls):
     def decode(rows, allowed):
         calls.append((list(rows), allowed))
         ids, p, ti, tp = spotter_decode(mask_logits(logits[rows], allowed), 3)
-        return [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())], ti, tp
+        return [cut_at_eos(i, q) for i, q in zip(ids.tolist(), p.tolist())], ti, tp
     return decode
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from mstr.errors import UserError
 from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
-from mstr.reading.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
+from mstr.reading.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO,
+                                        RefineSettings)
 
 __all__ = ["load", "default_bundle_path", "check_device", "BACKENDS"]
 
@@ -81,22 +83,20 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     lexicon = as_lexicon(lexicon)  # a bad word list fails before the model loads
     if isinstance(script_margin, bool) or not isinstance(script_margin, (int, float)) or script_margin < 0:
         raise UserError(f"script_margin must be a number of at least 0 (nats), got {script_margin!r}")
+    refine = RefineSettings(refine_policy, refine_mode, refine_below, refine_ratio)  # a bad setting fails here
     if workers != 1:
-        return _load_parallel(path, workers=workers, worker_threads=worker_threads, refiner=refiner,
-                              device=device, bf16=bf16, refine_policy=refine_policy, backend=backend,
-                              refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio,
-                              script_consistency=script_consistency, script_margin=script_margin,
-                              lexicon=lexicon)
-    reader = _load_one(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                       backend=backend, refine_mode=refine_mode, refine_below=refine_below,
-                       refine_ratio=refine_ratio)
+        return _load_parallel(path, workers=workers, worker_threads=worker_threads, lexicon=lexicon,
+                              load_kwargs={"refiner": refiner, "device": device, "bf16": bf16, "backend": backend,
+                                           **refine.kwargs(), "script_consistency": script_consistency,
+                                           "script_margin": script_margin})
+    reader = _load_one(path, refiner=refiner, device=device, bf16=bf16, backend=backend, refine=refine)
     reader.script_consistency, reader.script_margin = bool(script_consistency), float(script_margin)
     reader.lexicon = lexicon
     return reader
 
 
-def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool, refine_policy: str,
-              backend: str, refine_mode: str, refine_below: float | None, refine_ratio: float | None):
+def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool, backend: str,
+              refine: RefineSettings):
     """One reader of ``backend`` (the body of :func:`load` without workers)."""
     from mstr.bundle import load_bundle
 
@@ -107,22 +107,22 @@ def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool
 
         if path is None:
             raise UserError(f"backend={backend!r} needs the folder of an ONNX export (`mstr export onnx`)")
-        return load_onnx(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                         int8=backend == "onnx-int8", refine_mode=refine_mode, refine_below=refine_below,
-                         refine_ratio=refine_ratio)
+        return load_onnx(path, refiner=refiner, device=device, bf16=bf16, refine=refine, int8=backend == "onnx-int8")
     if path is None:
         path = default_bundle_path()
         if not (path / "config.json").is_file():
             raise UserError("no default model is shipped with this version of mstr yet: pass a bundle "
                             "folder (e.g. --bundle runs/bundle) made by the training recipes")
-    return load_bundle(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                       refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio)
+    return load_bundle(path, refiner=refiner, device=device, bf16=bf16, refine=refine)
 
 
-def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, lexicon, **kwargs):
-    import torch
-
+def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, lexicon,
+                   load_kwargs: dict[str, Any]):
+    """A :class:`~mstr.reading.parallel.ParallelReader` of ``workers`` processes, each calling
+    :func:`load` with ``load_kwargs`` (one reader when one worker is worth starting)."""
     import logging
+
+    import torch
 
     from mstr.reading.parallel import ParallelReader, fit_workers
 
@@ -130,13 +130,13 @@ def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int
     if note:
         logging.getLogger("mstr").warning("mstr.load: %s", note)
     if workers == 1:
-        return load(path, lexicon=lexicon, **kwargs)
-    if kwargs["backend"] != "torch":
-        raise UserError(f"workers > 1 reads with the torch backend only (got backend={kwargs['backend']!r}); "
+        return load(path, lexicon=lexicon, **load_kwargs)
+    if load_kwargs["backend"] != "torch":
+        raise UserError(f"workers > 1 reads with the torch backend only (got backend={load_kwargs['backend']!r}); "
                         "onnxruntime has its own threads")
-    if torch.device(kwargs["device"]).type != "cpu":
-        raise UserError(f"workers > 1 is for reading on CPU cores (got device={kwargs['device']!r}); use one "
+    if torch.device(load_kwargs["device"]).type != "cpu":
+        raise UserError(f"workers > 1 is for reading on CPU cores (got device={load_kwargs['device']!r}); use one "
                         "process on an accelerator")
     threads = worker_threads if worker_threads is not None else max(1, torch.get_num_threads() // workers)
-    local = load(path, lexicon=lexicon, **kwargs)  # checks the bundle here, and gives the reader its attributes
-    return ParallelReader(local, {"path": path, **kwargs}, workers, threads)  # (the lexicon applies here)
+    local = load(path, lexicon=lexicon, **load_kwargs)  # checks the bundle here, and gives the reader its attributes
+    return ParallelReader(local, {"path": path, **load_kwargs}, workers, threads)  # (the lexicon applies here)

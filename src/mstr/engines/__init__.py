@@ -10,7 +10,7 @@ Engines (:data:`ENGINE_NAMES`, built by :func:`make_engine`):
 
 * ``mstr``: an mSTR bundle through :func:`mstr.load` (Spotter + Refiner when the bundle has one);
 * ``mstr-spotter``: the same bundle read by the Spotter alone;
-* ``crnn``, ``softmax``: baseline bundles (:mod:`mstr.engines.baselines`);
+* ``crnn``, ``softmax``: baseline bundles (:mod:`mstr.baseline_bundle`, :mod:`mstr.engines.baselines`);
 * ``tesseract``: the Tesseract OCR command line, single-word page segmentation;
 * ``rapidocr``: RapidOCR's PP-OCRv6 small recognizer, onnxruntime (:mod:`mstr.engines.rapidocr_rec`);
 * ``easyocr``: EasyOCR's English recognizer ``english_g2`` (:mod:`mstr.engines.easyocr_en`).
@@ -106,7 +106,8 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
                            info={"bundle": str(bundle) if bundle else "(default)", "refiner": has_refiner,
                                  "model": getattr(rec, "name", None), "bf16": bf16, "workers": workers})
     if name in ("crnn", "softmax"):
-        from mstr.engines.baselines import load_baseline, read_baseline_config
+        from mstr.baseline_bundle import read_baseline_config
+        from mstr.engines.baselines import load_baseline
 
         path = _need(crnn if name == "crnn" else softmax, name, f"--{name}")
         kind = read_baseline_config(path)["kind"]

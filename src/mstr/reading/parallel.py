@@ -25,8 +25,8 @@ from typing import Any, Sequence
 from PIL import Image
 
 from mstr.errors import UserError
-from mstr.photo import PhotoReader
 from mstr.reading.prediction import Prediction
+from mstr.reading.reader import Reader
 
 __all__ = ["ParallelReader", "check_workers", "fit_workers", "cpu_cores", "close_reader"]
 
@@ -112,7 +112,7 @@ def _stop(procs: list[Any], conns: list[Connection]) -> None:
         conn.close()
 
 
-class ParallelReader(PhotoReader):
+class ParallelReader(Reader):
     """``read(images)`` over ``workers`` processes, each with ``threads`` torch threads and a reader
     made by ``loader`` (``"module:function"``, default :func:`mstr.load`; a baseline's
     ``mstr.engines.baselines:load_baseline`` works too) called with ``load_kwargs``. ``local`` is
