@@ -91,7 +91,8 @@ def test_read_config_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="config.json: expected a JSON object, found list"):
         read_config(folder)
     (folder / "config.json").write_text(json.dumps({"format": "mstr-bundle", "format_version": 9}))
-    with pytest.raises(UserError, match=r"config.json: not an mstr-bundle v1 config \(format='mstr-bundle', version=9\)"):
+    with pytest.raises(UserError, match=r"config.json: not an mstr-bundle v1 config \(format='mstr-bundle', "
+                                        r"version=9\)"):
         read_config(folder)
 
 

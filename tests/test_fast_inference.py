@@ -456,7 +456,8 @@ def test_gate_skips_confident_words(monkeypatch):
         for g, f, sp, low in zip(gated, full, spot, below):
             want = f if low else sp
             assert g.text == want.text and g.confidence == pytest.approx(want.confidence, rel=1e-4)
-    assert Recognizer(s, bank, r, refine=RefineSettings(below=1e-30)).read(images[:2])  # nothing below: the Spotter alone
+    # nothing below: the Spotter alone
+    assert Recognizer(s, bank, r, refine=RefineSettings(below=1e-30)).read(images[:2])
     rec = Recognizer(s, bank, r)
     with pytest.raises(ValueError):
         rec.refine_below = 1.5

@@ -6,8 +6,9 @@
 ``read(images)`` and ``read_tensor(x)`` returning the same
 :class:`~mstr.reading.prediction.Prediction` objects, with the same decoding
 (:func:`~mstr.reading.decode.spotter_decode`, the same greedy Refiner loop, the same
-:class:`~mstr.reading.refine_policy.RefineSettings`, through the same :func:`mstr.reading.refine.refine_readings` and the same Prediction builder: the
-reading core's :class:`~mstr.reading.reader.SpotterReader`) — so the two backends agree up to float
+:class:`~mstr.reading.refine_policy.RefineSettings`, through the same
+:func:`mstr.reading.refine.refine_readings` and the same Prediction builder: the reading core's
+:class:`~mstr.reading.reader.SpotterReader`) — so the two backends agree up to float
 rounding (checked by ``tests/test_onnx.py``). One difference: the default ``refine_mode="auto"``
 decodes greedily here, as the exported step graph teacher-forces one position per step, so the
 ``parallel`` mode (same readings with ``joint-edit1``) would be slower, not faster. Under a
