@@ -126,7 +126,6 @@ class Recognizer(SpotterReader):
         """The torch Refiner's primitives over rows ``rows``: its memory (and, when cacheable, the
         cross-attention keys and values) made once, teacher-forced calls in chunks
         (:func:`~mstr.reading.refine.forced_chunks`), greedy decoding with the cache."""
-        features = feats
         ref = self.refiner
         order = torch.tensor(rows, device=top_i.device)
 
@@ -135,7 +134,7 @@ class Recognizer(SpotterReader):
 
         # only the maps the Refiner's memory reads are gathered (and converted); the others stay None
         ti, tp = pick(top_i), pick(top_p)
-        feats = [pick(f) if i in ref.cfg.levels else None for i, f in enumerate(features)]
+        feats = [pick(f) if i in ref.cfg.levels else None for i, f in enumerate(feats)]
         cacheable = ref.cacheable()
         cross = None
         if cacheable:
