@@ -100,7 +100,9 @@ def read_config(folder: str | Path, *, fmt: str = FORMAT, version: int = FORMAT_
     folder = Path(folder)
     path = folder / file
     if not folder.is_dir():
-        raise UserError(f"{what} {folder} not found (a folder with {contents})")
+        kind = what.split()[-1]  # "model bundle" → "a bundle is a folder with …"
+        raise UserError(f"{what} {folder} not found ({'an' if kind[0] in 'aeiou' else 'a'} {kind} is a folder with "
+                        f"{contents})")
     if not path.is_file():
         raise UserError(f"{folder} is not a {what}: {file} is missing")
     try:
