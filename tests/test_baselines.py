@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 import mstr.cli.main as cli_main
 from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
-from mstr.engines.baselines import (CtcRecognizer, load_baseline, load_baseline_model, read_baseline_config,
-                                    save_baseline_bundle)
+from mstr.baseline_bundle import load_baseline_model, read_baseline_config, save_baseline_bundle
+from mstr.engines.baselines import CtcRecognizer, load_baseline
 from mstr.errors import UserError
 from mstr.models.crnn import CRNN, CRNNConfig, ctc_greedy
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
@@ -102,7 +102,7 @@ def test_crnn_shapes_and_budget(bank):
 
 
 def test_softmax_spotter_shapes_and_reader(bank):
-    from mstr.recognizer import Recognizer
+    from mstr.reading.recognizer import Recognizer
 
     m = SoftmaxSpotter(SoftmaxSpotterConfig(num_classes=len(bank), **TINY_SOFTMAX), PAD_ID)
     out = m(torch.randn(2, 3, 32, 128))

@@ -134,7 +134,7 @@ def test_bench_workers_and_tesseract_rows(bundle, tmp_path, monkeypatch):
 
     import mstr.engines.tesseract as tess
     from mstr.data.lmdb import LmdbWriter
-    from mstr.prediction import Prediction
+    from mstr.reading.prediction import Prediction
 
     told = []
 

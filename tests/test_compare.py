@@ -14,13 +14,13 @@ from PIL import Image, ImageDraw, ImageFont
 import mstr.cli.main as cli_main
 from mstr.bank import PAD_ID, bank_entries, build_bank
 from mstr.engines import Engine, make_engine
-from mstr.engines.baselines import save_baseline_bundle
+from mstr.baseline_bundle import save_baseline_bundle
 from mstr.engines.compare import compare, format_comparison
 from mstr.errors import UserError
 from mstr.eval.words import samples_from_manifest
 from mstr.models.crnn import CRNN, CRNNConfig
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 RED, GREEN, BLUE, GREY = (200, 0, 0), (0, 200, 0), (0, 0, 200), (90, 90, 90)
 

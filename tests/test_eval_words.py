@@ -16,7 +16,7 @@ from mstr.errors import UserError
 from mstr.eval.gallery import clusters, diff_html, write_gallery
 from mstr.eval.words import (EvalSample, evaluate, limit_samples, rotate_image,
                              samples_from_lmdb, samples_from_manifest)
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 DEVA_QA = "\u0958"  # क़, NFKD क + ़
 

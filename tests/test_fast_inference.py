@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
-from mstr.onnx_graphs import RefinerMemoryGraph, RefinerStepGraph, greedy_loop, refiner_dims
-from mstr.recognizer import Recognizer, fold_batchnorm
+from mstr.onnx.graphs import RefinerMemoryGraph, RefinerStepGraph, greedy_loop, refiner_dims
+from mstr.reading.recognizer import Recognizer, fold_batchnorm
+from mstr.reading.refine_policy import RefineSettings
 
 CHANNELS = (8, 16, 16)
 
@@ -153,7 +154,7 @@ def test_fold_batchnorm_same_outputs_and_original_untouched():
 
 def test_recognizer_reads_as_the_unfolded_models():
     from mstr.preprocess import preprocess
-    from mstr.recognizer import _cut, spotter_decode
+    from mstr.reading.decode import cut_at_eos, spotter_decode
 
     torch.manual_seed(0)
     entries = bank_entries(["en", "hi"])
@@ -168,10 +169,10 @@ def test_recognizer_reads_as_the_unfolded_models():
         ids, p, top_i, top_p = spotter_decode(out.logits, s.cfg.topk)
         r_ids, r_p = r.greedy_reference(top_i, top_p, out.features, EOS_ID)
     for cl in (False, True):
-        rec = Recognizer(s, bank, r, refine_policy="always", channels_last=cl)
+        rec = Recognizer(s, bank, r, refine=RefineSettings(policy="always"), channels_last=cl)
         assert rec.spotter is s  # the caller's module is kept, unchanged
         for b, pred in enumerate(rec.read(images, batch_size=4)):
-            want_ids, want_p, conf = _cut(r_ids[b].tolist(), r_p[b].tolist())
+            want_ids, want_p, conf = cut_at_eos(r_ids[b].tolist(), r_p[b].tolist())
             assert pred.text == bank.decode(want_ids)
             assert pred.confidence == pytest.approx(conf, rel=1e-4)
             assert [q for _, q in pred.chars] == pytest.approx(want_p, abs=1e-4)
@@ -230,11 +231,11 @@ def test_parallel_mode_reads_the_refiners_teacher_forced_argmax():
     """``parallel`` mode with ``always``: the Refiner's argmax at each position teacher-forced on
     the Spotter's reading (positions 0 … len), cut at its first EOS."""
     from mstr.preprocess import preprocess
-    from mstr.recognizer import _cut, spotter_decode
+    from mstr.reading.decode import cut_at_eos, spotter_decode
 
     s, bank, r = _tiny_recognizer(1)
     images = _images(10)
-    rec = Recognizer(s, bank, r, refine_policy="always", refine_mode="parallel")
+    rec = Recognizer(s, bank, r, refine=RefineSettings(policy="always", mode="parallel"))
     got = rec.read(images, batch_size=4)
     x = preprocess(images, (32, 128))
     changed = 0
@@ -242,7 +243,7 @@ def test_parallel_mode_reads_the_refiners_teacher_forced_argmax():
         out = s(x)
         ids, p, top_i, top_p = spotter_decode(out.logits, s.cfg.topk)
         for b in range(len(images)):
-            seq = _cut(ids[b].tolist(), p[b].tolist())[0]
+            seq = cut_at_eos(ids[b].tolist(), p[b].tolist())[0]
             logits = r(top_i[b:b + 1], top_p[b:b + 1], [f[b:b + 1] for f in out.features],
                        torch.tensor([seq[:r.cfg.max_len - 1]], dtype=torch.long))
             row = logits[0].masked_fill(r.never, float("-inf")).argmax(-1).tolist()[:len(seq) + 1]
@@ -256,7 +257,7 @@ def _greedy_model(target: list[int], n_tokens: int = 8):
     """A hand-built autoregressive 'Refiner' over ids 0 (EOS), 1 (pad), 2…: after a prefix of
     ``target`` it predicts target's next character (EOS at its end) with probability ~0.9; after any
     other prefix, a deterministic character of the prefix's hash. Returns the ``forced`` and
-    ``greedy`` primitives of :func:`mstr.recognizer.refine_readings` for a batch of one word."""
+    ``greedy`` primitives of :func:`mstr.reading.recognizer.refine_readings` for a batch of one word."""
     def next_logits(prefix: list[int]) -> torch.Tensor:
         logits = torch.zeros(n_tokens)
         if prefix == target[:len(prefix)]:
@@ -304,15 +305,16 @@ def test_joint_edit1_takes_the_refiners_reading_only_one_edit_away(name, refined
     """Hand-built readings: the Spotter reads [2, 3, 4] (weakly), the Refiner's greedy reading is
     ``refined`` and both together prefer it (``joint`` takes it). ``joint-edit1`` takes it only
     when it is one edit away, and the ``parallel`` mode finds the same as greedy decoding."""
-    from mstr.recognizer import _cut, refine_readings
+    from mstr.reading.decode import cut_at_eos
+    from mstr.reading.refine import refine_readings
 
     spotted_seq = [2, 3, 4]
     s_logits = _spotter_logits(spotted_seq, strength=0.5)
     p = s_logits[0].softmax(-1)
-    spotted = [_cut([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
+    spotted = [cut_at_eos([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
     assert spotted[0][0] == spotted_seq
     forced, greedy = _greedy_model(refined)
-    assert _cut(*greedy()[0])[0] == refined
+    assert cut_at_eos(*greedy()[0])[0] == refined
     joint = refine_readings(spotted, s_logits, policy="joint", mode="greedy", forced=forced, greedy=greedy,
                             max_len=10)
     assert joint[0][0] == refined  # the two models together prefer the Refiner's reading
@@ -326,11 +328,12 @@ def test_joint_edit1_takes_the_refiners_reading_only_one_edit_away(name, refined
 
 def test_joint_edit1_keeps_the_spotters_reading_when_it_is_jointly_likelier():
     """One edit away but the Spotter is sure of its reading: both models together prefer it."""
-    from mstr.recognizer import _cut, refine_readings
+    from mstr.reading.decode import cut_at_eos
+    from mstr.reading.refine import refine_readings
 
     s_logits = _spotter_logits([2, 3, 4], strength=12.0)
     p = s_logits[0].softmax(-1)
-    spotted = [_cut([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
+    spotted = [cut_at_eos([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
     forced, greedy = _greedy_model([2, 5, 4])
     for mode in ("greedy", "parallel"):
         got = refine_readings(spotted, s_logits, policy="joint-edit1", mode=mode, forced=forced, greedy=greedy,
@@ -342,7 +345,7 @@ def test_joint_edit1_keeps_the_spotters_reading_when_it_is_jointly_likelier():
 
 
 def test_within_one_edit():
-    from mstr.recognizer import within_one_edit
+    from mstr.reading.refine import within_one_edit
 
     assert within_one_edit([1, 2, 3], [1, 2, 3]) and within_one_edit([], [4]) and within_one_edit([4], [])
     assert within_one_edit([1, 2, 3], [1, 9, 3]) and within_one_edit([1, 2, 3], [1, 3])
@@ -357,13 +360,13 @@ def test_parallel_joint_edit1_reads_as_greedy_on_random_models(monkeypatch, chun
     (the exactness the mode claims; these Refiners read far from the Spotter, so the Spotter's
     readings are kept: the next test covers the readings taken), whether a batch's teacher-forced
     passes run in one call or in chunks of words of similar lengths."""
-    import mstr.recognizer
+    import mstr.reading.recognizer
 
-    monkeypatch.setattr(mstr.recognizer, "FORCED_CHUNK", chunk)
+    monkeypatch.setattr(mstr.reading.recognizer, "FORCED_CHUNK", chunk)
     images = _images(40, seed=3)
     for seed in (2, 5, 7):
         s, bank, r = _tiny_recognizer(seed)
-        preds = {mode: Recognizer(s, bank, r, refine_mode=mode).read(images, batch_size=16)
+        preds = {mode: Recognizer(s, bank, r, refine=RefineSettings(mode=mode)).read(images, batch_size=16)
                  for mode in ("greedy", "parallel")}
         for g, q in zip(preds["greedy"], preds["parallel"]):
             assert q.text == g.text
@@ -376,7 +379,8 @@ def test_parallel_joint_edit1_reads_as_greedy_on_random_near_copies():
     mode (two or three teacher-forced passes) finds exactly greedy decoding's joint-edit1 readings."""
     import random
 
-    from mstr.recognizer import _cut, refine_readings, within_one_edit
+    from mstr.reading.decode import cut_at_eos
+    from mstr.reading.refine import refine_readings, within_one_edit
 
     n_tokens, max_len = 9, 10
     kinds = {"same": 0, "one": 0, "far": 0, "taken": 0}
@@ -385,7 +389,7 @@ def test_parallel_joint_edit1_reads_as_greedy_on_random_near_copies():
         spotted_seq = [rng.randrange(2, n_tokens) for _ in range(rng.randrange(1, 7))]
         s_logits = _spotter_logits(spotted_seq, n_tokens, strength=rng.choice([0.3, 1.0, 3.0]))
         p = s_logits[0].softmax(-1)
-        spotted = [_cut([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
+        spotted = [cut_at_eos([int(i) for i in p.argmax(-1)], [float(q) for q in p.max(-1).values])]
         salt = rng.randrange(10 ** 6)
 
         def next_logits(prefix, spotted_seq=spotted_seq, salt=salt):
@@ -420,7 +424,7 @@ def test_parallel_joint_edit1_reads_as_greedy_on_random_near_copies():
                     break
             return [(seq + [EOS_ID] * (max_len - len(seq)), probs + [1.0] * (max_len - len(probs)))]
 
-        r_seq = _cut(*greedy()[0])[0]
+        r_seq = cut_at_eos(*greedy()[0])[0]
         kinds["same" if r_seq == spotted_seq else "one" if within_one_edit(r_seq, spotted_seq) else "far"] += 1
         want, got = (refine_readings(spotted, s_logits, policy="joint-edit1", mode=mode, forced=forced,
                                      greedy=greedy, max_len=max_len)[0] for mode in ("greedy", "parallel"))
@@ -445,21 +449,22 @@ def test_gate_skips_confident_words(monkeypatch):
     monkeypatch.setattr(r, "memory", lambda ids, *a: seen.append(ids.shape[0]) or memory(ids, *a))
     for policy in ("always", "joint-edit1"):
         seen.clear()
-        gated = Recognizer(s, bank, r, refine_policy=policy, refine_below=gate, refine_ratio=None).read(
+        gated = Recognizer(s, bank, r, refine=RefineSettings(policy=policy, below=gate, ratio=None)).read(
             images, batch_size=24)
-        full = Recognizer(s, bank, r, refine_policy=policy, refine_ratio=None).read(images, batch_size=24)
+        full = Recognizer(s, bank, r, refine=RefineSettings(policy=policy, ratio=None)).read(images, batch_size=24)
         assert seen == [sum(below), len(images)]  # the Refiner's memory: gated words only, then all
         for g, f, sp, low in zip(gated, full, spot, below):
             want = f if low else sp
             assert g.text == want.text and g.confidence == pytest.approx(want.confidence, rel=1e-4)
-    assert Recognizer(s, bank, r, refine_below=1e-30).read(images[:2])  # nothing below: the Spotter alone
+    # nothing below: the Spotter alone
+    assert Recognizer(s, bank, r, refine=RefineSettings(below=1e-30)).read(images[:2])
     rec = Recognizer(s, bank, r)
     with pytest.raises(ValueError):
         rec.refine_below = 1.5
     with pytest.raises(ValueError):
         rec.refine_mode = "beam"
     with pytest.raises(ValueError):
-        Recognizer(s, bank, r, refine_policy="sometimes")
+        Recognizer(s, bank, r, refine=RefineSettings(policy="sometimes"))
 
 
 def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
@@ -467,7 +472,7 @@ def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
     runner-up probability at most R times its best keeps the Spotter's reading without reaching
     the Refiner; the others are refined as without the gate."""
     from mstr.preprocess import preprocess
-    from mstr.recognizer import spotter_decode
+    from mstr.reading.decode import spotter_decode
 
     s, bank, r = _tiny_recognizer(4)
     images = _images(24, seed=9)
@@ -485,8 +490,8 @@ def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
     seen = []
     memory = r.memory
     monkeypatch.setattr(r, "memory", lambda ids, *a: seen.append(ids.shape[0]) or memory(ids, *a))
-    gated = Recognizer(s, bank, r, refine_policy="always", refine_ratio=ratio).read(images, batch_size=24)
-    full = Recognizer(s, bank, r, refine_policy="always", refine_ratio=None).read(images, batch_size=24)
+    gated = Recognizer(s, bank, r, refine=RefineSettings(policy="always", ratio=ratio)).read(images, batch_size=24)
+    full = Recognizer(s, bank, r, refine=RefineSettings(policy="always", ratio=None)).read(images, batch_size=24)
     assert seen == [sum(doubt), len(images)]
     for g, f, sp, d in zip(gated, full, spot, doubt):
         want = f if d else sp
@@ -509,7 +514,7 @@ def test_refine_modes_run_under_bf16():
     images = _images(12, seed=4)
     for policy, mode in (("joint-edit1", "parallel"), ("joint-edit1", "greedy"), ("joint", "auto"),
                          ("always", "parallel")):
-        preds = Recognizer(s, bank, r, bf16=True, refine_policy=policy, refine_mode=mode).read(images, batch_size=5)
+        preds = Recognizer(s, bank, r, bf16=True, refine=RefineSettings(policy, mode)).read(images, batch_size=5)
         assert len(preds) == len(images) and all(0 <= p.confidence <= 1 for p in preds)
 
 
@@ -571,7 +576,7 @@ def test_bad_light_memory_settings_are_refused(change):
 
 
 def test_forced_chunks_cover_every_row_once_and_pay_for_padding_only_when_worth_it():
-    from mstr.recognizer import FORCED_CALL_COST, FORCED_ROW_COST, forced_chunks
+    from mstr.reading.refine import FORCED_CALL_COST, FORCED_ROW_COST, forced_chunks
 
     def cost(widths, chunks, max_rows=64):
         return sum(-(-(b - a) // max_rows) * FORCED_CALL_COST + (b - a) * (FORCED_ROW_COST + widths[b - 1] + 1)

@@ -14,15 +14,16 @@ import mstr.cli.main as cli_main
 from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
 from mstr.bundle import save_bundle
 from mstr.errors import UserError
-from mstr.lang_decode import allowed_rows, decode_words, mask_logits, parse_lang_hint, reading_scripts
+from mstr.reading.lang_decode import allowed_rows, decode_words, mask_logits, parse_lang_hint, reading_scripts
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
-from mstr.prediction import Prediction
-from mstr.recognizer import Recognizer, _cut, spotter_decode
+from mstr.reading.prediction import Prediction
+from mstr.reading.decode import cut_at_eos, spotter_decode
+from mstr.reading.recognizer import Recognizer
 from mstr.scripts import script_of
 
 pytest.importorskip("rapidfuzz")
-from mstr.lexicon import Lexicon, weighted_distance  # noqa: E402
+from mstr.reading.lexicon import Lexicon, weighted_distance  # noqa: E402
 
 DIM = 32
 
@@ -109,7 +110,7 @@ def _decoder(logits, calls):
     def decode(rows, allowed):
         calls.append((list(rows), allowed))
         ids, p, ti, tp = spotter_decode(mask_logits(logits[rows], allowed), 3)
-        return [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())], ti, tp
+        return [cut_at_eos(i, q) for i, q in zip(ids.tolist(), p.tolist())], ti, tp
     return decode
 
 

@@ -221,7 +221,7 @@ def test_onnx_backend_imports_no_training_code(exported):
     import subprocess
 
     _, out = exported
-    code = ("import sys, mstr; r = mstr.load(sys.argv[1], backend='onnx'); import mstr.bench, mstr.export_onnx; "
+    code = ("import sys, mstr; r = mstr.load(sys.argv[1], backend='onnx'); import mstr.bench, mstr.onnx.export; "
             "bad = [m for m in sys.modules if m.startswith(('mstr.train', 'lightning', 'pytorch_lightning', "
             "'mstr.synth'))]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)

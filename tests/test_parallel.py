@@ -1,4 +1,4 @@
-"""Reading with several processes (mstr.load(..., workers=N), mstr.parallel) and the compare option
+"""Reading with several processes (mstr.load(..., workers=N), mstr.reading.parallel) and the compare option
 that uses it: same predictions as one process, clear errors for what it cannot do."""
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, features
 from mstr.detect import Detection
 from mstr.eval.photo import WordScore, match_words
 from mstr.photo import PhotoReading, PhotoWord, looks_like_word, read_photo, rectify, split_words
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 HAVE_DETECTOR = importlib.util.find_spec("rapidocr") is not None
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import mstr.cli.main as cli_main
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 RED, BLUE = (200, 0, 0), (0, 0, 200)
 READS = {RED: ("BMW", 0.91234, "Latn"), BLUE: ("कलम", 0.5, "Deva")}
@@ -140,7 +140,7 @@ def test_read_help_explains_columns(read_cli, capsys):
 
 
 def test_read_workers_reach_load_and_the_reader_is_closed(images, read_cli, capsys, monkeypatch):
-    monkeypatch.setattr("mstr.parallel.cpu_cores", lambda: 8)
+    monkeypatch.setattr("mstr.reading.parallel.cpu_cores", lambda: 8)
     good1, good2, _ = images
     argv = ["read", str(good1), str(good2), "--workers", "2", "--refine-mode", "greedy", "--refine-below", "0.9"]
     assert cli_main.main(argv) == 0

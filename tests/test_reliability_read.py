@@ -163,7 +163,7 @@ def test_a_word_next_to_blanks_is_still_read(rec, expected):
 
 def test_read_decodes_one_batch_at_a_time(monkeypatch):
     import mstr.inputs as inputs
-    from mstr.prediction import Prediction
+    from mstr.reading.prediction import Prediction
 
     decoded = []
     real = inputs.to_image
@@ -194,7 +194,7 @@ def test_bad_device_is_one_line(device, words, capsys):
 
 
 def test_workers_above_the_cores_are_capped_with_a_note(capsys):
-    from mstr.parallel import cpu_cores, fit_workers
+    from mstr.reading.parallel import cpu_cores, fit_workers
 
     n, note = fit_workers(cpu_cores() + 14)
     assert n == cpu_cores() and "CPU core" in note

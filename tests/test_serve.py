@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mstr.photo import PhotoReading, PhotoWord  # noqa: E402
-from mstr.prediction import Prediction  # noqa: E402
+from mstr.reading.prediction import Prediction  # noqa: E402
 from mstr.serve import create_app  # noqa: E402
 
 
@@ -140,7 +140,7 @@ def test_page_docs_and_openapi(client):
 
 
 def test_inference_does_not_import_the_web_stack():
-    code = ("import sys, mstr, mstr.api, mstr.recognizer, mstr.photo, mstr.overlay, mstr.cli.main; "
+    code = ("import sys, mstr, mstr.api, mstr.reading.recognizer, mstr.photo, mstr.overlay, mstr.cli.main; "
             "mstr.cli.main.build_parser(); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

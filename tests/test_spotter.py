@@ -14,7 +14,8 @@ from mstr.bundle import save_bundle
 from mstr.errors import UserError
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
-from mstr.recognizer import spotter_decode
+from mstr.reading.decode import spotter_decode
+from mstr.reading.refine_policy import RefineSettings
 
 SMALL = dict(d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1, heads=2)
 
@@ -106,24 +107,24 @@ def test_no_default_model_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_refine_policy_confidence_keeps_the_surer_reading(bank):
-    from mstr.recognizer import Recognizer
+    from mstr.reading.recognizer import Recognizer
 
     torch.manual_seed(1)
     s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID)
     r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)), bank.vectors)
     images = [striped((60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(6)]
     spot = Recognizer(s, bank, None).read(images)
-    always = Recognizer(s, bank, r, refine_policy="always").read(images)
-    gated = Recognizer(s, bank, r, refine_policy="confidence").read(images)
+    always = Recognizer(s, bank, r, refine=RefineSettings(policy="always")).read(images)
+    gated = Recognizer(s, bank, r, refine=RefineSettings(policy="confidence")).read(images)
     for a, b, g in zip(spot, always, gated):
         assert g.confidence == pytest.approx(max(a.confidence, b.confidence))
         assert g.text == (b.text if b.confidence >= a.confidence else a.text)
     with pytest.raises(ValueError):
-        Recognizer(s, bank, r, refine_policy="sometimes")
+        Recognizer(s, bank, r, refine=RefineSettings(policy="sometimes"))
 
 
 def test_sequence_logprob_by_hand():
-    from mstr.recognizer import sequence_logprob
+    from mstr.reading.decode import sequence_logprob
 
     # ids: 0 = EOS, 1 = <pad> (never an output), 2 and 3 = characters
     logits = torch.tensor([[[0.0, 5.0, 0.0, 0.0], [1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 0.0]]])
@@ -137,14 +138,16 @@ def test_sequence_logprob_by_hand():
 
 def test_refine_policy_joint_picks_the_jointly_likelier_reading(bank):
     from mstr.preprocess import preprocess
-    from mstr.recognizer import Recognizer, _cut, sequence_logprob
+    from mstr.reading.decode import cut_at_eos as _cut, sequence_logprob
+    from mstr.reading.recognizer import Recognizer
 
     torch.manual_seed(2)
     s = Spotter(SpotterConfig(dim=32, **SMALL), bank.vectors, PAD_ID).eval()
     r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)),
                 bank.vectors).eval()
     images = [striped((60 + 10 * i, 32), (30 * i, 90, 200)) for i in range(8)]
-    joint = Recognizer(s, bank, r, refine_policy="joint").read(images, script_consistency=False)  # the policy alone
+    joint = Recognizer(s, bank, r, refine=RefineSettings(policy="joint")).read(
+        images, script_consistency=False)  # the policy alone
     x = preprocess(images, (32, 128))
     with torch.no_grad():
         out = s(x)

@@ -1,7 +1,7 @@
 """Choose the script-consistency margin and the lexicon limit from one read of a dev set.
 
 Reads every sample once with the script-consistency constraint forced (margin ∞) while
-:func:`mstr.lang_decode.decode_words` traces, per reading that mixes scripts, the mixed reading
+:func:`mstr.reading.lang_decode.decode_words` traces, per reading that mixes scripts, the mixed reading
 and its Spotter log-probability gap over the single-script one; the reading under any margin τ
 is then known without reading again (the mixed one when gap > τ). WRR is printed for the
 constraint off and for each τ, and — on the readings at the default τ — for each lexicon and
@@ -20,13 +20,13 @@ import math
 from pathlib import Path
 
 import mstr
-import mstr.recognizer as recognizer_module
-from mstr.decode_options import DEFAULT_SCRIPT_MARGIN
+import mstr.reading.reader as reader_module
+from mstr.reading.decode_options import DEFAULT_SCRIPT_MARGIN
 from mstr.eval.metrics import score_sample
 from mstr.eval.words import ImageSource, samples_from_lmdb, samples_from_manifest
-from mstr.lang_decode import decode_words
-from mstr.lexicon import Lexicon
-from mstr.prediction import Prediction
+from mstr.reading.lang_decode import decode_words
+from mstr.reading.lexicon import Lexicon
+from mstr.reading.prediction import Prediction
 from mstr.preprocess import preprocess
 
 
@@ -55,7 +55,7 @@ def main() -> None:
         kw["trace"] = trace
         return decode_words(*a, **kw)
 
-    recognizer_module.decode_words = traced  # (this study only)
+    reader_module.decode_words = traced  # (this study only)
     bank = rec.bank
     rows: list[tuple[object, Prediction, dict | None]] = []  # sample, constrained reading, trace entry
     with ImageSource() as source:

@@ -83,7 +83,7 @@ def collect(bundle: str, lmdb: str, langs: str | None, out: Path, batch_size: in
     from mstr.charsets import parse_langs
     from mstr.eval.words import ImageSource, samples_from_lmdb
     from mstr.preprocess import preprocess
-    from mstr.recognizer import _cut, sequence_logprob, spotter_decode
+    from mstr.reading.decode import cut_at_eos, sequence_logprob, spotter_decode
 
     if threads:
         torch.set_num_threads(threads)
@@ -103,9 +103,9 @@ def collect(bundle: str, lmdb: str, langs: str | None, out: Path, batch_size: in
             x = preprocess([source.load(s) for s in chunk], rec.image_size)
             o = rec._reader(x.contiguous(memory_format=rec._memory_format))
             ids, p, top_i, top_p = spotter_decode(o.logits, k)
-            spotted = [_cut(i, q) for i, q in zip(ids.tolist(), p.tolist())]
+            spotted = [cut_at_eos(i, q) for i, q in zip(ids.tolist(), p.tolist())]
             g_ids, g_p = ref.greedy(top_i, top_p, o.features, EOS_ID)
-            greedy = [_cut(i, q) for i, q in zip(g_ids.tolist(), g_p.float().tolist())]
+            greedy = [cut_at_eos(i, q) for i, q in zip(g_ids.tolist(), g_p.float().tolist())]
             cross = ref.cross_kv(ref.memory(top_i, top_p, o.features))
 
             def forced(seqs: list[list[int]]) -> "torch.Tensor":

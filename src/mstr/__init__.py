@@ -17,7 +17,7 @@ def __getattr__(name: str) -> Any:
 
         return load
     if name == "Prediction":
-        from mstr.prediction import Prediction
+        from mstr.reading.prediction import Prediction
 
         return Prediction
     raise AttributeError(f"module 'mstr' has no attribute {name!r}")

@@ -1,12 +1,14 @@
-"""The Python API: ``mstr.load(bundle)`` → a :class:`~mstr.recognizer.Recognizer`."""
+"""The Python API: ``mstr.load(bundle)`` → a :class:`~mstr.reading.recognizer.Recognizer`."""
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from mstr.errors import UserError
-from mstr.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
+from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
+from mstr.reading.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO,
+                                        RefineSettings)
 
 __all__ = ["load", "default_bundle_path", "check_device", "BACKENDS"]
 
@@ -53,7 +55,7 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
     and the Refiner's readings (default "joint-edit1": the Refiner's reading when it is one edit from
-    the Spotter's and both models together find it likelier; see :mod:`mstr.refine_policy`);
+    the Spotter's and both models together find it likelier; see :mod:`mstr.reading.refine_policy`);
     ``refine_mode`` how the Refiner's reading is found ("auto", "parallel", "greedy") and
     ``refine_ratio`` / ``refine_below`` gates that skip the Refiner for words the Spotter reads
     without doubt (every position's runner-up probability at most ``refine_ratio`` times the best,
@@ -64,79 +66,77 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
 
     ``workers=N`` (N ≥ 2, torch backend, CPU) reads with N processes, each with ``worker_threads``
     torch threads (default: this process's threads divided among them, at least 1): a
-    :class:`~mstr.parallel.ParallelReader` with the same ``read()``; on a few cores it reads more
+    :class:`~mstr.reading.parallel.ParallelReader` with the same ``read()``; on a few cores it reads more
     words per second than one process with as many threads (docs/speed.md). Close it (or use it
     in a ``with`` block) to stop the processes. The workers are spawned: a script that loads with
     workers must do so under ``if __name__ == "__main__":``, as with any ``multiprocessing`` use.
 
-    Language-aware decoding (:mod:`mstr.lang_decode`, docs/decoding.md): ``script_consistency``
+    Language-aware decoding (:mod:`mstr.reading.lang_decode`, docs/decoding.md): ``script_consistency``
     (default on) re-decodes a reading that mixes scripts with one script (+ Common) unless the
     mixed one is likelier by more than ``script_margin`` nats; ``lexicon`` (a word-list path or a
-    :class:`~mstr.lexicon.Lexicon`) corrects every reading to the closest listed word when near
+    :class:`~mstr.reading.lexicon.Lexicon`) corrects every reading to the closest listed word when near
     enough. A language hint is given per call: ``read(images, langs=["hi"])``.
     """
     check_device(device)
-    from mstr.lexicon import as_lexicon
+    from mstr.reading.lexicon import as_lexicon
 
     lexicon = as_lexicon(lexicon)  # a bad word list fails before the model loads
     if isinstance(script_margin, bool) or not isinstance(script_margin, (int, float)) or script_margin < 0:
         raise UserError(f"script_margin must be a number of at least 0 (nats), got {script_margin!r}")
+    refine = RefineSettings(refine_policy, refine_mode, refine_below, refine_ratio)  # a bad setting fails here
     if workers != 1:
-        return _load_parallel(path, workers=workers, worker_threads=worker_threads, refiner=refiner,
-                              device=device, bf16=bf16, refine_policy=refine_policy, backend=backend,
-                              refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio,
-                              script_consistency=script_consistency, script_margin=script_margin,
-                              lexicon=lexicon)
-    reader = _load_one(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                       backend=backend, refine_mode=refine_mode, refine_below=refine_below,
-                       refine_ratio=refine_ratio)
+        return _load_parallel(path, workers=workers, worker_threads=worker_threads, lexicon=lexicon,
+                              load_kwargs={"refiner": refiner, "device": device, "bf16": bf16, "backend": backend,
+                                           **refine.kwargs(), "script_consistency": script_consistency,
+                                           "script_margin": script_margin})
+    reader = _load_one(path, refiner=refiner, device=device, bf16=bf16, backend=backend, refine=refine)
     reader.script_consistency, reader.script_margin = bool(script_consistency), float(script_margin)
     reader.lexicon = lexicon
     return reader
 
 
-def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool, refine_policy: str,
-              backend: str, refine_mode: str, refine_below: float | None, refine_ratio: float | None):
+def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool, backend: str,
+              refine: RefineSettings):
     """One reader of ``backend`` (the body of :func:`load` without workers)."""
     from mstr.bundle import load_bundle
 
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend != "torch":
-        from mstr.onnx_runtime import load_onnx
+        from mstr.onnx.runtime import load_onnx
 
         if path is None:
             raise UserError(f"backend={backend!r} needs the folder of an ONNX export (`mstr export onnx`)")
-        return load_onnx(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                         int8=backend == "onnx-int8", refine_mode=refine_mode, refine_below=refine_below,
-                         refine_ratio=refine_ratio)
+        return load_onnx(path, refiner=refiner, device=device, bf16=bf16, refine=refine, int8=backend == "onnx-int8")
     if path is None:
         path = default_bundle_path()
         if not (path / "config.json").is_file():
             raise UserError("no default model is shipped with this version of mstr yet: pass a bundle "
                             "folder (e.g. --bundle runs/bundle) made by the training recipes")
-    return load_bundle(path, refiner=refiner, device=device, bf16=bf16, refine_policy=refine_policy,
-                       refine_mode=refine_mode, refine_below=refine_below, refine_ratio=refine_ratio)
+    return load_bundle(path, refiner=refiner, device=device, bf16=bf16, refine=refine)
 
 
-def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, lexicon, **kwargs):
-    import torch
-
+def _load_parallel(path: str | Path | None, *, workers: int, worker_threads: int | None, lexicon,
+                   load_kwargs: dict[str, Any]):
+    """A :class:`~mstr.reading.parallel.ParallelReader` of ``workers`` processes, each calling
+    :func:`load` with ``load_kwargs`` (one reader when one worker is worth starting)."""
     import logging
 
-    from mstr.parallel import ParallelReader, fit_workers
+    import torch
+
+    from mstr.reading.parallel import ParallelReader, fit_workers
 
     workers, note = fit_workers(workers, name="workers")
     if note:
         logging.getLogger("mstr").warning("mstr.load: %s", note)
     if workers == 1:
-        return load(path, lexicon=lexicon, **kwargs)
-    if kwargs["backend"] != "torch":
-        raise UserError(f"workers > 1 reads with the torch backend only (got backend={kwargs['backend']!r}); "
+        return load(path, lexicon=lexicon, **load_kwargs)
+    if load_kwargs["backend"] != "torch":
+        raise UserError(f"workers > 1 reads with the torch backend only (got backend={load_kwargs['backend']!r}); "
                         "onnxruntime has its own threads")
-    if torch.device(kwargs["device"]).type != "cpu":
-        raise UserError(f"workers > 1 is for reading on CPU cores (got device={kwargs['device']!r}); use one "
+    if torch.device(load_kwargs["device"]).type != "cpu":
+        raise UserError(f"workers > 1 is for reading on CPU cores (got device={load_kwargs['device']!r}); use one "
                         "process on an accelerator")
     threads = worker_threads if worker_threads is not None else max(1, torch.get_num_threads() // workers)
-    local = load(path, lexicon=lexicon, **kwargs)  # checks the bundle here, and gives the reader its attributes
-    return ParallelReader(local, {"path": path, **kwargs}, workers, threads)  # (the lexicon applies here)
+    local = load(path, lexicon=lexicon, **load_kwargs)  # checks the bundle here, and gives the reader its attributes
+    return ParallelReader(local, {"path": path, **load_kwargs}, workers, threads)  # (the lexicon applies here)

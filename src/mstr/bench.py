@@ -114,9 +114,9 @@ def _flops(fn: Callable[[], Any]) -> int:
 
 
 def model_info(rec: Any, typical_steps: int = 8) -> dict[str, Any]:
-    """Parameter counts and FLOPs per word of a torch :class:`~mstr.recognizer.Recognizer`."""
+    """Parameter counts and FLOPs per word of a torch :class:`~mstr.reading.recognizer.Recognizer`."""
     from mstr.bank import EOS_ID
-    from mstr.recognizer import spotter_decode
+    from mstr.reading.decode import spotter_decode
 
     spotter = copy.deepcopy(rec.spotter).float().requires_grad_(False)  # FlopCounterMode's module
     refiner = copy.deepcopy(rec.refiner).float().requires_grad_(False) if rec.refiner is not None else None
@@ -128,7 +128,7 @@ def model_info(rec: Any, typical_steps: int = 8) -> dict[str, Any]:
     x = torch.rand(b, 3, h, w) * 2 - 1
     flops: dict[str, Any] = {"spotter": _flops(lambda: spotter(x)) // b}
     if refiner is not None:
-        from mstr.onnx_graphs import RefinerMemoryGraph, RefinerStepGraph, refiner_dims, zero_cache
+        from mstr.onnx.graphs import RefinerMemoryGraph, RefinerStepGraph, refiner_dims, zero_cache
 
         out = spotter(x)
         _, _, top_i, top_p = spotter_decode(out.logits.detach(), spotter.cfg.topk)
@@ -181,7 +181,7 @@ class Config:
             return None
         mode = self.reader.refine_mode
         if mode == "auto":
-            from mstr.refine_policy import resolve_refine_mode
+            from mstr.reading.refine_policy import resolve_refine_mode
 
             mode = "greedy" if self.backend == "onnx" else resolve_refine_mode(self.reader.refine_policy, mode)
         below, ratio = self.reader.refine_below, self.reader.refine_ratio
@@ -198,12 +198,14 @@ class Config:
 
 
 def _torch_configs(rec: Any) -> list[Config]:
-    from mstr.recognizer import Recognizer
+    import dataclasses
+
+    from mstr.reading.recognizer import Recognizer
 
     def variant(bf16: bool, channels_last: bool, mode: str | None = None) -> Any:
         return Recognizer(rec.spotter, rec.bank, rec.refiner, config=rec.config, name=rec.name, bf16=bf16,
-                          refine_policy=rec.refine_policy, refine_mode=mode or rec.refine_mode,
-                          refine_below=rec.refine_below, refine_ratio=rec.refine_ratio, channels_last=channels_last)
+                          refine=dataclasses.replace(rec.refine_settings, mode=mode or rec.refine_mode),
+                          channels_last=channels_last)
 
     base = "spotter torch fp32"
     out = [Config(base, "torch", "fp32", False, variant(False, False)),
@@ -216,7 +218,7 @@ def _torch_configs(rec: Any) -> list[Config]:
                 Config("spotter+refiner torch bf16", "torch", "bf16", True, variant(True, False), False, ref),
                 Config("spotter+refiner torch bf16 channels-last", "torch", "bf16", True, variant(True, True), True,
                        ref)]
-        from mstr.refine_policy import resolve_refine_mode
+        from mstr.reading.refine_policy import resolve_refine_mode
 
         if resolve_refine_mode(rec.refine_policy, rec.refine_mode) != "greedy":
             # the same pipelines decoding step by step: what the parallel mode saves
@@ -229,8 +231,9 @@ def _torch_configs(rec: Any) -> list[Config]:
 def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine: dict[str, Any]) -> list[Config]:
     import json
 
-    from mstr.export_onnx import MANIFEST
-    from mstr.onnx_runtime import OnnxRecognizer, find_export
+    from mstr.onnx.format import MANIFEST
+    from mstr.onnx.runtime import OnnxRecognizer, find_export
+    from mstr.reading.refine_policy import RefineSettings
 
     folder = find_export(folder)
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -244,7 +247,8 @@ def _onnx_configs(folder: Path, threads: int, has_refiner: bool, refine: dict[st
     if has_refiner:
         for int8 in precisions:
             prec = "int8" if int8 else "fp32"
-            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads, **refine)
+            full = OnnxRecognizer(folder, refiner=True, int8=int8, threads=threads,
+                                  refine=RefineSettings.from_kwargs(**refine))
             out.append(Config(f"spotter+refiner onnx {prec}", "onnx", prec, True, full,
                               reference="spotter+refiner torch fp32"))
     return out
@@ -292,8 +296,8 @@ def _measure(cfg: Config, x1: torch.Tensor, xb: torch.Tensor, n: int, repeats: i
 def _steps_table(rec: Any, onnx_full: Any, x1: torch.Tensor, repeats: int) -> list[dict[str, Any]]:
     """Batch-1 latency of the Refiner alone for a forced number of greedy steps (no early stop)."""
     from mstr.bank import EOS_ID
-    from mstr.onnx_graphs import greedy_loop, memory_feeds
-    from mstr.recognizer import spotter_decode
+    from mstr.onnx.graphs import greedy_loop, memory_feeds
+    from mstr.reading.decode import spotter_decode
 
     ref = rec.refiner
     steps_max = ref.cfg.max_len
@@ -466,13 +470,13 @@ def run_bench(bundle: str | Path, *, threads: int | None = None, batch: int = 64
     ``refine_below``; default: :func:`mstr.load`'s) sets how the Spotter + Refiner configurations
     refine; with a parallel mode, the torch pipelines are also timed decoding greedily. With real
     crops, ``workers`` (≥ 2) adds the whole pipeline read by that many processes sharing the threads
-    (:mod:`mstr.parallel`), and ``tesseract`` Tesseract on the same crops with as many processes as
+    (:mod:`mstr.reading.parallel`), and ``tesseract`` Tesseract on the same crops with as many processes as
     threads, each row then also given as a multiple of Tesseract's words/s.
     """
     if batch < 1 or n < 1 or repeats < 1:
         raise UserError("--batch, --n and --repeats must be at least 1")
     if workers:  # (0 or None: no parallel rows)
-        from mstr.parallel import check_workers
+        from mstr.reading.parallel import check_workers
 
         check_workers(workers, "--workers")
     if (workers or tesseract) and not samples:
@@ -524,7 +528,7 @@ def _run_bench(bundle: str | Path, *, batch: int, n: int, repeats: int, onnx: bo
             onnx_note = "onnxruntime is not installed (pip install 'mstr[onnx]'): ONNX rows skipped"
         if onnx_note is None:
             if onnx_dir is None:
-                from mstr.export_onnx import export_onnx
+                from mstr.onnx.export import export_onnx
 
                 tmp = tempfile.TemporaryDirectory(prefix="mstr-bench-onnx-")
                 onnx_dir = Path(tmp.name)

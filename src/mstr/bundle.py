@@ -23,7 +23,7 @@ import json
 import logging
 import platform
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -31,10 +31,12 @@ from mstr import __version__
 from mstr.atomic import publish_dir, sha256_file
 from mstr.bank import PAD_ID, Bank
 from mstr.errors import UserError
-from mstr.refine_policy import DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.weights import load_weights, save_weights
+
+if TYPE_CHECKING:
+    from mstr.reading.refine_policy import RefineSettings
 
 __all__ = ["FORMAT", "save_bundle", "load_bundle", "charset_fingerprint", "file_checksums", "verify_bundle"]
 
@@ -98,8 +100,9 @@ def read_config(folder: str | Path, *, fmt: str = FORMAT, version: int = FORMAT_
     folder = Path(folder)
     path = folder / file
     if not folder.is_dir():
-        noun = "a bundle is a folder" if what == "model bundle" else "a folder"
-        raise UserError(f"{what} {folder} not found ({noun} with {contents})")
+        kind = what.split()[-1]  # "model bundle" → "a bundle is a folder with …"
+        raise UserError(f"{what} {folder} not found ({'an' if kind[0] in 'aeiou' else 'a'} {kind} is a folder with "
+                        f"{contents})")
     if not path.is_file():
         raise UserError(f"{folder} is not a {what}: {file} is missing")
     try:
@@ -168,10 +171,11 @@ def _check_langs(folder: Path, cfg: dict[str, Any], bank: Bank) -> None:
 
 
 def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
-                refine_policy: str = DEFAULT_REFINE_POLICY, refine_mode: str = DEFAULT_REFINE_MODE,
-                refine_below: float | None = None, refine_ratio: float | None = DEFAULT_REFINE_RATIO):
-    """Load a bundle into a :class:`~mstr.recognizer.Recognizer` (options as for it)."""
-    from mstr.recognizer import Recognizer
+                refine: "RefineSettings | None" = None):
+    """Load a bundle into a :class:`~mstr.reading.recognizer.Recognizer` (options as for it;
+    ``refine``: a :class:`~mstr.reading.refine_policy.RefineSettings`, None: the defaults)."""
+    from mstr.reading.recognizer import Recognizer
+    from mstr.reading.refine_policy import RefineSettings
 
     folder = Path(folder)
     cfg = read_config(folder)
@@ -193,5 +197,4 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
         ref = Refiner(r_cfg, bank.vectors, PAD_ID)
         load_weights(ref, folder / "refiner.safetensors")
     return Recognizer(spotter, bank, ref, config=cfg, name=cfg.get("name", folder.name), device=device, bf16=bf16,
-                      refine_policy=refine_policy, refine_mode=refine_mode, refine_below=refine_below,
-                      refine_ratio=refine_ratio)
+                      refine=refine if refine is not None else RefineSettings())

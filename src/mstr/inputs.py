@@ -11,7 +11,7 @@ Every reader's ``read(images)`` (torch, ONNX, baselines, parallel workers) goes 
 * every image, whatever its form, through :func:`mstr.images.prepare_image`, so a PIL image or an
   array is cleaned up exactly like the same picture read from a file;
 * an image that cannot be used (missing file, corrupt bytes, ``None``, an unsupported type, an
-  array of the wrong shape) gives a :class:`~mstr.prediction.Prediction` with ``error`` set — the
+  array of the wrong shape) gives a :class:`~mstr.reading.prediction.Prediction` with ``error`` set — the
   other images of the call are still read and every input has its prediction, in order;
 * a blank image (one colour: nothing to read) gives ``text=""``, ``no_text=True``;
 * images are decoded one batch at a time and each is shrunk to the model's input size at once,
@@ -30,7 +30,7 @@ from PIL import Image
 
 from mstr.errors import UserError
 from mstr.images import BadImage, decode_image, load_image, prepare_image
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 from mstr.preprocess import to_tensor
 
 __all__ = ["read_images", "to_image", "iter_images", "BLANK_RANGE", "is_blank"]

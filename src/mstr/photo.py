@@ -58,7 +58,7 @@ class PhotoWord:
     """One word of a photo. ``polygon``: 4 ``(x, y)`` corners in photo pixels in the word's own
     frame (top-left, top-right, bottom-right, bottom-left of the text as it reads); ``line``: the
     index of its line in reading order; ``text``/``confidence``/``script`` as in
-    :class:`~mstr.prediction.Prediction`; ``det_score``: the detector's score of its line."""
+    :class:`~mstr.reading.prediction.Prediction`; ``det_score``: the detector's score of its line."""
 
     polygon: list[tuple[float, float]]
     text: str

@@ -107,7 +107,7 @@ def read_upload(reader: Any, image: Image.Image, mode: str, overlay: bool,
 
     start = time.perf_counter()
     from mstr.errors import UserError
-    from mstr.lang_decode import parse_lang_hint
+    from mstr.reading.lang_decode import parse_lang_hint
 
     try:  # checked before reading: an unknown code costs no detection
         hint = parse_lang_hint(langs, list(getattr(reader, "langs", []))) if langs else None

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from mstr.errors import UserError
-from mstr.refine_policy import add_refine_arguments
+from mstr.reading.refine_policy import add_refine_arguments
 
 _EPILOG = """\
 Prints markdown: the machine (CPU model and flags, threads, versions, load average at start),

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         result = compare(engines, samples, convention=args.convention, batch_size=args.batch_size,
                          threads=args.threads, progress=True)
     finally:
-        from mstr.parallel import close_reader
+        from mstr.reading.parallel import close_reader
 
         for e in engines:
             close_reader(getattr(e, "reader", None))

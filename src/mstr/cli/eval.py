@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from mstr.decode_options import add_decoding_arguments, decoding_command_parts, decoding_load_kwargs
+from mstr.reading.decode_options import add_decoding_arguments, decoding_command_parts, decoding_load_kwargs
 from mstr.errors import UserError
-from mstr.refine_policy import add_refine_arguments, refine_command_parts
+from mstr.reading.refine_policy import add_refine_arguments, refine_command_parts
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def _run_words(args: argparse.Namespace) -> int:
                           batch_size=args.batch_size, progress=True,
                           hint="sample" if args.lang_hint else args.lang)
     finally:
-        from mstr.parallel import close_reader
+        from mstr.reading.parallel import close_reader
 
         close_reader(recognizer)
     report = result.to_dict()

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _onnx(args: argparse.Namespace) -> int:
-    from mstr.export_onnx import DEFAULT_OPSET, export_onnx
+    from mstr.onnx.export import DEFAULT_OPSET, export_onnx
 
     manifest = export_onnx(args.bundle, args.out, opset=args.opset or DEFAULT_OPSET, int8=args.int8,
                            refiner=not args.no_refiner)

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from mstr.decode_options import add_decoding_arguments, decoding_load_kwargs
+from mstr.reading.decode_options import add_decoding_arguments, decoding_load_kwargs
 from mstr.errors import UserError
-from mstr.refine_policy import add_refine_arguments
+from mstr.reading.refine_policy import add_refine_arguments
 
 #: file name extensions a folder argument is searched for (lower-case)
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     from mstr.api import load
-    from mstr.parallel import close_reader, fit_workers
+    from mstr.reading.parallel import close_reader, fit_workers
 
     items = list(expand_paths(args.images))
     workers, note = fit_workers(args.workers, sum(problem is None for _, problem in items))
@@ -149,7 +149,7 @@ def _read_all(recognizer: Any, items: list[tuple[str, str | None]], args: argpar
 
     from mstr.cli.read_photo import print_photo
     from mstr.images import BadImage, load_image
-    from mstr.prediction import Prediction
+    from mstr.reading.prediction import Prediction
 
     failed = 0
     pending: list[tuple[str, str | None]] = []

@@ -10,7 +10,7 @@ Engines (:data:`ENGINE_NAMES`, built by :func:`make_engine`):
 
 * ``mstr``: an mSTR bundle through :func:`mstr.load` (Spotter + Refiner when the bundle has one);
 * ``mstr-spotter``: the same bundle read by the Spotter alone;
-* ``crnn``, ``softmax``: baseline bundles (:mod:`mstr.engines.baselines`);
+* ``crnn``, ``softmax``: baseline bundles (:mod:`mstr.baseline_bundle`, :mod:`mstr.engines.baselines`);
 * ``tesseract``: the Tesseract OCR command line, single-word page segmentation;
 * ``rapidocr``: RapidOCR's PP-OCRv6 small recognizer, onnxruntime (:mod:`mstr.engines.rapidocr_rec`);
 * ``easyocr``: EasyOCR's English recognizer ``english_g2`` (:mod:`mstr.engines.easyocr_en`).
@@ -28,7 +28,7 @@ from typing import Any, Sequence
 from PIL import Image
 
 from mstr.errors import UserError
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 
 __all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "LATIN_PEERS", "make_engine"]
 
@@ -44,7 +44,7 @@ class Engine:
     langs: list[str] | None = None
 
     def read(self, images: Sequence[Image.Image], langs: Sequence[str | None] | None = None) -> list[Prediction]:
-        """One :class:`~mstr.prediction.Prediction` per image (RGB PIL), in order."""
+        """One :class:`~mstr.reading.prediction.Prediction` per image (RGB PIL), in order."""
         raise NotImplementedError
 
     def info(self) -> dict[str, Any]:
@@ -91,9 +91,9 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
     ``rapidocr`` as many onnxruntime intra-op threads; the peers read in one process);
     ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``);
     ``workers``: the torch engines read with that many processes sharing the ``threads``
-    (:mod:`mstr.parallel`; each gets ``threads // workers`` threads, at least 1).
+    (:mod:`mstr.reading.parallel`; each gets ``threads // workers`` threads, at least 1).
     """
-    from mstr.parallel import check_workers
+    from mstr.reading.parallel import check_workers
 
     per_worker = max(1, threads // check_workers(workers))
     if name in ("mstr", "mstr-spotter"):
@@ -106,7 +106,8 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
                            info={"bundle": str(bundle) if bundle else "(default)", "refiner": has_refiner,
                                  "model": getattr(rec, "name", None), "bf16": bf16, "workers": workers})
     if name in ("crnn", "softmax"):
-        from mstr.engines.baselines import load_baseline, read_baseline_config
+        from mstr.baseline_bundle import read_baseline_config
+        from mstr.engines.baselines import load_baseline
 
         path = _need(crnn if name == "crnn" else softmax, name, f"--{name}")
         kind = read_baseline_config(path)["kind"]
@@ -114,7 +115,7 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
             raise UserError(f"--{name} {path} holds a {kind} baseline, not a {name} one")
         rec = load_baseline(path, device=device)
         if workers > 1:
-            from mstr.parallel import ParallelReader
+            from mstr.reading.parallel import ParallelReader
 
             rec = ParallelReader(rec, {"folder": str(path), "device": device}, workers, per_worker,
                                  loader="mstr.engines.baselines:load_baseline")

@@ -1,151 +1,23 @@
-"""Baseline bundles (CRNN-CTC, softmax-head Spotter): save, load, read.
-
-A baseline bundle is one self-describing folder, like an mSTR bundle but with one model::
-
-    bundle/
-      config.json          format "mstr-baseline-bundle", kind ("crnn" | "softmax"), languages,
-                           charset and bank fingerprints, image size, the model's config, versions
-      bank/                the bank whose token table is the label space (bank.json + vectors)
-      model.safetensors
-
-Label ids are rows of the bank's token table — the Spotter's label space — so a bank id maps back
-to its character with :meth:`mstr.bank.Bank.decode`; the CRNN adds one CTC blank after the last
-row. Only the token table is used (not the prototype vectors); the whole bank is stored so that
-the fingerprint can be checked and the script vote works as for the Spotter.
+"""Baseline readers (CRNN-CTC, softmax-head Spotter) for baseline bundles (:mod:`mstr.baseline_bundle`).
 
 Reading imports no training code: :func:`load_baseline` returns an object with
 ``read(images, batch_size=…) -> list[Prediction]`` — :class:`CtcRecognizer` for the CRNN, the
-Spotter's :class:`~mstr.recognizer.Recognizer` (without a Refiner) for the softmax Spotter.
+Spotter's :class:`~mstr.reading.recognizer.Recognizer` (without a Refiner) for the softmax Spotter.
 """
 from __future__ import annotations
 
-import json
-import platform
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from mstr import __version__
-from mstr.bank import EOS_ID, PAD_ID, TABLE_FILE, Bank
-from mstr.errors import UserError
-from mstr.models.crnn import CRNN, CRNNConfig, ctc_greedy
-from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
-from mstr.prediction import Prediction
-from mstr.inputs import read_images
+from mstr.bank import EOS_ID, PAD_ID, Bank
+from mstr.baseline_bundle import load_baseline_model
+from mstr.models.crnn import CRNN, ctc_greedy
+from mstr.reading.prediction import Prediction
+from mstr.reading.reader import Reader
 
-__all__ = ["FORMAT", "KINDS", "WEIGHTS_FILE", "build_model", "save_baseline_bundle", "read_baseline_config",
-           "load_baseline_model", "load_baseline", "CtcRecognizer", "resolve_bank"]
-
-FORMAT = "mstr-baseline-bundle"
-FORMAT_VERSION = 1
-KINDS = ("crnn", "softmax")
-WEIGHTS_FILE = "model.safetensors"
-
-
-def resolve_bank(path: str | Path) -> Bank:
-    """A bank folder, or a bundle folder holding one in ``bank/`` (an mSTR or a baseline bundle)."""
-    path = Path(path)
-    if not (path / TABLE_FILE).is_file() and (path / "bank" / TABLE_FILE).is_file():
-        path = path / "bank"
-    return Bank.load(path)
-
-
-def build_model(kind: str, model_cfg: dict[str, Any], bank: Bank) -> nn.Module:
-    """A fresh baseline of ``kind`` for ``bank``'s label space from a config's ``model`` section."""
-    m = dict(model_cfg)
-    if kind == "crnn":
-        cfg = CRNNConfig(num_classes=len(bank) + 1, widths=tuple(m["widths"]), hidden=int(m["hidden"]),
-                         rnn_layers=int(m["rnn_layers"]), image_size=tuple(m["image_size"]),
-                         max_len=int(m["max_len"]))
-        model: nn.Module = CRNN(cfg)
-        if model.columns() < cfg.max_len - 1:
-            raise UserError(f"the CRNN emits {model.columns()} columns for an image width of "
-                            f"{cfg.image_size[1]}, fewer than the {cfg.max_len - 1} characters a label may "
-                            "hold: widen model.image_size or lower model.max_len")
-        return model
-    if kind == "softmax":
-        cfg2 = SoftmaxSpotterConfig(num_classes=len(bank), d_model=int(m["d_model"]), widths=tuple(m["widths"]),
-                                    image_size=tuple(m["image_size"]), max_len=int(m["max_len"]),
-                                    dec_layers=int(m["dec_layers"]), heads=int(m["heads"]), topk=int(m["topk"]),
-                                    dropout=float(m.get("dropout", 0.0) or 0.0))
-        return SoftmaxSpotter(cfg2, PAD_ID)
-    raise UserError(f"unknown baseline kind {kind!r}; one of {', '.join(KINDS)}")
-
-
-def _kind_of(model: nn.Module) -> str:
-    if isinstance(model, CRNN):
-        return "crnn"
-    if isinstance(model, SoftmaxSpotter):
-        return "softmax"
-    raise TypeError(f"not a baseline model: {type(model).__name__}")
-
-
-def save_baseline_bundle(folder: str | Path, *, model: nn.Module, bank: Bank, name: str | None = None,
-                         extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (a :class:`CRNN` or :class:`SoftmaxSpotter`) and ``bank`` as a bundle folder."""
-    from mstr.bundle import charset_fingerprint
-    from mstr.weights import save_weights
-
-    kind = _kind_of(model)
-    expected = len(bank) + 1 if kind == "crnn" else len(bank)
-    if model.cfg.num_classes != expected:
-        raise ValueError(f"the {kind} model has {model.cfg.num_classes} classes, the bank implies {expected}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    langs = bank.langs()
-    bank.save(folder / "bank")
-    save_weights(model, folder / WEIGHTS_FILE)
-    labels = ("class i < N = row i of bank/bank.json's token table; class N = the CTC blank"
-              if kind == "crnn" else "class i = row i of bank/bank.json's token table (<eos> ends the word)")
-    config = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "name": name or f"{kind}-baseline",
-        "langs": langs, "charset_fingerprint": charset_fingerprint(langs), "bank_fingerprint": bank.fingerprint(),
-        "image_size": list(model.cfg.image_size), "model": model.cfg.to_dict(), "labels": labels,
-        "versions": {"mstr": __version__, "torch": torch.__version__, "python": platform.python_version()},
-        **(extra or {}),
-    }
-    (folder / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return folder
-
-
-def read_baseline_config(folder: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a baseline bundle, checked."""
-    from mstr.bundle import FORMAT as MSTR_FORMAT
-    from mstr.bundle import read_config
-
-    cfg = read_config(folder, fmt=FORMAT, version=FORMAT_VERSION, what="baseline bundle",
-                      contents=f"config.json, bank/, {WEIGHTS_FILE}; made by 'mstr train crnn' or 'mstr train softmax'",
-                      hints={MSTR_FORMAT: " (an mSTR bundle: use it with --bundle / the 'mstr' engine)"})
-    path = Path(folder) / "config.json"
-    if cfg.get("kind") not in KINDS:
-        raise UserError(f"{path}: unknown baseline kind {cfg.get('kind')!r}; one of {', '.join(KINDS)}")
-    return cfg
-
-
-def load_baseline_model(folder: str | Path, kind: str | None = None) -> tuple[nn.Module, Bank, dict[str, Any]]:
-    """``(model, bank, config)`` of a baseline bundle; ``kind``, when given, must match."""
-    from mstr.weights import load_weights
-
-    folder = Path(folder)
-    cfg = read_baseline_config(folder)
-    if kind is not None and cfg["kind"] != kind:
-        raise UserError(f"{folder} holds a {cfg['kind']} baseline, not a {kind} one")
-    bank = Bank.load(folder / "bank", expected_fingerprint=cfg.get("bank_fingerprint"))
-    try:
-        if cfg["kind"] == "crnn":
-            model: nn.Module = CRNN(CRNNConfig.from_dict(cfg["model"]))
-            expected = len(bank) + 1
-        else:
-            model = SoftmaxSpotter(SoftmaxSpotterConfig.from_dict(cfg["model"]), PAD_ID)
-            expected = len(bank)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{folder / 'config.json'}: malformed model section ({exc})") from None
-    if model.cfg.num_classes != expected:
-        raise UserError(f"{folder}: the model has {model.cfg.num_classes} classes but its bank implies {expected}")
-    load_weights(model, folder / WEIGHTS_FILE)
-    return model.eval(), bank, cfg
+__all__ = ["load_baseline", "CtcRecognizer"]
 
 
 def load_baseline(folder: str | Path, *, device: str = "cpu"):
@@ -154,24 +26,20 @@ def load_baseline(folder: str | Path, *, device: str = "cpu"):
     name = cfg.get("name", Path(folder).name)
     if cfg["kind"] == "crnn":
         return CtcRecognizer(model, bank, config=cfg, name=name, device=device)
-    from mstr.recognizer import Recognizer
+    from mstr.reading.recognizer import Recognizer
 
     return Recognizer(model, bank, None, config=cfg, name=name, device=device)  # type: ignore[arg-type]
 
 
-class CtcRecognizer:
+class CtcRecognizer(Reader):
     """Reads word images with a :class:`CRNN` (greedy CTC); predictions as the Spotter's reader
-    gives them, except ``topk`` (empty: CTC has no per-character alternatives of its own)."""
+    gives them, except ``topk`` (empty: CTC has no per-character alternatives of its own);
+    ``read(images, batch_size=64)`` as every :class:`~mstr.reading.reader.Reader`."""
 
     def __init__(self, model: CRNN, bank: Bank, *, config: dict[str, Any] | None = None, name: str = "crnn",
                  device: str = "cpu") -> None:
         self.model = model.eval().to(device)
-        self.bank = bank
-        self.config = config or {}
-        self.name = name
-        self.device = device
-        self.langs = bank.langs()
-        self.image_size = tuple(model.cfg.image_size)
+        self._init_reader(bank, config=config, name=name, device=device, image_size=model.cfg.image_size)
 
     @torch.inference_mode()
     def read_tensor(self, x: torch.Tensor) -> list[Prediction]:
@@ -184,8 +52,3 @@ class CtcRecognizer:
                                   script=self.bank.script_vote(r.ids),
                                   chars=[(tokens[i], float(p)) for i, p in zip(r.ids, r.probs)]))
         return out
-
-    def read(self, images: Any, batch_size: int = 64) -> list[Prediction]:
-        """Read images as :meth:`mstr.recognizer.Recognizer.read` (:mod:`mstr.inputs`); an unusable
-        image gives a Prediction with ``error``."""
-        return read_images(images, self.image_size, self.read_tensor, batch_size)

@@ -46,7 +46,7 @@ from PIL import Image
 
 from mstr.engines import Engine
 from mstr.errors import UserError
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 from mstr.text import normalize
 
 __all__ = ["EasyOcrEngine", "load_easyocr_network", "adjust_contrast"]

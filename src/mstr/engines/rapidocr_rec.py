@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from mstr.engines import Engine
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 from mstr.text import normalize
 
 __all__ = ["RapidOcrEngine", "MODEL_FILE", "BATCH", "ctc_greedy_numpy"]

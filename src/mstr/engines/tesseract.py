@@ -37,7 +37,7 @@ from PIL import Image, ImageOps
 
 from mstr.engines import Engine
 from mstr.errors import UserError
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
 from mstr.text import normalize
 
 __all__ = ["TesseractEngine", "PACKS", "apt_packages", "installed_packs", "script_of_text"]

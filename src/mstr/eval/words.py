@@ -380,7 +380,7 @@ def evaluate(recognizer: _Recognizer, samples: SampleSet | Sequence[EvalSample],
         else:
             todo.append(sample)
 
-    from mstr.lang_decode import read_with_hints
+    from mstr.reading.lang_decode import read_with_hints
 
     allowed = _model_chars(recognizer)
     records: list[SampleRecord] = []

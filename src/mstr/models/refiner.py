@@ -19,10 +19,10 @@ characters, and its outputs are embeddings scored against the same frozen bank.
 Training is teacher-forced (:meth:`Refiner.forward`). Greedy decoding (:meth:`Refiner.greedy`)
 projects the memory into every layer's cross-attention keys and values once
 (:meth:`Refiner.cross_kv`), then decodes one position per step against a self-attention
-key/value cache (:meth:`Refiner.step`); the ONNX export (:mod:`mstr.onnx_graphs`) wraps the same
+key/value cache (:meth:`Refiner.step`); the ONNX export (:mod:`mstr.onnx.graphs`) wraps the same
 two methods. :meth:`Refiner.greedy_reference` decodes by full recomputation, for checks.
 :meth:`Refiner.forced` runs the teacher-forced decoder over all positions at once against the same
-projected memory: the ``parallel`` refine mode (:mod:`mstr.refine_policy`) and the scores of the
+projected memory: the ``parallel`` refine mode (:mod:`mstr.reading.refine_policy`) and the scores of the
 joint refine policies.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ embedding scored by scaled cosine against frozen prototypes. A new language ther
 output rows *and* training, where the Spotter only needs new bank rows.
 
 The output is a :class:`~mstr.models.spotter.SpotterOutput` so that the Spotter's reader
-(:class:`mstr.recognizer.Recognizer`, without a Refiner) reads with it unchanged; its
+(:class:`mstr.reading.recognizer.Recognizer`, without a Refiner) reads with it unchanged; its
 ``embeddings`` are the decoder states ``B, L, d_model`` (not unit vectors, no bank behind them).
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ checkpoints and logs; see :mod:`mstr.train.stage2_task`).
 
 The bank is used only for its token table: it fixes the label space (the Spotter's bank ids), so
 the three models learn exactly the same labels from exactly the same samples. Both export a
-baseline bundle (``<out>/bundle``, :mod:`mstr.engines.baselines`).
+baseline bundle (``<out>/bundle``, :mod:`mstr.baseline_bundle`).
 
 * ``crnn``: CTC loss over the columns (blank = one class after the bank's rows); targets are the
   label's bank ids without ``<eos>``.
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mstr.bank import EOS_ID, PAD_ID
-from mstr.engines.baselines import build_model, load_baseline_model, resolve_bank, save_baseline_bundle
+from mstr.baseline_bundle import build_model, load_baseline_model, resolve_bank, save_baseline_bundle
 from mstr.errors import UserError
 from mstr.models.crnn import CRNN, ctc_greedy
 from mstr.train.optim import adamw_warmup_cosine

@@ -114,7 +114,7 @@ def make_spotter_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter):
 
 def make_refiner_module(cfg: dict[str, Any], bank: Bank, spotter: Spotter, refiner: Refiner):
     pl = _pl()
-    from mstr.recognizer import spotter_decode
+    from mstr.reading.decode import spotter_decode
     from mstr.train.simulator import SimulatorConfig, SpotterSimulator
 
     sim = SpotterSimulator(bank, refiner.cfg.topk, refiner.cfg.max_len, SimulatorConfig(**cfg.get("simulator", {})))

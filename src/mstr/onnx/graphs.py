@@ -195,7 +195,7 @@ def forced_logprob(run_step: Callable[[dict[str, np.ndarray]], Sequence[np.ndarr
                    seqs: Sequence[Sequence[int]], *, layers: int, heads: int, head_dim: int, steps: int,
                    eos_id: int) -> np.ndarray:
     """The Refiner's log-probability of each reading ``seqs[b]`` followed by ``<eos>`` (``B``), as
-    :func:`mstr.recognizer.sequence_logprob` of the teacher-forced ``Refiner.forward``: a reading
+    :func:`mstr.reading.recognizer.sequence_logprob` of the teacher-forced ``Refiner.forward``: a reading
     with no room left for ``<eos>`` (``len + 1 > steps``) scores −inf."""
     b = cross[0].shape[0]
     inputs, _ = step_io(layers)

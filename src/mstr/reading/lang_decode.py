@@ -11,11 +11,11 @@
   word is written in one script plus Common. A reading whose script-specific characters come from
   two or more scripts is decoded again with the logits masked to each of those scripts in turn
   (+ Common); the constrained reading the Spotter finds likeliest replaces it unless the mixed
-  reading's Spotter log-probability (:func:`mstr.recognizer.sequence_logprob`, end of word
+  reading's Spotter log-probability (:func:`mstr.reading.decode.sequence_logprob`, end of word
   included) is higher by more than ``script_margin`` nats (:data:`DEFAULT_SCRIPT_MARGIN`, chosen
   on the dev sets). Single-script readings are never touched.
 
-The lexicon mode is :mod:`mstr.lexicon`. Imports torch and the bank, no training code.
+The lexicon mode is :mod:`mstr.reading.lexicon`. Imports torch and the bank, no training code.
 """
 from __future__ import annotations
 
@@ -24,15 +24,14 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from mstr.bank import COMMON_SCRIPT, SPECIAL_SCRIPT, Bank
-from mstr.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
+from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
 from mstr.errors import UserError
+from mstr.reading.decode import Reading, sequence_logprob
 
 __all__ = ["DEFAULT_SCRIPT_CONSISTENCY", "DEFAULT_SCRIPT_MARGIN", "parse_lang_hint", "allowed_rows",
            "mask_logits", "leaves", "reading_scripts", "decode_words", "read_with_hints", "LangSettings"]
 
 
-#: a reading: character ids (no EOS), their probabilities, confidence (as in mstr.recognizer)
-Reading = tuple[list[int], list[float], float]
 #: ``decode(rows, allowed)`` → readings, top-K ids and probs (``len(rows), L, K``) of batch rows
 #: ``rows`` with the logits masked to ``allowed`` (``N`` booleans; None: no mask)
 Decode = Callable[[list[int], "torch.Tensor | None"], tuple[list[Reading], torch.Tensor, torch.Tensor]]
@@ -91,8 +90,6 @@ def decode_words(bank: Bank, logits: torch.Tensor, decode: Decode, *, allowed: t
     and, with ``consistency``, the script-consistency constraint (module docstring). ``trace``
     collects, per mixed reading, its row, both readings' ids and the log-probability gap (mixed
     minus constrained) that ``margin`` is compared with (tools/lang_decode_study.py)."""
-    from mstr.recognizer import sequence_logprob
-
     n = logits.shape[0]
     readings, top_i, top_p = decode(list(range(n)), allowed)
     if allowed is not None or not consistency:
@@ -138,8 +135,8 @@ def read_with_hints(reader: Any, images: Sequence[Any], langs: Sequence[str], **
 
 class LangSettings:
     """The language-aware decoding settings of a reader (torch and ONNX): ``script_consistency``,
-    ``script_margin`` and a default ``lexicon`` (:class:`mstr.lexicon.Lexicon` or None), with the
-    helpers their ``read`` uses."""
+    ``script_margin`` and a default ``lexicon`` (:class:`mstr.reading.lexicon.Lexicon` or None), with the
+    helpers their ``read`` uses (:class:`mstr.reading.reader.SpotterReader`)."""
 
     script_consistency: bool = DEFAULT_SCRIPT_CONSISTENCY
     script_margin: float = DEFAULT_SCRIPT_MARGIN
@@ -158,21 +155,10 @@ class LangSettings:
     def _consistency(self, script_consistency: bool | None) -> bool:
         return self.script_consistency if script_consistency is None else bool(script_consistency)
 
-    def _read_all(self, images: Any, batch_size: int, use_refiner: bool, langs: Any,
-                  script_consistency: bool | None, lexicon: Any) -> list[Any]:
-        """The body of the readers' ``read``: check the hint, read every batch with ``read_tensor``
-        (:func:`mstr.inputs.read_images`), then the lexicon."""
-        from mstr.inputs import read_images
-
-        self.lang_mask(langs)  # a bad hint fails before any image is read
-        preds = read_images(images, self.image_size, lambda x: self.read_tensor(
-            x, use_refiner, langs=langs, script_consistency=script_consistency), batch_size)
-        return self.apply_lexicon(preds, lexicon)
-
     def apply_lexicon(self, predictions: list[Any], lexicon: Any = None) -> list[Any]:
         """``predictions`` after the lexicon (``lexicon``: a Lexicon or path; None: the reader's
         default; False: none)."""
-        from mstr.lexicon import as_lexicon
+        from mstr.reading.lexicon import as_lexicon
 
         lex = self.lexicon if lexicon is None else (None if lexicon is False else as_lexicon(lexicon))
         return lex.correct_all(predictions) if lex is not None else predictions

@@ -1,6 +1,6 @@
 """The language-aware decoding settings and their command-line options (torch-free, so the CLI can
-build its parsers without loading torch). The decoding itself is :mod:`mstr.lang_decode` and
-:mod:`mstr.lexicon`; docs/decoding.md has the measurements behind the defaults."""
+build its parsers without loading torch). The decoding itself is :mod:`mstr.reading.lang_decode` and
+:mod:`mstr.reading.lexicon`; docs/decoding.md has the measurements behind the defaults."""
 from __future__ import annotations
 
 import argparse

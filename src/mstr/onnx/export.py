@@ -1,20 +1,9 @@
 """Export a model bundle to ONNX: ``mstr export onnx --bundle B --out DIR``.
 
-The export folder is self-describing::
+The export folder is self-describing; what it holds is :mod:`mstr.onnx.format`.
 
-    DIR/
-      onnx.json                 format, graphs with their inputs/outputs, opset, Refiner sizes,
-                                versions, and the check against torch made at export
-      config.json               the bundle's config (copied)
-      bank/                     the bundle's bank (copied: token table + vectors + fingerprint)
-      MODEL_CARD.md             (copied when the bundle has one)
-      spotter.onnx              images → logits + multi-scale features
-      refiner_memory.onnx       Spotter top-K + features → per-layer cross-attention keys/values
-      refiner_step.onnx         one greedy Refiner step with a key/value cache
-      *.int8.onnx               with --int8: the same graphs, dynamically quantised (onnxruntime)
-
-The graphs and their inputs and outputs are described in :mod:`mstr.onnx_graphs`; the batch axis
-(``batch``) is dynamic everywhere, all floats are float32. :mod:`mstr.onnx_runtime` reads with
+The graphs and their inputs and outputs are described in :mod:`mstr.onnx.graphs`; the batch axis
+(``batch``) is dynamic everywhere, all floats are float32. :mod:`mstr.onnx.runtime` reads with
 them (``mstr.load(DIR, backend="onnx")``).
 
 The exporter is torch's TorchScript-based one (``torch.onnx.export(..., dynamo=False)``): it needs
@@ -37,15 +26,12 @@ import torch
 from torch import nn
 
 from mstr.errors import UserError
+from mstr.onnx.format import FILES, FORMAT, FORMAT_VERSION, MANIFEST, int8_file
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "DEFAULT_OPSET", "export_onnx", "quantize_int8"]
+__all__ = ["DEFAULT_OPSET", "export_onnx", "quantize_int8"]
 
-FORMAT = "mstr-onnx"
-FORMAT_VERSION = 1
-MANIFEST = "onnx.json"
 DEFAULT_OPSET = 17
 MIN_OPSET = 14  # scaled_dot_product_attention needs 14
-FILES = {"spotter": "spotter.onnx", "refiner_memory": "refiner_memory.onnx", "refiner_step": "refiner_step.onnx"}
 
 #: max |torch − onnxruntime| accepted by the export check (float32 graphs)
 CHECK_TOLERANCE = 1e-3
@@ -135,9 +121,9 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
     from mstr import __version__
     from mstr.bank import EOS_ID, PAD_ID
     from mstr.bundle import load_bundle
-    from mstr.onnx_graphs import (RefinerMemoryGraph, RefinerStepGraph, SpotterGraph, forced_logprob, greedy_loop,
+    from mstr.onnx.graphs import (RefinerMemoryGraph, RefinerStepGraph, SpotterGraph, forced_logprob, greedy_loop,
                                   memory_feeds, memory_io, refiner_dims, spotter_io, step_io, zero_cache)
-    from mstr.recognizer import sequence_logprob, spotter_decode
+    from mstr.reading.decode import sequence_logprob, spotter_decode
 
     onnx_version, ort_version = _require_onnx()
     max_opset = _max_opset()
@@ -152,7 +138,7 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
         raise UserError(f"{out / 'bank'} exists and is not a bank: choose an empty or new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     # a previous export into the same folder: remove only the files an export writes
-    for file in [MANIFEST, *FILES.values(), *(f.replace(".onnx", ".int8.onnx") for f in FILES.values())]:
+    for file in [MANIFEST, *FILES.values(), *(int8_file(f) for f in FILES.values())]:
         (out / file).unlink(missing_ok=True)
     if (out / "bank").exists():
         shutil.rmtree(out / "bank")
@@ -236,7 +222,7 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
 
     if int8:
         for name, info in graphs.items():
-            q = info["file"].replace(".onnx", ".int8.onnx")
+            q = int8_file(info["file"])
             info["int8_nodes"] = len(quantize_int8(out / info["file"], out / q))
             info["int8"] = q
             info["int8_bytes"] = (out / q).stat().st_size

@@ -25,8 +25,8 @@ from typing import Any, Sequence
 from PIL import Image
 
 from mstr.errors import UserError
-from mstr.photo import PhotoReader
-from mstr.prediction import Prediction
+from mstr.reading.prediction import Prediction
+from mstr.reading.reader import Reader
 
 __all__ = ["ParallelReader", "check_workers", "fit_workers", "cpu_cores", "close_reader"]
 
@@ -112,7 +112,7 @@ def _stop(procs: list[Any], conns: list[Connection]) -> None:
         conn.close()
 
 
-class ParallelReader(PhotoReader):
+class ParallelReader(Reader):
     """``read(images)`` over ``workers`` processes, each with ``threads`` torch threads and a reader
     made by ``loader`` (``"module:function"``, default :func:`mstr.load`; a baseline's
     ``mstr.engines.baselines:load_baseline`` works too) called with ``load_kwargs``. ``local`` is
@@ -168,7 +168,7 @@ class ParallelReader(PhotoReader):
     def read(self, images: Sequence[Image.Image | str | Path], batch_size: int = 64,
              use_refiner: bool = True, *, langs: Sequence[str] | str | None = None,
              script_consistency: bool | None = None, lexicon: Any = None) -> list[Prediction]:
-        """As :meth:`mstr.recognizer.Recognizer.read`: one prediction per image, in order. The
+        """As :meth:`mstr.reading.recognizer.Recognizer.read`: one prediction per image, in order. The
         workers decode (``langs``, ``script_consistency``); the lexicon is applied here."""
         if not self._finalizer.alive:
             raise RuntimeError("this parallel reader is closed")

@@ -1,5 +1,5 @@
 """Which reading a Recognizer with a Refiner returns, and how it finds the Refiner's reading
-(torch-free, so the CLI can list the choices).
+(torch-free, so the CLI can list the choices): one :class:`RefineSettings` value.
 
 Two readings compete, the Spotter's and the Refiner's. Policies (``refine_policy``):
 
@@ -39,6 +39,11 @@ Gates skip the Refiner for words the Spotter reads without doubt, which keep the
   words the Spotter reads with doubt somewhere (docs/speed.md). None: no such gate;
 * ``refine_below`` (default off): words whose Spotter confidence is at least this.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
 REFINE_POLICIES = ("joint-edit1", "joint", "confidence", "always")
 DEFAULT_REFINE_POLICY = "joint-edit1"
 REFINE_MODES = ("auto", "parallel", "greedy")
@@ -74,24 +79,39 @@ def check_refine_options(policy: str, mode: str, below: float | None,
         raise ValueError(f"refine_ratio must be in (0, 1) or None, got {ratio!r}")
 
 
+@dataclass(frozen=True)
 class RefineSettings:
-    """``refine_policy``, ``refine_mode``, ``refine_below`` and ``refine_ratio`` as attributes
-    checked on every change (:func:`check_refine_options`), for the recognizers of both backends."""
+    """How a reader with a Refiner picks its readings: ``policy`` (:data:`REFINE_POLICIES`), ``mode``
+    (:data:`REFINE_MODES`), the gates ``below`` (Spotter-confidence, or None) and ``ratio``
+    (runner-up/best, or None); checked when made (:func:`check_refine_options`: ``ValueError``).
+    One value passed from :func:`mstr.load` down to the readers; change one field with
+    :func:`dataclasses.replace`."""
 
-    def _init_refine(self, policy: str, mode: str, below: float | None,
-                     ratio: float | None = DEFAULT_REFINE_RATIO) -> None:
-        check_refine_options(policy, mode, below, ratio)
-        self._refine = {"policy": policy, "mode": mode, "below": below, "ratio": ratio}
+    policy: str = DEFAULT_REFINE_POLICY
+    mode: str = DEFAULT_REFINE_MODE
+    below: float | None = None
+    ratio: float | None = DEFAULT_REFINE_RATIO
 
-    def _set_refine(self, **change) -> None:
-        new = {**self._refine, **change}
-        check_refine_options(new["policy"], new["mode"], new["below"], new["ratio"])
-        self._refine = new
+    def __post_init__(self) -> None:
+        check_refine_options(self.policy, self.mode, self.below, self.ratio)
 
-    def _refine_rows(self, readings, top2) -> list[int]:
+    @classmethod
+    def from_kwargs(cls, refine_policy: str = DEFAULT_REFINE_POLICY, refine_mode: str = DEFAULT_REFINE_MODE,
+                    refine_below: float | None = None,
+                    refine_ratio: float | None = DEFAULT_REFINE_RATIO) -> "RefineSettings":
+        """The settings from :func:`mstr.load`'s keyword arguments (``refine_policy`` …)."""
+        return cls(refine_policy, refine_mode, refine_below, refine_ratio)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The settings as :func:`mstr.load`'s keyword arguments (``refine_policy`` …)."""
+        return {"refine_policy": self.policy, "refine_mode": self.mode, "refine_below": self.below,
+                "refine_ratio": self.ratio}
+
+    def rows(self, readings: Sequence[tuple[list[int], list[float], float]],
+             top2: Sequence[Sequence[Sequence[float]]]) -> list[int]:
         """The rows the Refiner reads, under the gates: ``readings`` are the Spotter's (ids, probs,
         confidence); ``top2`` per row and position its two best probabilities (nested lists)."""
-        below, ratio = self.refine_below, self.refine_ratio
+        below, ratio = self.below, self.ratio
         rows = []
         for b, (ids, _, conf) in enumerate(readings):
             if below is not None and conf >= below:
@@ -101,15 +121,6 @@ class RefineSettings:
                 continue
             rows.append(b)
         return rows
-
-    refine_policy = property(lambda self: self._refine["policy"],
-                             lambda self, v: self._set_refine(policy=v), doc="see :data:`REFINE_POLICIES`")
-    refine_mode = property(lambda self: self._refine["mode"],
-                           lambda self, v: self._set_refine(mode=v), doc="see :data:`REFINE_MODES`")
-    refine_below = property(lambda self: self._refine["below"],
-                            lambda self, v: self._set_refine(below=v), doc="Spotter-confidence gate, or None")
-    refine_ratio = property(lambda self: self._refine["ratio"],
-                            lambda self, v: self._set_refine(ratio=v), doc="runner-up/best ratio gate, or None")
 
 
 def resolve_refine_mode(policy: str, mode: str) -> str:

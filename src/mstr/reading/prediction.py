@@ -19,7 +19,7 @@ class Prediction:
     ``error``: set (and text empty) when the image could not be read; ``no_text``: True (and text
     empty, confidence 0) when the image is blank — one colour, nothing to read — so no model ran;
     ``lexicon_from``: the model's reading when a lexicon replaced it by ``text`` (None otherwise;
-    ``confidence``, ``chars`` and ``topk`` are then those of the model's reading; :mod:`mstr.lexicon`).
+    ``confidence``, ``chars`` and ``topk`` are then those of the model's reading; :mod:`mstr.reading.lexicon`).
     """
 
     text: str
