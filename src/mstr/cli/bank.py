@@ -37,9 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from mstr.bank import build_from_mclip
     from mstr.charsets import parse_langs
-    from mstr.train.bank_build import build_from_mclip
-    from mstr.train.mclip_task import load_mclip
+    from mstr.mclip_export import load_mclip
 
     model, meta = load_mclip(args.mclip)
     meta["source"] = str(args.mclip)
@@ -51,17 +51,16 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _extend(args: argparse.Namespace) -> int:
-    from mstr.bank import Bank
+    from mstr.bank import Bank, extend_from_mclip, extend_spread
     from mstr.charsets import parse_langs
-    from mstr.train import bank_build
 
     bank = Bank.load(args.bank)
     if args.mclip is None:
-        new = bank_build.extend_spread(bank, parse_langs(args.langs), args.spread_seed)
+        new = extend_spread(bank, parse_langs(args.langs), args.spread_seed)
     else:
-        from mstr.train.mclip_task import load_mclip
+        from mstr.mclip_export import load_mclip
 
-        new = bank_build.extend_from_mclip(bank, load_mclip(args.mclip)[0], parse_langs(args.langs))
+        new = extend_from_mclip(bank, load_mclip(args.mclip)[0], parse_langs(args.langs))
     new.save(args.out)
     print(f"wrote {args.out}: {len(bank)} → {len(new)} entries, fingerprint {new.fingerprint()[:16]}")
     return 0
