@@ -53,14 +53,23 @@ def _build(args: argparse.Namespace) -> int:
 def _extend(args: argparse.Namespace) -> int:
     from mstr.bank import Bank, extend_from_mclip, extend_spread
     from mstr.charsets import parse_langs
+    from mstr.errors import UserError
 
     bank = Bank.load(args.bank)
+    langs = parse_langs(args.langs)
+    present = [lang for lang in langs if lang in bank.langs()]
+    if present:
+        raise UserError(f"bank {args.bank} already holds {', '.join(present)} (it covers {', '.join(bank.langs())}); "
+                        "give --langs only languages it lacks")
     if args.mclip is None:
-        new = extend_spread(bank, parse_langs(args.langs), args.spread_seed)
+        try:
+            new = extend_spread(bank, langs, args.spread_seed)
+        except ValueError as exc:
+            raise UserError(f"bank {args.bank} (dimension {bank.dim}): {exc}; extend it with --mclip instead") from None
     else:
         from mstr.mclip_export import load_mclip
 
-        new = extend_from_mclip(bank, load_mclip(args.mclip)[0], parse_langs(args.langs))
+        new = extend_from_mclip(bank, load_mclip(args.mclip)[0], langs)
     new.save(args.out)
     print(f"wrote {args.out}: {len(bank)} → {len(new)} entries, fingerprint {new.fingerprint()[:16]}")
     return 0
