@@ -27,6 +27,7 @@ _NORM_TOL = 1e-3
 
 
 def check_vectors(vectors: Any, what: str = "vectors") -> torch.Tensor:
+    """``vectors`` as a contiguous float32 CPU tensor [N, D]; a ValueError naming ``what`` otherwise."""
     if not isinstance(vectors, torch.Tensor):
         raise ValueError(f"{what} must be a torch.Tensor, got {type(vectors).__name__}")
     if vectors.ndim != 2 or not vectors.is_floating_point():

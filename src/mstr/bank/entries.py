@@ -75,6 +75,7 @@ class BankEntry:
 
 
 def special_entries() -> list[BankEntry]:
+    """The rows every bank starts with: ``<eos>``, ``<pad>``."""
     return [BankEntry(name, SPECIAL_SCRIPT, (), "special") for name in SPECIALS]
 
 
