@@ -279,7 +279,7 @@ def test_build_bank_blending():
 
 
 def test_extend_spread_without_mclip():
-    from mstr.train.bank_build import extend_spread, spread_prototypes
+    from mstr.bank import extend_spread, spread_prototypes
 
     base = Bank(bank_entries("6lang"), unit_rows(len(bank_entries("6lang")), dim=256), meta={})
     grown = extend_spread(base, ["mr", "kn"], seed=3)

@@ -18,7 +18,7 @@ from mstr.engines.baselines import CtcRecognizer, load_baseline
 from mstr.errors import UserError
 from mstr.models.crnn import CRNN, CRNNConfig, ctc_greedy
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
-from mstr.train.baselines_task import ctc_targets
+from mstr.train.ctc import ctc_targets
 from mstr.train.words import IGNORE
 
 TINY_CRNN = dict(widths=(8, 8, 16, 16), hidden=16, rnn_layers=1, max_len=8)

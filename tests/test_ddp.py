@@ -41,7 +41,7 @@ def _worker(dump: Path, argv: list[str]) -> int:
     from torch.utils.data import WeightedRandomSampler
 
     from mstr.cli.main import main
-    from mstr.train import mclip_task, words
+    from mstr.train import char_crops, words
 
     dump.mkdir(parents=True, exist_ok=True)
     seen: list[int] = []  # indices of the training samples this rank read, in order
@@ -56,7 +56,7 @@ def _worker(dump: Path, argv: list[str]) -> int:
         cls.__getitem__ = recording_getitem
 
     record(words.WordSamples, lambda ds: ds.name == "train")      # the validation source is named 'val'
-    record(mclip_task.CharCrops, lambda ds: "train_lmdb" in str(ds.ds.path))
+    record(char_crops.CharCrops, lambda ds: "train_lmdb" in str(ds.ds.path))
     fit = pl.Trainer.fit
 
     def recording_fit(trainer, model, train_dataloaders=None, val_dataloaders=None, *args, **kwargs):
@@ -175,7 +175,7 @@ def test_spotter_ddp_torchrun(tmp_path):
 
 
 def test_mclip_ddp_lightning_launcher(tmp_path):
-    from mstr.train.mclip_task import load_mclip
+    from mstr.mclip_export import load_mclip
 
     g = torch.Generator().manual_seed(1)
     chars = tmp_path / "chars"

@@ -78,14 +78,14 @@ def test_tiny_training_lowers_loss_and_exports_a_bank(toy_chars, tmp_path):
 
 
 def test_several_roots_pool_their_crops(toy_chars, capsys):
-    from mstr.train.mclip_task import _roots, entry_class_map, pooled_crops
+    from mstr.train.char_crops import data_roots, entry_class_map, pooled_crops
 
     entries = bank_entries(["en"])
     classes = entry_class_map(entries)
-    one = pooled_crops(_roots(str(toy_chars)), ["en"], "train", classes, entries, 32)
-    two = pooled_crops(_roots([str(toy_chars), str(toy_chars)]), ["en"], "train", classes, entries, 32)
+    one = pooled_crops(data_roots(str(toy_chars)), ["en"], "train", classes, entries, 32)
+    two = pooled_crops(data_roots([str(toy_chars), str(toy_chars)]), ["en"], "train", classes, entries, 32)
     assert len(one) > 0 and len(two) == 2 * len(one)
-    assert pooled_crops(_roots(str(toy_chars)), ["en"], "test", classes, entries, 32) is None
+    assert pooled_crops(data_roots(str(toy_chars)), ["en"], "test", classes, entries, 32) is None
     assert main(["train", "mclip", "data.root=[]", "data.langs=en", "optim.max_steps=1"]) != 0
     err = capsys.readouterr().err
     assert "data.root must be a folder or a list" in err and "Traceback" not in err

@@ -37,9 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from mstr.bank import build_from_mclip
     from mstr.charsets import parse_langs
-    from mstr.train.bank_build import build_from_mclip
-    from mstr.train.mclip_task import load_mclip
+    from mstr.mclip_export import load_mclip
 
     model, meta = load_mclip(args.mclip)
     meta["source"] = str(args.mclip)
@@ -51,17 +51,25 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _extend(args: argparse.Namespace) -> int:
-    from mstr.bank import Bank
+    from mstr.bank import Bank, extend_from_mclip, extend_spread
     from mstr.charsets import parse_langs
-    from mstr.train import bank_build
+    from mstr.errors import UserError
 
     bank = Bank.load(args.bank)
+    langs = parse_langs(args.langs)
+    present = [lang for lang in langs if lang in bank.langs()]
+    if present:
+        raise UserError(f"bank {args.bank} already holds {', '.join(present)} (it covers {', '.join(bank.langs())}); "
+                        "give --langs only languages it lacks")
     if args.mclip is None:
-        new = bank_build.extend_spread(bank, parse_langs(args.langs), args.spread_seed)
+        try:
+            new = extend_spread(bank, langs, args.spread_seed)
+        except ValueError as exc:
+            raise UserError(f"bank {args.bank} (dimension {bank.dim}): {exc}; extend it with --mclip instead") from None
     else:
-        from mstr.train.mclip_task import load_mclip
+        from mstr.mclip_export import load_mclip
 
-        new = bank_build.extend_from_mclip(bank, load_mclip(args.mclip)[0], parse_langs(args.langs))
+        new = extend_from_mclip(bank, load_mclip(args.mclip)[0], langs)
     new.save(args.out)
     print(f"wrote {args.out}: {len(bank)} → {len(new)} entries, fingerprint {new.fingerprint()[:16]}")
     return 0

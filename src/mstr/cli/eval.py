@@ -124,7 +124,7 @@ def _run_mclip(args: argparse.Namespace) -> int:
             print(f"note: no {args.split}_lmdb for {', '.join(skipped)} under {args.data}/LMDB; "
                   f"evaluating {', '.join(langs)}", file=sys.stderr)
 
-    from mstr.train.mclip_task import load_mclip
+    from mstr.mclip_export import load_mclip
 
     model, _meta = load_mclip(args.mclip)
     if int(model.cfg.dim) != bank.dim:

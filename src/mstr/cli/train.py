@@ -82,11 +82,11 @@ def _train(stage: str, cfg: dict) -> int:
         out = train_mclip(cfg)
         print(f"wrote {out / 'mclip.safetensors'} and {out / 'mclip.json'}")
     elif stage == "spotter":
-        from mstr.train.stage2_task import train_spotter
+        from mstr.train.spotter_task import train_spotter
 
         print(f"wrote {train_spotter(cfg)}")
     elif stage == "refiner":
-        from mstr.train.stage2_task import train_refiner
+        from mstr.train.refiner_task import train_refiner
 
         print(f"wrote {train_refiner(cfg)}")
     elif stage in ("crnn", "softmax"):

@@ -1,10 +1,10 @@
 """Training of the in-framework baselines — CRNN-CTC and the softmax-head Spotter — through the
 Spotter's data pipeline and engine (same sources, sampler, preprocessing, Lightning trainer,
-checkpoints and logs; see :mod:`mstr.train.stage2_task`).
+checkpoints and logs; see :mod:`mstr.train.trainer`).
 
 The bank is used only for its token table: it fixes the label space (the Spotter's bank ids), so
 the three models learn exactly the same labels from exactly the same samples. Both export a
-baseline bundle (``<out>/bundle``, :mod:`mstr.baseline_bundle`).
+baseline bundle (``<out>/bundle``, :mod:`mstr.engines.baselines`).
 
 * ``crnn``: CTC loss over the columns (blank = one class after the bank's rows); targets are the
   label's bank ids without ``<eos>``.
@@ -22,41 +22,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mstr.bank import EOS_ID, PAD_ID
+from mstr.bank import PAD_ID
 from mstr.baseline_bundle import build_model, load_baseline_model, resolve_bank, save_baseline_bundle
 from mstr.errors import UserError
-from mstr.models.crnn import CRNN, ctc_greedy
-from mstr.train.optim import adamw_warmup_cosine
-from mstr.train.stage2_task import _exact, _fit, _loaders, _pl, _trainer
+from mstr.models.crnn import CRNN
+from mstr.train.ctc import ctc_loss, ctc_word_accuracy
+from mstr.train.systems import WordSystem
+from mstr.train.trainer import word_accuracy
 from mstr.train.words import IGNORE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train_baseline", "make_baseline_module", "ctc_targets", "SoftmaxCtcAux"]
-
-
-def ctc_targets(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``B, L`` padded targets (bank ids, ``<eos>``, then IGNORE) → (concatenated ids, lengths)."""
-    keep = y.ne(IGNORE) & y.ne(EOS_ID)
-    return y[keep], keep.sum(1)
-
-
-def _ctc_loss(logits: torch.Tensor, y: torch.Tensor, blank: int) -> torch.Tensor:
-    logp = logits.float().log_softmax(-1).transpose(0, 1)                      # T, B, C
-    targets, lengths = ctc_targets(y)
-    t_len = torch.full((y.shape[0],), logp.shape[0], dtype=torch.long, device=y.device)
-    return F.ctc_loss(logp, targets, t_len, lengths, blank=blank, zero_infinity=True)
-
-
-def _ctc_exact(logits: torch.Tensor, y: torch.Tensor, blank: int) -> torch.Tensor:
-    """Word accuracy of greedy CTC readings against the targets."""
-    readings = ctc_greedy(logits.detach(), blank, never=(EOS_ID, PAD_ID))
-    hits = []
-    for r, row in zip(readings, y.tolist()):
-        want = [i for i in row if i != IGNORE]
-        want = want[: want.index(EOS_ID)] if EOS_ID in want else want
-        hits.append(float(r.ids == want))
-    return torch.tensor(hits).mean()
+__all__ = ["train_baseline", "CTCBaselineSystem", "SoftmaxBaselineSystem", "baseline_system", "SoftmaxCtcAux"]
 
 
 class SoftmaxCtcAux(nn.Module):
@@ -71,58 +48,48 @@ class SoftmaxCtcAux(nn.Module):
 
     def forward(self, f4: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = self.conv(f4.mean(dim=2)).transpose(1, 2)                     # B, T, N
-        return _ctc_loss(logits, y, PAD_ID)
+        return ctc_loss(logits.float().log_softmax(-1).transpose(0, 1), y, PAD_ID)
 
 
-def make_baseline_module(cfg: dict[str, Any], model: nn.Module):
-    """The LightningModule training ``model`` (a :class:`~mstr.models.crnn.CRNN` or a
-    :class:`~mstr.models.softmax_spotter.SoftmaxSpotter`)."""
-    pl = _pl()
-    o = cfg["optim"]
-    is_crnn = isinstance(model, CRNN)
-    ctc_weight = float(o.get("ctc_weight", 0.0) or 0.0)
-    smoothing = float(o.get("label_smoothing", 0.0) or 0.0)
+class CTCBaselineSystem(WordSystem):
+    """The CRNN baseline: CTC loss over the columns (blank = one class after the bank's rows), word
+    accuracy of greedy CTC readings."""
 
-    class BaselineModule(pl.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-            self.aux = None
-            if not is_crnn and ctc_weight > 0:
-                self.aux = SoftmaxCtcAux(model.encoder.channels[0], model.cfg.d_model, model.cfg.num_classes)
+    def __init__(self, cfg: dict[str, Any], model: CRNN) -> None:
+        super().__init__(cfg)
+        self.model = model
 
-        def _step(self, x, y, train: bool):
-            if is_crnn:
-                logits = self.model(x)
-                loss = _ctc_loss(logits, y, self.model.cfg.blank)
-                return loss, _ctc_exact(logits, y, self.model.cfg.blank), None
-            out = self.model(x)
-            loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
-                                   label_smoothing=smoothing if train else 0.0)
-            acc = _exact(self.model.decodable(out.logits).argmax(-1), y).mean()
-            aux = self.aux(out.features[0], y) if (train and self.aux is not None) else None
-            return loss, acc, aux
+    def step(self, x, y, train: bool):
+        logits = self.model(x)
+        loss = ctc_loss(logits.float().log_softmax(-1).transpose(0, 1), y, self.model.cfg.blank)
+        return loss, ctc_word_accuracy(logits, y, self.model.cfg.blank), None
 
-        def training_step(self, batch, _):
-            x, y, _langs = batch
-            loss, acc, aux = self._step(x, y, True)
-            self.log("train/loss", loss.detach(), prog_bar=True, batch_size=len(y))
-            if aux is not None:
-                self.log("train/ctc", aux.detach(), batch_size=len(y))
-                loss = loss + ctc_weight * aux
-            self.log("train/word_acc", acc, prog_bar=True, batch_size=len(y))
-            return loss
 
-        def validation_step(self, batch, _):
-            x, y, _langs = batch
-            loss, acc, _ = self._step(x, y, False)
-            self.log("val/loss", loss, batch_size=len(y), sync_dist=True)
-            self.log("val/word_acc", acc, prog_bar=True, batch_size=len(y), sync_dist=True)
+class SoftmaxBaselineSystem(WordSystem):
+    """The softmax-head Spotter: cross-entropy per position over the token table (label smoothing as
+    the Spotter's), plus ``optim.ctc_weight`` × the auxiliary :class:`SoftmaxCtcAux` reader."""
 
-        def configure_optimizers(self):
-            return adamw_warmup_cosine(self.parameters(), o)
+    def __init__(self, cfg: dict[str, Any], model: nn.Module) -> None:
+        super().__init__(cfg)
+        self.model = model
+        self.ctc_weight = float(cfg["optim"].get("ctc_weight", 0.0) or 0.0)
+        self.smoothing = float(cfg["optim"].get("label_smoothing", 0.0) or 0.0)
+        self.aux = SoftmaxCtcAux(model.encoder.channels[0], model.cfg.d_model, model.cfg.num_classes) \
+            if self.ctc_weight > 0 else None
 
-    return BaselineModule()
+    def step(self, x, y, train: bool):
+        out = self.model(x)
+        loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
+                               label_smoothing=self.smoothing if train else 0.0)
+        acc = word_accuracy(self.model.decodable(out.logits).argmax(-1), y)
+        aux = self.aux(out.features[0], y) if (train and self.aux is not None) else None
+        return loss, acc, aux
+
+
+def baseline_system(cfg: dict[str, Any], model: nn.Module) -> WordSystem:
+    """The system training ``model``: a :class:`~mstr.models.crnn.CRNN` or a
+    :class:`~mstr.models.softmax_spotter.SoftmaxSpotter`."""
+    return CTCBaselineSystem(cfg, model) if isinstance(model, CRNN) else SoftmaxBaselineSystem(cfg, model)
 
 
 def train_baseline(kind: str, cfg: dict[str, Any]) -> Path:
@@ -132,8 +99,9 @@ def train_baseline(kind: str, cfg: dict[str, Any]) -> Path:
     are the same); ``cfg["init_bundle"]``: continue from a baseline bundle of the same kind
     (architecture, bank and weights from it).
     """
-    pl = _pl()
-    pl.seed_everything(int(cfg["trainer"]["seed"]), workers=True)
+    from mstr.train.trainer import build_trainer, fit, prepare, word_loaders
+
+    prepare(cfg)
     out = Path(cfg["out"])
     if cfg.get("init_bundle"):
         model, bank, _ = load_baseline_model(cfg["init_bundle"], kind)
@@ -146,10 +114,10 @@ def train_baseline(kind: str, cfg: dict[str, Any]) -> Path:
         model = build_model(kind, cfg["model"], bank)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("%s baseline: %.2f M parameters, %d classes", kind, n_params / 1e6, model.cfg.num_classes)
-    train, val = _loaders(cfg, bank, int(model.cfg.max_len), tuple(model.cfg.image_size))
-    module = make_baseline_module(cfg, model)
-    trainer = _trainer(cfg, out)
-    _fit(trainer, module, train, val, out)
+    train, val = word_loaders(cfg, bank, int(model.cfg.max_len), tuple(model.cfg.image_size))
+    module = baseline_system(cfg, model)
+    trainer = build_trainer(cfg, out)
+    fit(trainer, module, train, val, out)
     if trainer.is_global_zero:
         save_baseline_bundle(out / "bundle", model=model, bank=bank, name=cfg.get("name") or f"{kind}-baseline",
                              extra={"parameters": n_params,

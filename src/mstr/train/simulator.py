@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from mstr.bank import EOS_ID, Bank
+from mstr.scripts import COMMON_SCRIPT
 
 __all__ = ["SimulatorConfig", "SpotterSimulator"]
 
@@ -39,7 +40,7 @@ class SpotterSimulator:
         v = bank.vectors
         scripts = [e.script for e in bank.entries]
         special = torch.tensor([e.subtype == "special" for e in bank.entries])
-        same = torch.tensor([[a == b or "Zyyy" in (a, b) for b in scripts] for a in scripts])
+        same = torch.tensor([[a == b or COMMON_SCRIPT in (a, b) for b in scripts] for a in scripts])
         sims = (v @ v.t()).masked_fill(~same, -2.0).masked_fill(special[None, :], -3.0)
         sims.fill_diagonal_(-4.0)
         m = max(self.cfg.neighbours, k)

@@ -1,7 +1,7 @@
-"""Build and extend the prototype bank from a trained mCLIP.
-
-Prototypes come from the frozen text tower (the entry's prompt), optionally blended with the
-image tower's centroid of the entry's training crops (``alpha`` = share of the centroid).
+"""Building and growing banks: prototypes from an mCLIP's text tower, optionally blended with its
+image tower's centroid of the entry's training crops (``alpha`` = share of the centroid), or — with
+no mCLIP — seeded random prototypes spread apart from every other row (``mstr bank extend
+--spread-seed``). Existing rows of an extended bank stay bit-identical.
 """
 from __future__ import annotations
 
@@ -11,10 +11,68 @@ from typing import Any, Sequence
 
 import torch
 
-from mstr.bank import Bank, BankEntry, bank_entries, build_bank, entry_key
+from mstr.bank.core import Bank, check_vectors
+from mstr.bank.entries import BankEntry, bank_entries, entry_key
 from mstr.errors import UserError
 
-__all__ = ["text_prototypes", "image_centroids", "build_from_mclip", "extend_from_mclip"]
+__all__ = ["build_bank", "text_prototypes", "image_centroids", "build_from_mclip", "spread_prototypes",
+           "extend_spread", "extend_from_mclip"]
+
+
+def build_bank(entries: Sequence[BankEntry], text_vectors: torch.Tensor, *,
+               image_centroids: torch.Tensor | None = None, alpha: float = 0.0,
+               meta: dict | None = None) -> Bank:
+    """A bank whose prototypes blend the text tower with image-tower centroids.
+
+    ``text_vectors`` [N, D]: the text-tower embedding of each entry's prompt.
+    ``image_centroids`` [N, D] (optional): the mean image embedding of each entry's crops; a row
+    of NaN means "no crops" and that entry keeps its text vector. Both are L2-normalised per
+    row, then ``prototype = normalise((1 - alpha) * text + alpha * centroid)``. Specials always
+    use their text vectors. ``meta`` gains a ``"prototypes"`` record (alpha, counts) unless it
+    already has one. Raises ValueError for bad shapes, alpha outside [0, 1], or non-finite input.
+    """
+    entries = list(entries)
+    text = check_vectors(text_vectors, "text_vectors")
+    if text.shape[0] != len(entries):
+        raise ValueError(f"{len(entries)} entries but {text.shape[0]} text vectors")
+    if not torch.isfinite(text).all():
+        raise ValueError("text_vectors hold NaN/inf")
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if alpha > 0 and image_centroids is None:
+        raise ValueError("alpha > 0 needs image_centroids")
+    text = _unit_rows(text, entries, "text vector")
+    out = text.clone()
+    blended = 0
+    if image_centroids is not None and alpha > 0:
+        cent = check_vectors(image_centroids, "image_centroids")
+        if cent.shape != text.shape:
+            raise ValueError(f"image_centroids {tuple(cent.shape)} must match text_vectors "
+                             f"{tuple(text.shape)}")
+        empty = torch.isnan(cent).all(dim=1)
+        special = torch.tensor([e.subtype == "special" for e in entries], dtype=torch.bool)
+        use = ~empty & ~special
+        if not torch.isfinite(cent[use]).all():
+            raise ValueError("image_centroids rows must be finite or entirely NaN (no crops)")
+        if use.any():
+            rows = torch.nonzero(use).flatten()
+            cent_unit = _unit_rows(cent[rows], [entries[int(i)] for i in rows], "image centroid")
+            mix = (1.0 - alpha) * text[rows] + alpha * cent_unit
+            out[rows] = _unit_rows(mix, [entries[int(i)] for i in rows], "blended prototype")
+            blended = int(rows.numel())
+    meta = dict(meta or {})
+    meta.setdefault("prototypes", {"alpha": alpha, "image_centroid_entries": blended,
+                                   "text_only_entries": len(entries) - blended})
+    return Bank(entries, out, meta)
+
+
+def _unit_rows(x: torch.Tensor, entries: Sequence[BankEntry], what: str) -> torch.Tensor:
+    norms = x.norm(dim=1, keepdim=True)
+    zero = torch.nonzero(norms.flatten() < 1e-12).flatten().tolist()
+    if zero:
+        raise ValueError(f"{what} of {[entries[i].key for i in zero[:5]]} has zero length")
+    return x / norms
 
 
 @torch.no_grad()
@@ -66,6 +124,8 @@ def image_centroids(model, entries: Sequence[BankEntry], root: str | Path, langs
 
 def build_from_mclip(model, meta: dict[str, Any], langs: Sequence[str], *, centroids_root: str | Path | None = None,
                      alpha: float = 0.0, max_per_entry: int = 64) -> Bank:
+    """The bank of ``langs`` from the mCLIP ``model`` (its export's ``meta`` names it in the bank's meta):
+    text-tower prototypes, blended with image centroids of ``centroids_root``'s crops when ``alpha`` > 0."""
     entries = bank_entries(langs)
     text = text_prototypes(model, entries)
     cent = None

