@@ -8,12 +8,15 @@ written on Arabic letters.
 """
 from __future__ import annotations
 
-__all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES"]
+__all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES",
+           "SUBTYPES"]
 
 #: ISO 15924 code of the Common script (digits, punctuation, dandas, the bank's special tokens).
 COMMON_SCRIPT = "Zyyy"
 #: ISO 15924 code for a character of no supported script.
 UNKNOWN_SCRIPT = "Zzzz"
+#: What a character is to the bank and to mCLIP's prompts (the ``<type=…>`` tokens, in this order).
+SUBTYPES: tuple[str, ...] = ("letter", "diacritic", "digit", "punctuation", "special")
 
 #: ISO 15924 code → inclusive code-point ranges.
 SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {

@@ -26,6 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mstr.scripts import COMMON_SCRIPT, UNKNOWN_SCRIPT
+
 __all__ = ["tsne", "pca2", "bank_map", "SCRIPT_COLOURS", "METHODS"]
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ METHODS = ("tsne", "pca")
 SCRIPT_COLOURS: dict[str, tuple[int, int, int]] = {
     "Latn": (31, 119, 180), "Deva": (214, 39, 40), "Beng": (44, 160, 44), "Taml": (148, 103, 189),
     "Telu": (255, 127, 14), "Mlym": (23, 190, 207), "Knda": (140, 86, 75), "Gujr": (227, 119, 194),
-    "Guru": (188, 189, 34), "Orya": (0, 90, 60), "Arab": (70, 40, 140), "Zyyy": (120, 120, 120),
+    "Guru": (188, 189, 34), "Orya": (0, 90, 60), "Arab": (70, 40, 140), COMMON_SCRIPT: (120, 120, 120),
 }
 _FALLBACK_COLOURS = [(230, 85, 13), (49, 130, 189), (116, 196, 118), (158, 154, 200), (253, 141, 60)]
 _SUBTYPE_MARKERS = {"letter": "circle", "diacritic": "ring", "digit": "square", "punctuation": "triangle"}
@@ -314,8 +316,8 @@ def bank_map(bank: Any, out_png: str | Path, *, method: str = "tsne", seed: int 
     else:
         xy = pca2(x)
 
-    scripts = [s for s in bank.scripts() if s != "Zzzz"]
-    scripts = [s for s in scripts if s != "Zyyy"] + (["Zyyy"] if "Zyyy" in scripts else [])
+    scripts = [s for s in bank.scripts() if s != UNKNOWN_SCRIPT]
+    scripts = [s for s in scripts if s != COMMON_SCRIPT] + ([COMMON_SCRIPT] if COMMON_SCRIPT in scripts else [])
     colours = _script_colours(scripts)
     counts = {s: sum(e.script == s for e in entries) for s in scripts}
 

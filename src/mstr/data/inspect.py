@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mstr.errors import UserError
+from mstr.scripts import COMMON_SCRIPT
 
 __all__ = ["inspect_lmdb", "format_report", "find_lmdbs", "LmdbLocation"]
 
@@ -33,7 +34,7 @@ _FONT_CANDIDATES = (
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
     "/usr/local/share/fonts/DejaVuSans.ttf",
 )
-_DRAWABLE_SCRIPTS = frozenset({"Latn", "Zyyy"})
+_DRAWABLE_SCRIPTS = frozenset({"Latn", COMMON_SCRIPT})
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,12 @@ def installed_packs(binary: str = "tesseract") -> set[str]:
 
 def script_of_text(text: str) -> str | None:
     """The script holding most script-specific characters of ``text`` (None when none has)."""
-    from mstr.scripts import script_of
+    from mstr.scripts import COMMON_SCRIPT, UNKNOWN_SCRIPT, script_of
 
     votes: Counter[str] = Counter()
     for ch in text:
         s = script_of(ch)
-        if s not in ("Zyyy", "Zzzz"):
+        if s not in (COMMON_SCRIPT, UNKNOWN_SCRIPT):
             votes[s] += 1
     return votes.most_common(1)[0][0] if votes else None
 

@@ -17,7 +17,8 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from mstr.errors import UserError
-from mstr.models.mclip import SUBTYPES, MClip, MClipConfig, PromptTokenizer
+from mstr.models.mclip import SUBTYPES, MClip, MClipConfig
+from mstr.prompts import prompt_tokenizer
 from mstr.preprocess import to_tensor
 from mstr.train.losses import LossWeights, MClipLoss
 from mstr.train.optim import adamw_warmup_cosine
@@ -101,7 +102,7 @@ def make_module(cfg: dict[str, Any], langs, entries):
         def __init__(self) -> None:
             super().__init__()
             m = cfg["model"]
-            tok = PromptTokenizer.build()
+            tok = prompt_tokenizer()
             self.mcfg = MClipConfig(dim=m["dim"], widths=tuple(m["widths"]), blocks=tuple(m["blocks"]),
                                     image_size=m["image_size"], text_width=m["text_width"],
                                     text_layers=m["text_layers"], text_heads=m["text_heads"],
