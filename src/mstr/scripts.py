@@ -9,7 +9,7 @@ written on Arabic letters.
 from __future__ import annotations
 
 __all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES",
-           "SUBTYPES"]
+           "SUBTYPES", "INDIC_SCRIPTS", "INDIC_BLOCK_START"]
 
 #: ISO 15924 code of the Common script (digits, punctuation, dandas, the bank's special tokens).
 COMMON_SCRIPT = "Zyyy"
@@ -32,6 +32,13 @@ SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "Mlym": ((0x0D00, 0x0D7F),),
     "Arab": ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
 }
+
+#: First code point of each Indic (Brahmic) block; the blocks share the ISCII layout, so a letter
+#: sits at the same offset from it in every one of them.
+INDIC_BLOCK_START: dict[str, int] = {s: SCRIPT_RANGES[s][0][0] for s in (
+    "Deva", "Beng", "Guru", "Gujr", "Orya", "Taml", "Telu", "Knda", "Mlym")}
+#: The Indic (Brahmic) scripts.
+INDIC_SCRIPTS: frozenset[str] = frozenset(INDIC_BLOCK_START)
 
 SCRIPT_NAMES: dict[str, str] = {
     "Latn": "Latin", "Deva": "Devanagari", "Beng": "Bengali", "Guru": "Gurmukhi",

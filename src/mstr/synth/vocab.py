@@ -49,9 +49,9 @@ from typing import Mapping
 import numpy as np
 
 from mstr.errors import UserError
-from mstr.scripts import script_of
+from mstr.scripts import INDIC_SCRIPTS, script_of
 from mstr.synth.clusters import cluster_index
-from mstr.synth.indic import INDIC_SCRIPTS, IndicParts, indic_parts
+from mstr.synth.indic import IndicParts, indic_parts
 from mstr.synth.signvocab import SignModes
 from mstr.text import normalize
 
