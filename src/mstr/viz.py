@@ -11,7 +11,7 @@
 * :func:`bank_map` — the bank's character rows (specials left out) as coloured points, one
   colour per script, the marker by subtype (● letter, ○ diacritic, ■ digit, ▲ punctuation), a
   legend with script names and counts, and optionally the characters themselves beside the
-  points (``labels=True``; needs system fonts, found with :mod:`mstr.synth.fonts`; combining
+  points (``labels=True``; needs system fonts, found with :mod:`mstr.fonts`; combining
   marks are drawn on a dotted circle ◌).
 
 Only numpy is imported at module level (Pillow on use); fonts are looked up on demand.
@@ -244,7 +244,7 @@ def _label_fonts(entries: Sequence[Any], size: int,
     from PIL import ImageFont
 
     try:
-        from mstr.synth.fonts import discover_fonts
+        from mstr.fonts import discover_fonts
 
         fonts = discover_fonts(font_dirs)
     except Exception as exc:  # no fontTools, unreadable folders …: labels are optional
@@ -295,7 +295,7 @@ def bank_map(bank: Any, out_png: str | Path, *, method: str = "tsne", seed: int 
     ``method`` is ``"tsne"`` (:func:`tsne` with ``seed``, ``perplexity``, ``n_iter``) or
     ``"pca"``; ``size`` the image (width, height) in pixels; ``labels`` draws each character
     beside its point when a system font covers it (``font_dirs`` as for
-    :func:`mstr.synth.fonts.discover_fonts`). Returns the path written.
+    :func:`mstr.fonts.discover_fonts`). Returns the path written.
     """
     from PIL import Image, ImageDraw
 

@@ -28,12 +28,6 @@ __all__ = ["inspect_lmdb", "format_report", "find_lmdbs", "LmdbLocation"]
 _TOP_MISSING = 20
 _GRID_COLUMNS = 8
 _CELL_W, _CELL_H, _TEXT_H, _PAD = 160, 48, 18, 4
-_FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/local/share/fonts/DejaVuSans.ttf",
-)
 _DRAWABLE_SCRIPTS = frozenset({"Latn", COMMON_SCRIPT})
 
 
@@ -221,10 +215,10 @@ def _assemble(locations: list[LmdbLocation], readers: list[Any],
 def _load_font() -> Any:
     from PIL import ImageFont
 
-    for candidate in _FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return ImageFont.truetype(candidate, 13)
-    return ImageFont.load_default()
+    from mstr.fonts import font_file
+
+    path = font_file("DejaVuSans.ttf")
+    return ImageFont.truetype(path, 13) if path else ImageFont.load_default()
 
 
 def _drawable(label: str) -> bool:
