@@ -70,7 +70,9 @@ DEFINITIONS: dict[str, str] = {
 
 def split_path(data_root: str | Path, lang: str, split: str = "test") -> Path:
     """``<data_root>/LMDB/<lang>/<split>_lmdb``."""
-    return Path(data_root) / "LMDB" / lang / f"{split}_lmdb"
+    from mstr.data.lmdb import lmdb_path
+
+    return lmdb_path(data_root, lang, split)
 
 
 def missing_split_error(data_root: str | Path, langs: Sequence[str], split: str = "test") -> UserError:
