@@ -8,8 +8,10 @@ written on Arabic letters.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 __all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES",
-           "SUBTYPES", "INDIC_SCRIPTS", "INDIC_BLOCK_START"]
+           "SUBTYPES", "INDIC_SCRIPTS", "INDIC_BLOCK_START", "script_of_text"]
 
 #: ISO 15924 code of the Common script (digits, punctuation, dandas, the bank's special tokens).
 COMMON_SCRIPT = "Zyyy"
@@ -66,3 +68,14 @@ def script_of(ch: str) -> str:
     if any(lo <= cp <= hi for lo, hi in _COMMON_RANGES):
         return COMMON_SCRIPT
     return UNKNOWN_SCRIPT
+
+
+def script_of_text(text: str) -> str | None:
+    """The script holding most script-specific characters of ``text`` (None when none has);
+    Common and unknown characters do not vote, a tie goes to the script met first."""
+    votes: Counter[str] = Counter()
+    for ch in text:
+        s = script_of(ch)
+        if s not in (COMMON_SCRIPT, UNKNOWN_SCRIPT):
+            votes[s] += 1
+    return votes.most_common(1)[0][0] if votes else None

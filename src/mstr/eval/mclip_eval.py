@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from mstr.data.lmdb import lmdb_path
 from mstr.errors import UserError
 from mstr.scripts import COMMON_SCRIPT, UNKNOWN_SCRIPT
 
@@ -70,8 +71,6 @@ DEFINITIONS: dict[str, str] = {
 
 def split_path(data_root: str | Path, lang: str, split: str = "test") -> Path:
     """``<data_root>/LMDB/<lang>/<split>_lmdb``."""
-    from mstr.data.lmdb import lmdb_path
-
     return lmdb_path(data_root, lang, split)
 
 
