@@ -26,7 +26,7 @@ def tool_module(name: str):
 
 @pytest.fixture(scope="session")
 def hi_fonts():
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
 
     return fonts_for_lang("hi", "train")
 

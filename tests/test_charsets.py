@@ -15,7 +15,7 @@ from mstr.charsets import (
     union_chars,
 )
 from mstr.errors import UserError
-from mstr.scripts import script_of
+from mstr.scripts import COMMON_SCRIPT, script_of
 from mstr.text import normalize
 
 from conftest import tool_module
@@ -82,9 +82,9 @@ def test_script_membership(all_charsets):
             for ch in getattr(cs, f):
                 assert script_of(ch) == cs.script, (lang, f, f"U+{ord(ch):04X}")
         for ch in cs.punctuation:
-            assert script_of(ch) in (cs.script, "Zyyy"), (lang, ch)
+            assert script_of(ch) in (cs.script, COMMON_SCRIPT), (lang, ch)
         for ch in cs.common:
-            assert script_of(ch) == "Zyyy", (lang, ch)
+            assert script_of(ch) == COMMON_SCRIPT, (lang, ch)
         for mark in (cs.virama, cs.nukta):
             assert mark is None or script_of(mark) == cs.script
 
@@ -386,3 +386,13 @@ def test_builder_check_mode(builder, tmp_path, capsys):
     assert builder.main(["--out", str(tmp_path)]) == 0
     assert builder.main(["--out", str(tmp_path), "--check"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{x}.json" for x in ALL_LANGS)
+
+
+def test_script_facts_are_consistent():
+    from mstr.scripts import INDIC_BLOCK_START, INDIC_SCRIPTS, SCRIPT_RANGES, SUBTYPES, script_of_text
+
+    assert INDIC_SCRIPTS == set(INDIC_BLOCK_START) and INDIC_SCRIPTS < set(SCRIPT_RANGES)
+    assert {s: hex(b) for s, b in INDIC_BLOCK_START.items()}["Mlym"] == "0xd00"
+    assert all(script_of(chr(b + 0x15)) == s for s, b in INDIC_BLOCK_START.items())  # KA
+    assert SUBTYPES[-1] == "special" and len(set(SUBTYPES)) == 5
+    assert script_of_text("12 नमस्ते ab") == "Deva" and script_of_text("12, ।") is None

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 import mstr.cli.main as cli_main
-from mstr.data.inspect import find_lmdbs, format_report, inspect_lmdb
+from mstr.data.inspect import format_report, inspect_lmdb
+from mstr.data.lmdb import find_lmdbs
 from mstr.data.lmdb import LmdbWriter
 from mstr.errors import UserError
 

@@ -72,7 +72,7 @@ LINES = [("en", "Central Railway Station"), ("hi", "केंद्रीय र
 
 
 def _sign() -> tuple[Image.Image, list[np.ndarray]]:
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
 
     im = Image.new("RGB", (760, 470), (30, 70, 140))
     d = ImageDraw.Draw(im)

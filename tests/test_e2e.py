@@ -22,7 +22,7 @@ TINY = ["data.workers=0", "trainer.progress_bar=false", "trainer.log_every=10", 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
     from mstr.synth.generate import GenSpec, generate
     from mstr.synth.pipeline import Synthesizer, SynthOptions
 

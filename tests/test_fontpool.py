@@ -16,7 +16,10 @@ from fontTools import subset  # noqa: E402
 from fontTools.ttLib import TTFont  # noqa: E402
 
 from mstr.errors import UserError  # noqa: E402
-from mstr.synth import fontpool, fonts as F  # noqa: E402
+from mstr import fonts as F  # noqa: E402
+from mstr.fonts import pool as fontpool  # noqa: E402
+from mstr.fonts.discover import read_font_file  # noqa: E402
+from mstr.fonts.split import script_split  # noqa: E402
 from mstr.synth.poolbuild import case_problem, debian_licence, make_pool_font  # noqa: E402
 from mstr.synth.shapecheck import check_font, cluster_samples  # noqa: E402
 
@@ -183,7 +186,7 @@ def _toy_pool(folder: Path, deva_font_path: str, second: str) -> Path:
     recs = []
     for name, src, split in (("a.ttf", deva_font_path, "train"), ("b.ttf", second, "heldout")):
         shutil.copy(src, folder / name)
-        face = F._read_font_file(str(folder / name))[0]
+        face = read_font_file(str(folder / name))[0]
         recs.append({"file": name, "family": face["family"], "design": F.design_of(face["family"]),
                      "style": face["style"], "script": "Deva", "langs": ["hi"], "split": split,
                      "licence": "OFL-1.1", "source": "test", "cps": face["cps"], "ot": face["ot"],
@@ -196,7 +199,7 @@ def _toy_pool(folder: Path, deva_font_path: str, second: str) -> Path:
 @pytest.fixture
 def toy_pool(tmp_path, deva_font_path, hi_fonts):
     other = next(f.path for f in hi_fonts if f.design != F.design_of(
-        F._read_font_file(deva_font_path)[0]["family"]) and f.index == 0)
+        read_font_file(deva_font_path)[0]["family"]) and f.index == 0)
     return _toy_pool(tmp_path / "pool", deva_font_path, other)
 
 
@@ -251,7 +254,7 @@ def test_cli_prints_the_pool_table(toy_pool, capsys, monkeypatch):
 def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
     with tool_module("build_font_pool") as tool:
         system = [f for f in F.discover_fonts() if f.has("க")]
-        usable, held_sys = F._script_split("Taml", system)
+        usable, held_sys = script_split("Taml", system)
         sys_designs = sorted({f.design for fs in usable.values() for f in fs})
         new = [f"New Tamil {i}" for i in range(12)]
         taken = {d: {"langs": ["ta"]} for d in sys_designs + new}

@@ -1,4 +1,4 @@
-"""Font discovery, cmap cache, coverage and the train / held-out design split (mstr.synth.fonts)."""
+"""Font discovery, cmap cache, coverage and the train / held-out design split (mstr.fonts)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +12,9 @@ import pytest
 pytest.importorskip("fontTools")
 
 from mstr.errors import UserError  # noqa: E402
-from mstr.synth import fonts as F  # noqa: E402
+from mstr import fonts as F  # noqa: E402
+from mstr.fonts import discover as D, split as S  # noqa: E402
+from mstr.synth import font_report  # noqa: E402
 
 _USER_CACHE_DIR = os.environ.get("MSTR_CACHE_DIR")
 
@@ -50,8 +52,8 @@ def _need(paths: dict[str, Path], names: list[str], script: str) -> list[Path]:
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test gets its own on-disk cache and an empty in-process memo."""
     monkeypatch.setenv("MSTR_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(F, "_MEMO", {})
-    monkeypatch.setattr(F, "_WARNED", set())
+    monkeypatch.setattr(D, "_MEMO", {})
+    monkeypatch.setattr(S, "_WARNED", set())
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def fonts(system_paths, tmp_path_factory) -> list[F.FontInfo]:
         pytest.skip("no system fonts found (install fonts-dejavu-core fonts-noto-core)")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MSTR_CACHE_DIR", str(tmp_path_factory.mktemp("fontcache")))
-        mp.setattr(F, "_MEMO", {})
+        mp.setattr(D, "_MEMO", {})
         return F.discover_fonts(files)
 
 
@@ -107,11 +109,11 @@ def test_discover_skips_broken_files_with_one_warning(tmp_path, system_paths, ca
     (folder / "garbage.ttf").write_bytes(os.urandom(512))
     (folder / "empty.otf").write_bytes(b"")
     (folder / "notes.txt").write_text("not a font")
-    with caplog.at_level(logging.WARNING, logger="mstr.synth.fonts"):
+    with caplog.at_level(logging.WARNING, logger="mstr.fonts.discover"):
         found = F.discover_fonts([folder])
     assert sorted(Path(f.path).name for f in found) == sorted(p.name for p in good)
     assert [(f.path, f.index) for f in found] == sorted((f.path, f.index) for f in found)
-    warnings = [r for r in caplog.records if r.name == "mstr.synth.fonts"]
+    warnings = [r for r in caplog.records if r.name == "mstr.fonts.discover"]
     assert len(warnings) == 1
     assert "2 unreadable" in warnings[0].getMessage() and "garbage.ttf" in warnings[0].getMessage()
 
@@ -123,23 +125,23 @@ def test_cmap_cache_is_used_on_the_second_call(tmp_path, system_paths, monkeypat
     shutil.copy(src, folder / src.name)
     _toy_font(folder / "toy.ttf")
     first = F.discover_fonts([folder])
-    assert (tmp_path / "cache" / F._CACHE_FILE).is_file()
+    assert (tmp_path / "cache" / D._CACHE_FILE).is_file()
 
     def boom(path):
         raise AssertionError(f"font {path} read again despite the cache")
 
-    monkeypatch.setattr(F, "_read_font_file", boom)
-    F._MEMO.clear()  # a new process: only the disk cache is left
+    monkeypatch.setattr(D, "read_font_file", boom)
+    D._MEMO.clear()  # a new process: only the disk cache is left
     second = F.discover_fonts([folder])
     assert second == first
     assert [f.codepoints for f in second] == [f.codepoints for f in first]
 
     # a changed file (size/mtime) is read again, the others still come from the cache
     calls = []
-    monkeypatch.setattr(F, "_read_font_file", lambda p: calls.append(p) or [])
+    monkeypatch.setattr(D, "read_font_file", lambda p: calls.append(p) or [])
     toy = folder / "toy.ttf"
     os.utime(toy, ns=(toy.stat().st_atime_ns, toy.stat().st_mtime_ns + 10**9))
-    F._MEMO.clear()
+    D._MEMO.clear()
     third = F.discover_fonts([folder])
     assert calls == [str(toy)]
     assert [Path(f.path).name for f in third] == [src.name]
@@ -150,7 +152,7 @@ def test_corrupt_cache_file_is_ignored(tmp_path):
     folder.mkdir()
     _toy_font(folder / "toy.ttf")
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / F._CACHE_FILE).write_text("{not json")
+    (tmp_path / "cache" / D._CACHE_FILE).write_text("{not json")
     assert len(F.discover_fonts([folder])) == 1
 
 
@@ -307,7 +309,7 @@ def test_missing_script_raises_with_package_hint(fonts, system_paths):
 def test_single_design_holds_nothing_out_and_warns(fonts, system_paths, caplog):
     _need(system_paths, TAML, "Tamil")
     one = [f for f in fonts if f.design == "Noto Sans Tamil"]
-    with caplog.at_level(logging.WARNING, logger="mstr.synth.fonts"):
+    with caplog.at_level(logging.WARNING, logger="mstr.fonts.split"):
         assert F.fonts_for_lang("ta", "heldout", fonts=one) == []
         assert F.fonts_for_lang("ta", "train", fonts=one) == one
     assert any("held-out" in r.getMessage() for r in caplog.records)
@@ -315,11 +317,11 @@ def test_single_design_holds_nothing_out_and_warns(fonts, system_paths, caplog):
 
 def test_split_and_coverage_tables(fonts, system_paths):
     _need(system_paths, DEVA, "Devanagari")
-    rows = {r["lang"]: r for r in F.split_table(["hi", "ta", "en"], fonts)}
+    rows = {r["lang"]: r for r in font_report.split_table(["hi", "ta", "en"], fonts)}
     hi = rows["hi"]
     assert hi["script"] == "Deva" and hi["designs"] == len(hi["train_designs"]) + len(hi["heldout_designs"])
     assert hi["fonts"] == hi["train_fonts"] + hi["heldout_fonts"]
-    table = F.coverage_table(["hi", "ta"], fonts)
+    table = font_report.coverage_table(["hi", "ta"], fonts)
     assert "Noto Sans Devanagari" in table and "\u25cc" in table and "held out" in table
     assert "DejaVu Serif" not in table.split("\n\n")[0]  # covers neither hi nor ta
 
@@ -337,9 +339,9 @@ def test_installed_fonts_give_two_designs_per_indic_script(monkeypatch):
         monkeypatch.delenv("MSTR_CACHE_DIR", raising=False)
     else:
         monkeypatch.setenv("MSTR_CACHE_DIR", _USER_CACHE_DIR)
-    if not (F._cache_dir() / F._CACHE_FILE).is_file():
+    if not (D._cache_dir() / D._CACHE_FILE).is_file():
         pytest.skip("no font cache yet: run `mstr synth fonts` once, then this test takes ~1 s")
-    rows = F.split_table(ALL_LANGS)
+    rows = font_report.split_table(ALL_LANGS)
     if not any(r["fonts"] for r in rows):
         pytest.skip("no system fonts")
     for r in rows:

@@ -62,7 +62,7 @@ def test_resume_after_interrupt_gives_same_dataset(tmp_path):
     # an interrupted run: shard 0 of hi stopped after 2 samples, nothing merged yet
     broken = tmp_path / "broken"
     generate(spec, broken, progress=False, part=(1, 2), merge_after=False)  # shard 1 of each lang
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
 
     _run_shard((spec.__class__(**{**spec.to_json(), "langs": ("en", "hi"), "font_px": (28, 48)}),
                 "hi", 0, str(broken), fonts_for_lang("hi")), stop_after=2)

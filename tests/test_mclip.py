@@ -11,11 +11,12 @@ import torch
 from mstr.bank import Bank, bank_entries
 from mstr.cli.main import main
 from mstr.config import load_config
-from mstr.models.mclip import MClip, MClipConfig, PromptTokenizer
+from mstr.models.mclip import MClip, MClipConfig
+from mstr.prompts import prompt_tokenizer
 
 
 def test_tokenizer_prompt_and_unknown_char():
-    tok = PromptTokenizer.build(["en", "hi"])
+    tok = prompt_tokenizer(["en", "hi"])
     e = next(e for e in bank_entries(["hi"]) if e.token == "ि")
     prompt = tok.prompt(e.token, e.script, e.langs, e.subtype)
     assert prompt[:4] == ["<cls>", "<lang=hi>", "<type=diacritic>", "<char=ि>"]
@@ -29,7 +30,7 @@ def test_tokenizer_prompt_and_unknown_char():
 
 
 def test_towers_give_unit_vectors():
-    tok = PromptTokenizer.build(["en"])
+    tok = prompt_tokenizer(["en"])
     model = MClip(MClipConfig(dim=32, widths=(8, 16, 16, 32), blocks=(1, 1, 1), text_width=32, text_layers=1,
                               text_heads=2, vocab=tok.vocab))
     img = model.encode_image(torch.randn(3, 3, 32, 32))

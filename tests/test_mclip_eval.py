@@ -188,10 +188,11 @@ def _run(argv: list[str]) -> int:
 
 
 def _tiny_mclip(folder: Path, dim: int) -> Path:
-    from mstr.models.mclip import MClip, MClipConfig, PromptTokenizer
+    from mstr.models.mclip import MClip, MClipConfig
+    from mstr.prompts import prompt_tokenizer
     from mstr.weights import save_weights
 
-    tok = PromptTokenizer.build(["en", "hi"])
+    tok = prompt_tokenizer(["en", "hi"])
     cfg = MClipConfig(dim=dim, widths=(4, 8), blocks=(1,), image_size=8, text_width=8, text_layers=1,
                       text_heads=1, vocab=tok.vocab, prompt_len=tok.max_len)
     torch.manual_seed(0)

@@ -45,7 +45,7 @@ def test_pre_base_matra_drawn_left_of_consonant(deva_font_path):
 
 @pytest.mark.parametrize("text", ["कुँ", "ड्ढ्र", "र्क्षि", "Ågj", "ഞ്ഞു"])
 def test_render_mask_never_clips(text, hi_fonts):
-    from mstr.synth.fonts import discover_fonts
+    from mstr.fonts import discover_fonts
 
     font_info = next((f for f in discover_fonts() if f.has(text) and "Noto" in f.path), None)
     if font_info is None:
@@ -91,7 +91,7 @@ def _ink_rows(img):
 def test_char_crop_keeps_size_and_height_in_the_line():
     # a crop scaled to its ink box cannot tell '-' from '_', ',' from "'" or 'c' from 'C';
     # drawn in its line box the character keeps its place and size, as inside a word
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
 
     fonts = [f for f in fonts_for_lang("en", "train") if "NotoSans-Regular" in f.path][:1]
     assert fonts, "Noto Sans Regular is a training font for English"

@@ -1,4 +1,4 @@
-"""Shipped word lists and the synthetic-text sampler (mstr.synth.vocab, signvocab, clusters)."""
+"""Shipped word lists and the synthetic-text sampler (mstr.synth.wordlists, vocab, aksharas, signvocab, clusters)."""
 from __future__ import annotations
 
 import collections
@@ -18,8 +18,8 @@ from mstr.errors import UserError
 from mstr.scripts import script_of
 from mstr.synth.clusters import cluster_index, coverage
 from mstr.synth.signvocab import SIGN_KINDS, load_sign_vocab
-from mstr.synth.vocab import (MODES, V2_MODE_WEIGHTS, TextSampler, indic_parts, load_vocab,
-                              vocab_path)
+from mstr.synth.vocab import MODES, V2_MODE_WEIGHTS, TextSampler, indic_parts
+from mstr.synth.wordlists import load_vocab, vocab_path
 from mstr.text import normalize
 
 #: languages whose sources give more than 5,000 words (all of them: aspell's small or / pa

@@ -41,8 +41,11 @@ from pathlib import Path
 from mstr.charsets import ALL_LANGS, load_charset
 from mstr.errors import UserError
 from mstr.scripts import SCRIPT_NAMES
-from mstr.synth import fonts as F
-from mstr.synth.fontpool import POOL_FILE, POOL_VERSION
+from mstr.fonts.coverage import classify
+from mstr.fonts.discover import read_font_file
+from mstr.fonts.info import FontInfo, design_of, from_ranges
+from mstr.fonts.pool import POOL_FILE, POOL_VERSION
+from mstr.fonts.split import script_split, split_designs
 from mstr.synth.poolbuild import BuildResult, build_and_check, limit_worker_memory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,24 +69,24 @@ _REGULAR = ("regular", "book", "normal", "roman", "medium", "")
 # candidates, building, split
 
 
-def _regular_rank(f: F.FontInfo) -> tuple:
+def _regular_rank(f: FontInfo) -> tuple:
     style = f.style.lower()
     return (style not in _REGULAR, "italic" in style or "oblique" in style, len(f.path), f.path, f.index)
 
 
-def debian_candidates(srcs: list[tuple[F.FontInfo, str, str]], scripts: list[str],
+def debian_candidates(srcs: list[tuple[FontInfo, str, str]], scripts: list[str],
                       rejected: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
     """script → design → candidate (its regular file and the languages it covers)."""
     fonts = [f for f, _, _ in srcs]
     meta = {f: (src, lic) for f, src, lic in srcs}
-    usable: dict[str, set[F.FontInfo]] = {}
+    usable: dict[str, set[FontInfo]] = {}
     out: dict[str, dict[str, dict]] = {}
     seen_bad: set[tuple[str, str]] = set()
     for lang in ALL_LANGS:
         script = load_charset(lang).script
         if script not in scripts:
             continue
-        good, excluded = F._classify(lang, fonts)
+        good, excluded = classify(lang, fonts)
         usable[lang] = set(good)
         for f, reason in excluded:
             if (script, f.design) not in seen_bad:
@@ -116,7 +119,7 @@ REFERENCE_FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "N
                    "NotoSerif-Regular.ttf")
 
 
-def _references(system_fonts: list[F.FontInfo]) -> list[str]:
+def _references(system_fonts: list[FontInfo]) -> list[str]:
     found = {Path(f.path).name: f.path for f in system_fonts}
     refs = [found[n] for n in REFERENCE_FONTS if n in found]
     if not refs:
@@ -212,21 +215,21 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
     return taken
 
 
-def split_pool(script: str, taken: dict[str, dict], system_fonts: list[F.FontInfo]) -> set[str]:
+def split_pool(script: str, taken: dict[str, dict], system_fonts: list[FontInfo]) -> set[str]:
     """Held-out designs: the system split's held-out designs, plus a quarter of the new ones."""
-    usable_sys, held_sys = F._script_split(script, system_fonts)
+    usable_sys, held_sys = script_split(script, system_fonts)
     sys_designs = {f.design for fs in usable_sys.values() for f in fs}
     new: dict[str, set[str]] = {}
     for d, rec in taken.items():
         if d not in sys_designs:
             for lang in rec["langs"]:
                 new.setdefault(lang, set()).add(d)
-    return (held_sys & set(taken)) | F.split_designs(script, new)
+    return (held_sys & set(taken)) | split_designs(script, new)
 
 
 def _record(out_dir: Path, design: str, rec: dict, held: set[str], script: str) -> dict:
-    info = F._read_font_file(rec["out"])[0]
-    cps = F._from_ranges(info["cps"])
+    info = read_font_file(rec["out"])[0]
+    cps = from_ranges(info["cps"])
     lacks = {}
     for lang in rec["langs"]:
         cs = load_charset(lang)
@@ -319,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     cands = debian_candidates(srcs, scripts, rejected)
     if not args.no_npm:
         for c in npm_sources(args.cache, scripts, args.npm_latin, args.offline):
-            design = F.design_of(c["family"])
+            design = design_of(c["family"])
             script_langs = [lang for lang in ALL_LANGS if load_charset(lang).script == c["script"]]
             cands.setdefault(c["script"], {}).setdefault(design, {**c, "langs": script_langs})
     tmp = args.out.with_name(args.out.name + ".tmp")

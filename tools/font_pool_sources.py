@@ -13,7 +13,8 @@ import tarfile
 from pathlib import Path
 
 from mstr.errors import UserError
-from mstr.synth import fonts as F
+from mstr.fonts import FontInfo, discover_fonts
+from mstr.fonts.coverage import OTHER_SCRIPT_NAME
 from mstr.synth.poolbuild import debian_licence
 
 log = logging.getLogger("build_font_pool")
@@ -104,11 +105,11 @@ def _licence_of(doc_root: Path, pkg: str) -> str:
         return "see copyright"
 
 
-def debian_sources(cache: Path, packages: list[str], offline: bool) -> list[tuple[F.FontInfo, str, str]]:
+def debian_sources(cache: Path, packages: list[str], offline: bool) -> list[tuple[FontInfo, str, str]]:
     """(font, source, licence) of system fonts and of the extra packages unpacked in ``cache``."""
     owner = _package_of_files()
     out = [(f, f"debian:{owner.get(os.path.realpath(f.path), owner.get(f.path, '?'))}", "")
-           for f in F.discover_fonts([Path("/usr/share/fonts")])]
+           for f in discover_fonts([Path("/usr/share/fonts")])]
     out = [(f, src, _licence_of(Path("/"), src.split(":", 1)[1].split("=")[0])) for f, src, _ in out]
     debs = cache / "deb"
     debs.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,7 @@ def debian_sources(cache: Path, packages: list[str], offline: bool) -> list[tupl
             (root / ".done").write_text(found[-1].name)
         version = (root / ".done").read_text().strip().removesuffix("_all.deb").split("_", 1)[-1]
         lic = _licence_of(root, pkg)
-        out += [(f, f"debian:{pkg}={version}", lic) for f in F.discover_fonts([root])]
+        out += [(f, f"debian:{pkg}={version}", lic) for f in discover_fonts([root])]
     return out
 
 
@@ -169,7 +170,7 @@ def npm_sources(cache: Path, scripts: list[str], n_latin: int, offline: bool) ->
         latin = [fid for fid, fam in fams.items() if "latin" in fam["subsets"]
                  and set(fam["subsets"]) <= GF_LATIN_SUBSETS and "normal" in fam.get("styles", [])
                  and not any(w in fam["family"].lower() for w in GF_NOT_TEXT)
-                 and not F._OTHER_SCRIPT_NAME.search(fam["family"])]
+                 and not OTHER_SCRIPT_NAME.search(fam["family"])]
         for cat, share in GF_LATIN_MIX.items():
             pick = sorted((f for f in latin if fams[f]["category"] == cat), key=lambda f: sha(f"Latn:{f}"))
             for fid in pick[:round(share * n_latin)]:

@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from mstr.charsets import load_charset, parse_langs, script_of
-from mstr.synth.fonts import fonts_for_lang
+from mstr.fonts import fonts_for_lang
 from mstr.synth.pipeline import Synthesizer, SynthOptions
 from mstr.synth.render import char_render_text
 

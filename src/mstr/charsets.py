@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mstr.errors import UserError
-from mstr.scripts import SCRIPT_NAMES, script_of
+from mstr.scripts import COMMON_SCRIPT, SCRIPT_NAMES, script_of
 from mstr.text import normalize
 
 __all__ = [
@@ -135,9 +135,9 @@ def charset_from_dict(data: Any, source: Path | str = "<dict>") -> Charset:
     lang, script = data["lang"], data["script"]
     if not isinstance(lang, str) or not lang:
         raise _problem(source, f"'lang' must be a language code, got {lang!r}")
-    if script not in SCRIPT_NAMES or script == "Zyyy":
+    if script not in SCRIPT_NAMES or script == COMMON_SCRIPT:
         raise _problem(source, f"'script' {script!r} is not one of "
-                               f"{', '.join(s for s in SCRIPT_NAMES if s != 'Zyyy')}")
+                               f"{', '.join(s for s in SCRIPT_NAMES if s != COMMON_SCRIPT)}")
     seen: dict[str, str] = {}
     lists: dict[str, tuple[str, ...]] = {}
     for name in LIST_FIELDS:
@@ -149,7 +149,7 @@ def charset_from_dict(data: Any, source: Path | str = "<dict>") -> Charset:
             if ch in seen:
                 raise _problem(source, f"{name}[{i}]: U+{ord(ch):04X} {ch!r} is already in "
                                        f"'{seen[ch]}'")
-            allowed = {"common": {"Zyyy"}, "punctuation": {script, "Zyyy"}}.get(name, {script})
+            allowed = {"common": {COMMON_SCRIPT}, "punctuation": {script, COMMON_SCRIPT}}.get(name, {script})
             if script_of(ch) not in allowed:
                 raise _problem(source, f"{name}[{i}]: U+{ord(ch):04X} {ch!r} is of script "
                                        f"{script_of(ch)}, expected {' or '.join(sorted(allowed))}")

@@ -8,12 +8,17 @@ written on Arabic letters.
 """
 from __future__ import annotations
 
-__all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES"]
+from collections import Counter
+
+__all__ = ["SCRIPT_RANGES", "COMMON_SCRIPT", "UNKNOWN_SCRIPT", "COMMON_IN_BLOCKS", "script_of", "SCRIPT_NAMES",
+           "SUBTYPES", "INDIC_SCRIPTS", "INDIC_BLOCK_START", "script_of_text"]
 
 #: ISO 15924 code of the Common script (digits, punctuation, dandas, the bank's special tokens).
 COMMON_SCRIPT = "Zyyy"
 #: ISO 15924 code for a character of no supported script.
 UNKNOWN_SCRIPT = "Zzzz"
+#: What a character is to the bank and to mCLIP's prompts (the ``<type=…>`` tokens, in this order).
+SUBTYPES: tuple[str, ...] = ("letter", "diacritic", "digit", "punctuation", "special")
 
 #: ISO 15924 code → inclusive code-point ranges.
 SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
@@ -29,6 +34,13 @@ SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "Mlym": ((0x0D00, 0x0D7F),),
     "Arab": ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
 }
+
+#: First code point of each Indic (Brahmic) block; the blocks share the ISCII layout, so a letter
+#: sits at the same offset from it in every one of them.
+INDIC_BLOCK_START: dict[str, int] = {s: SCRIPT_RANGES[s][0][0] for s in (
+    "Deva", "Beng", "Guru", "Gujr", "Orya", "Taml", "Telu", "Knda", "Mlym")}
+#: The Indic (Brahmic) scripts.
+INDIC_SCRIPTS: frozenset[str] = frozenset(INDIC_BLOCK_START)
 
 SCRIPT_NAMES: dict[str, str] = {
     "Latn": "Latin", "Deva": "Devanagari", "Beng": "Bengali", "Guru": "Gurmukhi",
@@ -56,3 +68,14 @@ def script_of(ch: str) -> str:
     if any(lo <= cp <= hi for lo, hi in _COMMON_RANGES):
         return COMMON_SCRIPT
     return UNKNOWN_SCRIPT
+
+
+def script_of_text(text: str) -> str | None:
+    """The script holding most script-specific characters of ``text`` (None when none has);
+    Common and unknown characters do not vote, a tie goes to the script met first."""
+    votes: Counter[str] = Counter()
+    for ch in text:
+        s = script_of(ch)
+        if s not in (COMMON_SCRIPT, UNKNOWN_SCRIPT):
+            votes[s] += 1
+    return votes.most_common(1)[0][0] if votes else None

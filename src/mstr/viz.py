@@ -11,7 +11,7 @@
 * :func:`bank_map` — the bank's character rows (specials left out) as coloured points, one
   colour per script, the marker by subtype (● letter, ○ diacritic, ■ digit, ▲ punctuation), a
   legend with script names and counts, and optionally the characters themselves beside the
-  points (``labels=True``; needs system fonts, found with :mod:`mstr.synth.fonts`; combining
+  points (``labels=True``; needs system fonts, found with :mod:`mstr.fonts`; combining
   marks are drawn on a dotted circle ◌).
 
 Only numpy is imported at module level (Pillow on use); fonts are looked up on demand.
@@ -26,6 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mstr.scripts import COMMON_SCRIPT, UNKNOWN_SCRIPT
+
 __all__ = ["tsne", "pca2", "bank_map", "SCRIPT_COLOURS", "METHODS"]
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ METHODS = ("tsne", "pca")
 SCRIPT_COLOURS: dict[str, tuple[int, int, int]] = {
     "Latn": (31, 119, 180), "Deva": (214, 39, 40), "Beng": (44, 160, 44), "Taml": (148, 103, 189),
     "Telu": (255, 127, 14), "Mlym": (23, 190, 207), "Knda": (140, 86, 75), "Gujr": (227, 119, 194),
-    "Guru": (188, 189, 34), "Orya": (0, 90, 60), "Arab": (70, 40, 140), "Zyyy": (120, 120, 120),
+    "Guru": (188, 189, 34), "Orya": (0, 90, 60), "Arab": (70, 40, 140), COMMON_SCRIPT: (120, 120, 120),
 }
 _FALLBACK_COLOURS = [(230, 85, 13), (49, 130, 189), (116, 196, 118), (158, 154, 200), (253, 141, 60)]
 _SUBTYPE_MARKERS = {"letter": "circle", "diacritic": "ring", "digit": "square", "punctuation": "triangle"}
@@ -242,7 +244,7 @@ def _label_fonts(entries: Sequence[Any], size: int,
     from PIL import ImageFont
 
     try:
-        from mstr.synth.fonts import discover_fonts
+        from mstr.fonts import discover_fonts
 
         fonts = discover_fonts(font_dirs)
     except Exception as exc:  # no fontTools, unreadable folders …: labels are optional
@@ -293,7 +295,7 @@ def bank_map(bank: Any, out_png: str | Path, *, method: str = "tsne", seed: int 
     ``method`` is ``"tsne"`` (:func:`tsne` with ``seed``, ``perplexity``, ``n_iter``) or
     ``"pca"``; ``size`` the image (width, height) in pixels; ``labels`` draws each character
     beside its point when a system font covers it (``font_dirs`` as for
-    :func:`mstr.synth.fonts.discover_fonts`). Returns the path written.
+    :func:`mstr.fonts.discover_fonts`). Returns the path written.
     """
     from PIL import Image, ImageDraw
 
@@ -314,8 +316,8 @@ def bank_map(bank: Any, out_png: str | Path, *, method: str = "tsne", seed: int 
     else:
         xy = pca2(x)
 
-    scripts = [s for s in bank.scripts() if s != "Zzzz"]
-    scripts = [s for s in scripts if s != "Zyyy"] + (["Zyyy"] if "Zyyy" in scripts else [])
+    scripts = [s for s in bank.scripts() if s != UNKNOWN_SCRIPT]
+    scripts = [s for s in scripts if s != COMMON_SCRIPT] + ([COMMON_SCRIPT] if COMMON_SCRIPT in scripts else [])
     colours = _script_colours(scripts)
     counts = {s: sum(e.script == s for e in entries) for s in scripts}
 

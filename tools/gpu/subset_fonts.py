@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from fontTools import subset
 
     from mstr.charsets import load_charset, parse_langs
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--langs", required=True)

@@ -136,16 +136,17 @@ def _backgrounds(args: argparse.Namespace) -> int:
 
 def _fonts(args: argparse.Namespace) -> int:
     from mstr.charsets import parse_langs
-    from mstr.synth import fontpool, fonts
+    from mstr.fonts import pool as fontpool
+    from mstr.synth import font_report
 
     langs = parse_langs(args.langs)
     if fontpool.resolve_pool(args.font_pool) is not None:
         fontpool.load_pool(args.font_pool)  # a missing or broken pool: one-line error
-        print(fontpool.pool_table(langs, args.font_pool))
+        print(font_report.pool_table(langs, args.font_pool))
     elif args.json:
-        print(json.dumps(fonts.split_table(langs), indent=2, ensure_ascii=False))
+        print(json.dumps(font_report.split_table(langs), indent=2, ensure_ascii=False))
     else:
-        print(fonts.coverage_table(langs))
+        print(font_report.coverage_table(langs))
     return 0
 
 
@@ -154,7 +155,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if args.font_pool is not None:  # fonts_for_lang reads it, in this process and the workers
-        from mstr.synth.fontpool import POOL_ENV, load_pool
+        from mstr.fonts.pool import POOL_ENV, load_pool
 
         load_pool(args.font_pool)
         os.environ[POOL_ENV] = str(args.font_pool.resolve())

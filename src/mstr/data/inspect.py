@@ -16,74 +16,20 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from mstr.errors import UserError
+from mstr.scripts import COMMON_SCRIPT
 
-__all__ = ["inspect_lmdb", "format_report", "find_lmdbs", "LmdbLocation"]
+if TYPE_CHECKING:
+    from mstr.data.lmdb import LmdbLocation
+
+__all__ = ["inspect_lmdb", "format_report"]
 
 _TOP_MISSING = 20
 _GRID_COLUMNS = 8
 _CELL_W, _CELL_H, _TEXT_H, _PAD = 160, 48, 18, 4
-_FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/local/share/fonts/DejaVuSans.ttf",
-)
-_DRAWABLE_SCRIPTS = frozenset({"Latn", "Zyyy"})
-
-
-@dataclass(frozen=True)
-class LmdbLocation:
-    """One LMDB found by :func:`find_lmdbs`: its folder, language (from the layout) and split."""
-
-    path: Path
-    lang: str | None
-    split: str
-
-
-def _split_name(folder: Path) -> str:
-    name = folder.name
-    return name[: -len("_lmdb")] if name.endswith("_lmdb") and len(name) > 5 else name
-
-
-def find_lmdbs(path_or_root: str | Path, langs: Sequence[str] | None = None) -> list[LmdbLocation]:
-    """The LMDBs at ``path_or_root``: itself, its ``<split>_lmdb`` sub-folders, or
-    ``[LMDB/]<lang>/<split>_lmdb`` below it (only ``langs`` when given)."""
-    from mstr.data.lmdb import folder_lang
-
-    root = Path(path_or_root)
-    if not root.exists():
-        raise UserError(f"{root}: no such file or folder")
-    if root.is_file() and root.name == "data.mdb":
-        root = root.parent
-    if (root / "data.mdb").is_file():
-        return [LmdbLocation(root, folder_lang(root), _split_name(root))]
-    if not root.is_dir():
-        raise UserError(f"{root}: not an LMDB folder or a folder of LMDBs")
-    base = root / "LMDB" if (root / "LMDB").is_dir() else root
-    found = [LmdbLocation(p, folder_lang(p), _split_name(p)) for p in _lmdb_children(base)]
-    if found:  # PATH is a language folder: <lang>/<split>_lmdb
-        found = [loc for loc in found if langs is None or loc.lang in langs]
-    else:
-        for lang_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-            if langs is not None and lang_dir.name not in langs:
-                continue
-            found += [LmdbLocation(p, folder_lang(p) or lang_dir.name, _split_name(p))
-                      for p in _lmdb_children(lang_dir)]
-    if not found:
-        wanted = f" for languages {', '.join(langs)}" if langs else ""
-        raise UserError(f"{root}: no LMDB found{wanted}; expected an LMDB folder (with data.mdb) "
-                        "or a root with LMDB/<lang>/<split>_lmdb folders")
-    return found
-
-
-def _lmdb_children(folder: Path) -> list[Path]:
-    """Sub-folders of ``folder`` that are LMDBs, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "data.mdb").is_file())
+_DRAWABLE_SCRIPTS = frozenset({"Latn", COMMON_SCRIPT})
 
 
 class _LangStats:
@@ -133,7 +79,7 @@ def inspect_lmdb(path_or_root: str | Path, *, langs: Sequence[str] | None = None
     ``n_grid`` samples spread evenly over all LMDBs is written there, plus ``grid``.txt with
     every cell's key and label.
     """
-    from mstr.data.lmdb import LmdbReader
+    from mstr.data.lmdb import LmdbReader, find_lmdbs
     from mstr.text import normalize
 
     locations = find_lmdbs(path_or_root, langs)
@@ -220,10 +166,10 @@ def _assemble(locations: list[LmdbLocation], readers: list[Any],
 def _load_font() -> Any:
     from PIL import ImageFont
 
-    for candidate in _FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return ImageFont.truetype(candidate, 13)
-    return ImageFont.load_default()
+    from mstr.fonts import font_file
+
+    path = font_file("DejaVuSans.ttf")
+    return ImageFont.truetype(path, 13) if path else ImageFont.load_default()
 
 
 def _drawable(label: str) -> bool:

@@ -226,7 +226,7 @@ class EasyOcrEngine(Engine):
         return [self._prediction(*r) for r in raw]
 
     def _prediction(self, ids: list[int], probs: list[float], conf: float) -> Prediction:
-        from mstr.engines.tesseract import script_of_text
+        from mstr.scripts import script_of_text
 
         text = normalize("".join(self.characters[i] for i in ids))
         return Prediction(text=text, confidence=max(0.0, min(1.0, conf)) if text else 0.0,

@@ -101,7 +101,7 @@ class RapidOcrEngine(Engine):
         return results  # type: ignore[return-value]
 
     def _prediction(self, ids: list[int], probs: list[float]) -> Prediction:
-        from mstr.engines.tesseract import script_of_text
+        from mstr.scripts import script_of_text
 
         raw = "".join(self.characters[i] if i < len(self.characters) else "" for i in ids)
         text = normalize(raw)

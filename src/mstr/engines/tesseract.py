@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -38,9 +37,10 @@ from PIL import Image, ImageOps
 from mstr.engines import Engine
 from mstr.errors import UserError
 from mstr.reading.prediction import Prediction
+from mstr.scripts import script_of_text
 from mstr.text import normalize
 
-__all__ = ["TesseractEngine", "PACKS", "apt_packages", "installed_packs", "script_of_text"]
+__all__ = ["TesseractEngine", "PACKS", "apt_packages", "installed_packs"]
 
 #: our language code → Tesseract language pack (Debian package ``tesseract-ocr-<pack>``)
 PACKS: dict[str, str] = {"en": "eng", "hi": "hin", "bn": "ben", "ta": "tam", "te": "tel", "ml": "mal",
@@ -67,18 +67,6 @@ def installed_packs(binary: str = "tesseract") -> set[str]:
         raise UserError(f"cannot run {binary!r} --list-langs ({exc})") from None
     lines = (done.stdout + "\n" + done.stderr).splitlines()
     return {ln.strip() for ln in lines if ln.strip() and " " not in ln.strip() and not ln.startswith("List")}
-
-
-def script_of_text(text: str) -> str | None:
-    """The script holding most script-specific characters of ``text`` (None when none has)."""
-    from mstr.scripts import script_of
-
-    votes: Counter[str] = Counter()
-    for ch in text:
-        s = script_of(ch)
-        if s not in ("Zyyy", "Zzzz"):
-            votes[s] += 1
-    return votes.most_common(1)[0][0] if votes else None
 
 
 class TesseractEngine(Engine):

@@ -35,7 +35,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from mstr.data.lmdb import lmdb_path
 from mstr.errors import UserError
+from mstr.scripts import COMMON_SCRIPT, UNKNOWN_SCRIPT
 
 __all__ = [
     "SPLITS", "TOPK", "N_CONFUSIONS", "DEFINITIONS", "split_path", "missing_split_error",
@@ -47,7 +49,6 @@ log = logging.getLogger(__name__)
 SPLITS: tuple[str, ...] = ("test", "val")
 TOPK = 5
 N_CONFUSIONS = 20
-COMMON = "Zyyy"
 DIACRITIC = "diacritic"
 
 DEFINITIONS: dict[str, str] = {
@@ -70,7 +71,7 @@ DEFINITIONS: dict[str, str] = {
 
 def split_path(data_root: str | Path, lang: str, split: str = "test") -> Path:
     """``<data_root>/LMDB/<lang>/<split>_lmdb``."""
-    return Path(data_root) / "LMDB" / lang / f"{split}_lmdb"
+    return lmdb_path(data_root, lang, split)
 
 
 def missing_split_error(data_root: str | Path, langs: Sequence[str], split: str = "test") -> UserError:
@@ -190,7 +191,7 @@ def evaluate_retrieval(model: Any, bank: Any, data_root: str | Path, langs: str 
             if not label or len(label) != 1:
                 return None
             row = bank.index(label, script)
-            return row if row is not None else bank.index(label, COMMON)
+            return row if row is not None else bank.index(label, COMMON_SCRIPT)
 
         skips: Counter[str] = Counter(ds.skipped)
         usable: list[tuple[int, str, int]] = []
@@ -292,7 +293,7 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
         hit1 = pred == true
         hit5 = (top[:, :TOPK] == true[:, None]).any(axis=1)
         true_script, pred_script = scripts[true], scripts[pred]
-        leak = (pred_script != true_script) & (pred_script != COMMON)
+        leak = (pred_script != true_script) & (pred_script != COMMON_SCRIPT)
         true_sub = subtypes[true]
     else:
         pred = np.zeros(0, dtype=np.int64)
@@ -307,7 +308,7 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
 
     from mstr.scripts import SCRIPT_NAMES
 
-    bank_scripts = [s for s in bank.scripts() if s not in (COMMON, "Zzzz")] + [COMMON]
+    bank_scripts = [s for s in bank.scripts() if s not in (COMMON_SCRIPT, UNKNOWN_SCRIPT)] + [COMMON_SCRIPT]
     per_script = table(true_script, bank_scripts, "script")
     for row in per_script:
         row["name"] = SCRIPT_NAMES.get(row["script"], row["script"])

@@ -7,8 +7,9 @@
   character never seen in training (a newly added language) a meaningful starting point.
 * Both return L2-normalised embeddings of dimension ``dim`` (``B, D``).
 
-The tokenizer's vocabulary is built from the charsets of every supported language and saved with
-the model, so a checkpoint reads its prompts exactly as it was trained.
+The tokenizer's vocabulary is built from the charsets of every supported language (by
+:mod:`mstr.prompts`, outside the model code) and saved with the model, so a checkpoint reads its
+prompts exactly as it was trained.
 """
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from mstr.models.config import JsonConfig
+from mstr.scripts import COMMON_SCRIPT, SUBTYPES
 
 __all__ = ["MClipConfig", "PromptTokenizer", "MClip", "ImageTower", "TextTower", "SUBTYPES"]
 
-SUBTYPES = ("letter", "diacritic", "digit", "punctuation", "special")
 _BASE_TOKENS = ("<pad>", "<cls>", "<unk>", "<lang=common>", "<lang=special>")
 
 
@@ -45,23 +46,16 @@ class PromptTokenizer:
         self._ids = {t: i for i, t in enumerate(self.vocab)}
 
     @classmethod
-    def build(cls, langs: Sequence[str] | None = None, max_len: int = 12) -> "PromptTokenizer":
-        """A deterministic vocabulary over the charsets of ``langs`` (default: all languages)."""
-        from mstr.bank import SPECIALS
-        from mstr.charsets import ALL_LANGS, load_charset
-
-        langs = list(langs or ALL_LANGS)
+    def build(cls, langs: Sequence[str], chars: Sequence[str], max_len: int = 12) -> "PromptTokenizer":
+        """A deterministic vocabulary: the base tokens, one ``<lang=…>`` per language of ``langs``,
+        the subtypes, one ``<char=…>`` per entry of ``chars`` (the bank's specials first, then the
+        charsets' characters, as :func:`mstr.prompts.prompt_tokenizer` passes them) and the
+        words of the characters' Unicode names."""
         vocab: list[str] = list(_BASE_TOKENS)
         vocab += [f"<lang={lang}>" for lang in langs]
         vocab += [f"<type={t}>" for t in SUBTYPES]
-        chars: list[str] = []
-        for lang in langs:
-            for ch in load_charset(lang).chars():
-                if ch not in chars:
-                    chars.append(ch)
-        vocab += [f"<char={c}>" for c in list(SPECIALS) + chars]
-        words = sorted({w for c in chars for w in _name_words(c)})
-        vocab += words
+        vocab += [f"<char={c}>" for c in chars]
+        vocab += sorted({w for c in chars for w in _name_words(c)})
         return cls(vocab=vocab, max_len=max_len)
 
     def _id(self, token: str) -> int:
@@ -71,7 +65,7 @@ class PromptTokenizer:
         """The prompt tokens of one bank entry (for logs and docs)."""
         if subtype == "special":
             lang_tokens = ["<lang=special>"]
-        elif script == "Zyyy":
+        elif script == COMMON_SCRIPT:
             lang_tokens = ["<lang=common>"]
         else:
             lang_tokens = [f"<lang={lang}>" for lang in langs]
@@ -174,7 +168,7 @@ class MClip(nn.Module):
     def __init__(self, cfg: MClipConfig) -> None:
         super().__init__()
         if not cfg.vocab:
-            raise ValueError("MClipConfig.vocab is empty: build it with PromptTokenizer.build()")
+            raise ValueError("MClipConfig.vocab is empty: build it with mstr.prompts.prompt_tokenizer()")
         self.cfg = cfg
         self.tokenizer = PromptTokenizer(vocab=list(cfg.vocab), max_len=cfg.prompt_len)
         self.image = ImageTower(cfg)

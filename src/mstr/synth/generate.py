@@ -104,7 +104,7 @@ class SampleMaker:
 
     def __init__(self, spec: GenSpec, lang: str, fonts: Sequence[Any] | None = None) -> None:
         from mstr.charsets import load_charset
-        from mstr.synth.fonts import fonts_for_lang
+        from mstr.fonts import fonts_for_lang
         from mstr.synth.pipeline import Synthesizer, SynthOptions
         from mstr.synth.render import char_render_text
 
@@ -230,7 +230,7 @@ def generate(spec: GenSpec, out: str | Path, *, workers: int = 1, part: tuple[in
     (or the shard counts when ``merge_after`` is false).
     """
     from mstr.charsets import parse_langs
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
     from mstr.synth.render import require_raqm
 
     require_raqm()

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import unicodedata
 
-from mstr.scripts import script_of
+from mstr.scripts import INDIC_BLOCK_START, script_of
 
-__all__ = ["IndicParts", "indic_parts", "INDIC_SCRIPTS"]
+__all__ = ["IndicParts", "indic_parts"]
 
-INDIC_SCRIPTS = frozenset({"Deva", "Beng", "Guru", "Gujr", "Orya", "Taml", "Telu", "Knda", "Mlym"})
-_BLOCK_START = {"Deva": 0x0900, "Beng": 0x0980, "Guru": 0x0A00, "Gujr": 0x0A80, "Orya": 0x0B00,
-                "Taml": 0x0B80, "Telu": 0x0C00, "Knda": 0x0C80, "Mlym": 0x0D00}
 
 # Names (after "<SCRIPT> LETTER ") of independent vowels in the Indic blocks.
 _VOWEL_NAMES = frozenset({
@@ -55,7 +52,7 @@ class IndicParts:
         # Vowel-sign units: the NFKD form of every vowel sign of the block whose pieces are all in
         # the charset (Tamil ொ → ெ + ா is one unit), plus any single piece no unit holds.
         units: set[str] = set()
-        start = _BLOCK_START[self.script]
+        start = INDIC_BLOCK_START[self.script]
         for cp in range(start, start + 0x80):
             ch = chr(cp)
             if "VOWEL SIGN" in unicodedata.name(ch, ""):

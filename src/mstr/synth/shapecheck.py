@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mstr.errors import UserError
+from mstr.scripts import INDIC_BLOCK_START
 
 __all__ = ["ClusterSet", "cluster_samples", "check_font", "sfnt_bytes", "MIN_FORMED"]
 
@@ -36,9 +37,6 @@ MIN_FORMED = 0.5
 MIN_FORMED_SCRIPT = {"Mlym": 0.25}
 DOTTED_CIRCLE = 0x25CC
 
-#: First code point of each Indic block (the blocks share the ISCII layout).
-_INDIC_BASE = {"Deva": 0x0900, "Beng": 0x0980, "Guru": 0x0A00, "Gujr": 0x0A80, "Orya": 0x0B00,
-               "Taml": 0x0B80, "Telu": 0x0C00, "Knda": 0x0C80, "Mlym": 0x0D00}
 #: Consonants outside the ISCII consonant rows (Assamese RA / WA, Odia WA, Devanagari extras).
 _EXTRA_CONSONANTS = frozenset({0x09F0, 0x09F1, 0x0B71, *range(0x0979, 0x0980)})
 #: Second consonants of the conjunct samples, as ISCII offsets: KA, TA, NA, YA, RA, VA.
@@ -58,7 +56,7 @@ class ClusterSet:
 
 
 def _is_consonant(cp: int, script: str) -> bool:
-    off = cp - _INDIC_BASE[script]
+    off = cp - INDIC_BLOCK_START[script]
     return 0x15 <= off <= 0x39 or 0x58 <= off <= 0x5F or cp in _EXTRA_CONSONANTS
 
 
@@ -74,8 +72,8 @@ def cluster_samples(lang: str) -> ClusterSet:
     virama = cs.virama
     plain: list[str] = list(letters)
     formed: list[tuple[str, ...]] = []
-    if script in _INDIC_BASE:
-        base = _INDIC_BASE[script]
+    if script in INDIC_BLOCK_START:
+        base = INDIC_BLOCK_START[script]
         cons = [c for c in letters if _is_consonant(ord(c), script)]
         vowels = [c for c in letters if c not in cons]
         nasal = [m for m in marks if any(w in unicodedata.name(m, "") for w in _NASAL_WORDS)]

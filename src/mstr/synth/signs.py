@@ -57,7 +57,7 @@ class SignWord:
 def sign_font(lang: str) -> str:
     """The path of the font signs of ``lang`` are drawn with: a Noto Sans regular face when one
     covers it, else the first ``train``-split font."""
-    from mstr.synth.fonts import fonts_for_lang
+    from mstr.fonts import fonts_for_lang
 
     fonts = fonts_for_lang(lang, "train")
     noto = [f.path for f in fonts if "NotoSans" in f.path.replace(" ", "") and "Regular" in f.path]

@@ -45,7 +45,7 @@ _STD_CODES = ("011", "022", "033", "044", "040", "080", "020", "079", "0821", "0
 @functools.lru_cache(maxsize=None)
 def load_sign_vocab(lang: str) -> dict[str, tuple[str, ...]]:
     """The sign lists of ``lang``: kind → tuple of NFKD words (empty dict without a file)."""
-    from mstr.synth.vocab import vocab_path  # validates the language code
+    from mstr.synth.wordlists import vocab_path  # validates the language code
 
     vocab_path(lang)
     path = resources.files("mstr").joinpath("resources", "vocab", "signs", f"{lang}.tsv")

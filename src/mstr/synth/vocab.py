@@ -1,8 +1,7 @@
-"""Word lists and the text sampler that feeds the synthetic word renderer.
+"""The text sampler that feeds the synthetic word renderer.
 
-``load_vocab(lang)`` reads the shipped list ``mstr/resources/vocab/<lang>.txt`` (one NFKD word a
-line: the frequency-ranked words first, then dictionary words in code-point order; see the README
-in that folder and ``tools/build_vocab.py``).
+The word lists are read by :mod:`mstr.synth.wordlists`; the ``random`` / ``rare`` / ``cluster``
+modes are :mod:`mstr.synth.aksharas`, the signboard modes :mod:`mstr.synth.signvocab`.
 
 ``TextSampler(lang)`` draws the text of one synthetic word image from a ``numpy`` Generator. It
 mixes several *modes* so that a recogniser sees more than dictionary words:
@@ -40,22 +39,20 @@ Generator it is given: the same seed gives the same sequence.
 """
 from __future__ import annotations
 
-import functools
-import re
 import unicodedata
-from importlib import resources
 from typing import Mapping
 
 import numpy as np
 
 from mstr.errors import UserError
-from mstr.scripts import script_of
-from mstr.synth.clusters import cluster_index
-from mstr.synth.indic import INDIC_SCRIPTS, IndicParts, indic_parts
+from mstr.scripts import INDIC_SCRIPTS, script_of
+from mstr.synth.aksharas import RandomTextModes, pick
+from mstr.synth.indic import IndicParts, indic_parts
 from mstr.synth.signvocab import SignModes
+from mstr.synth.wordlists import load_vocab, ranked_prefix_len, vocab_tables
 from mstr.text import normalize
 
-__all__ = ["load_vocab", "vocab_path", "TextSampler", "MODES", "DEFAULT_MODE_WEIGHTS",
+__all__ = ["TextSampler", "MODES", "DEFAULT_MODE_WEIGHTS",
            "MODES_V2", "ALL_MODES", "V2_MODE_WEIGHTS", "PROFILES",
            "indic_parts", "IndicParts"]
 
@@ -80,88 +77,11 @@ V2_MODE_WEIGHTS: dict[str, float] = {
 #: Named default mixes: ``TextSampler(lang, profile=...)``.
 PROFILES: dict[str, dict[str, float]] = {"v1": DEFAULT_MODE_WEIGHTS, "v2": V2_MODE_WEIGHTS}
 
-_LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _CASED_SCRIPTS = frozenset({"Latn"})
 _ASCII_DIGITS = "0123456789"
 
-# --------------------------------------------------------------------------- vocabulary files
-def vocab_path(lang: str):
-    """The shipped word list of ``lang`` (an importlib.resources Traversable)."""
-    if not isinstance(lang, str) or not _LANG_RE.match(lang):
-        raise UserError(f"invalid language code {lang!r}: use an ISO 639-1 code such as 'hi'")
-    return resources.files("mstr").joinpath("resources", "vocab", f"{lang}.txt")
-
-
-@functools.lru_cache(maxsize=None)
-def load_vocab(lang: str) -> tuple[str, ...]:
-    """The word list of ``lang``: a tuple of NFKD words, frequency-ranked words first."""
-    path = vocab_path(lang)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        raise UserError(
-            f"no word list for language {lang!r} ({path}); the shipped languages have one — "
-            "regenerate them with `python tools/build_vocab.py`") from None
-    lines = [line for line in text.split("\n") if line]
-    if unicodedata.is_normalized("NFKD", text) and text.split() == lines:
-        words = tuple(lines)  # already normalised (the shipped files): skip the slow path
-    else:
-        words = tuple(w for w in (normalize(line) for line in lines) if w)
-    if not words:
-        raise UserError(f"the word list {path} is empty; regenerate it with "
-                        "`python tools/build_vocab.py`")
-    return words
-
-
-def _ranked_prefix_len(words: tuple[str, ...]) -> int:
-    """Length of the frequency-ranked head: everything before the sorted dictionary tail.
-
-    A list from a dictionary only is sorted as a whole (no ranked head). A list from a frequency
-    source only has (almost) no sorted tail. A handful of ranked words that happen to sort before
-    the first dictionary word are counted as dictionary words, which is harmless.
-    """
-    i = len(words) - 1
-    while i > 0 and words[i - 1] <= words[i]:
-        i -= 1
-    return 0 if i == 0 else i
-
-
-@functools.lru_cache(maxsize=64)
-def _vocab_tables(lang: str, max_len: int):
-    """Per (language, max_len): the draw tables of the ``word`` mode.
-
-    Returns ``(ok, ranked_cdf, dict_idx)``: which words the charset covers; the CDF over the
-    frequency-ranked head (Zipf over rank with a uniform floor) restricted to the words that fit
-    ``max_len`` (None when none does); the indices of the dictionary words that fit.
-    """
-    from mstr.charsets import load_charset
-
-    words = load_vocab(lang)
-    covered = frozenset(load_charset(lang).chars())
-    ok = np.fromiter((covered.issuperset(w) for w in words), dtype=bool, count=len(words))
-    fits = np.fromiter((len(w) <= max_len for w in words), dtype=bool, count=len(words))
-    n_ranked = _ranked_prefix_len(words)
-    cdf = None
-    if n_ranked and fits[:n_ranked].any():
-        zipf = 1.0 / (np.arange(n_ranked, dtype=np.float64) + 10.0)
-        zipf /= zipf.sum()
-        # 80 % Zipf over the frequency rank, 20 % uniform floor so rare words keep appearing.
-        p = (0.8 * zipf + 0.2 / n_ranked) * fits[:n_ranked]
-        cdf = np.cumsum(p / p.sum())
-        cdf[-1] = 1.0
-        cdf.flags.writeable = False
-    dict_idx = np.flatnonzero(fits[n_ranked:]) + n_ranked
-    ok.flags.writeable = False
-    dict_idx.flags.writeable = False
-    return ok, cdf, dict_idx
-
-
-def _pick(rng: np.random.Generator, seq):
-    return seq[int(rng.integers(len(seq)))]
-
-
 # --------------------------------------------------------------------------- sampler
-class TextSampler(SignModes):
+class TextSampler(RandomTextModes, SignModes):
     """Draws the text of synthetic word images for one language (see the module docstring).
 
     ``profile`` names the default mode mix (:data:`PROFILES`: ``"v1"``, the default, or
@@ -226,8 +146,8 @@ class TextSampler(SignModes):
         # vocabulary ---------------------------------------------------------------------
         words = load_vocab(lang)
         self.vocab = words
-        self._n_ranked = _ranked_prefix_len(words)
-        self._ok, self._rank_cdf, self._dict_idx = _vocab_tables(lang, self.max_len)
+        self._n_ranked = ranked_prefix_len(words)
+        self._ok, self._rank_cdf, self._dict_idx = vocab_tables(lang, self.max_len)
         has_ranked, has_dict = self._rank_cdf is not None, len(self._dict_idx) > 0
         # share of draws from the frequency-ranked head when there is also a dictionary tail
         self._p_ranked = (0.75 if has_dict else 1.0) if has_ranked else 0.0
@@ -287,7 +207,7 @@ class TextSampler(SignModes):
             text = normalize(fn(rng))
             if text and len(text) <= self.max_len and self.charset.covers(text):
                 return text
-        return _pick(rng, self._fallback)
+        return pick(rng, self._fallback)
 
     # ------------------------------------------------------------------ helpers
     def _word(self, rng: np.random.Generator) -> str:
@@ -334,7 +254,7 @@ class TextSampler(SignModes):
         if kind == 0:  # integer
             text = str(ri(0, 10 ** ri(1, 6) - 1))
         elif kind == 1:  # decimal
-            text = f"{ri(0, 9999)}{_pick(rng, '.,')}{ri(0, 99):0{ri(1, 2)}d}"
+            text = f"{ri(0, 9999)}{pick(rng, '.,')}{ri(0, 99):0{ri(1, 2)}d}"
         elif kind == 2:  # thousands: western 12,345,678 or Indian 1,23,45,678 grouping
             n = ri(1000, 99_999_999)
             if rng.random() < 0.5:
@@ -347,7 +267,7 @@ class TextSampler(SignModes):
                     head = head[:-2]
                 text = ",".join([head, *groups, tail])
         elif kind == 3:  # date
-            sep = _pick(rng, "/-.")
+            sep = pick(rng, "/-.")
             year = f"{ri(1950, 2035)}" if rng.random() < 0.6 else f"{ri(0, 99):02d}"
             text = sep.join([f"{ri(1, 31):02d}", f"{ri(1, 12):02d}", year])
         elif kind == 4:  # time
@@ -358,7 +278,7 @@ class TextSampler(SignModes):
                 text += f".{ri(0, 99):02d}"
             cur = [c for c in ("₹", "$", "Rs.", "/-") if all(ch in self._covered for ch in c)]
             if cur:
-                c = _pick(rng, cur)
+                c = pick(rng, cur)
                 text = text + c if c == "/-" else c + text
         elif kind == 6:  # phone-like
             if rng.random() < 0.5:
@@ -379,191 +299,14 @@ class TextSampler(SignModes):
                  if a in self._covered and b in self._covered]
         r = rng.random()
         if r < 0.2 and pairs:
-            a, b = _pick(rng, pairs)
+            a, b = pick(rng, pairs)
             return a + w + b
 
         def one(preferred: tuple[str, ...]) -> str:
-            return _pick(rng, preferred if preferred and rng.random() < 0.7 else self._punct)
+            return pick(rng, preferred if preferred and rng.random() < 0.7 else self._punct)
 
         lead = one(self._lead_punct) if r < 0.45 else ""
         trail = "" if 0.2 <= r < 0.3 else one(self._trail_punct)
         if rng.random() < 0.1 and trail:
             trail = trail * int(rng.integers(2, 4))  # "!!", "..."
         return lead + w + trail
-
-    def _mode_random(self, rng: np.random.Generator) -> str:
-        target = int(rng.integers(1, min(self.max_len, 12) + 1))
-        if self._indic is not None:
-            out = ""
-            for _ in range(target):
-                a = self._akshara(rng)
-                if len(out) + len(a) > self.max_len:
-                    break
-                out += a
-                if len(out) >= target:
-                    break
-            return out or _pick(rng, self._fallback)
-        if self.script == "Arab":
-            return self._arabic_string(rng, target)
-        # Latin: letters and digits, in one of several case styles.
-        pool = self._letters or self._fallback
-        style = rng.random()
-        chars = []
-        for _ in range(target):
-            if self._ascii_digits and rng.random() < 0.15:
-                chars.append(_pick(rng, self._ascii_digits))
-                continue
-            c = _pick(rng, pool)
-            if style < 0.4:
-                c = c.lower()
-            elif style < 0.7:
-                c = c.upper()
-            chars.append(c)
-        return "".join(chars)
-
-    def _arabic_string(self, rng: np.random.Generator, n: int) -> str:
-        """``n`` code points of random letters, a letter now and then carrying a haraka."""
-        letters = self._letters or self._fallback
-        out: list[str] = []
-        while len(out) < n:
-            out.append(_pick(rng, letters))
-            if self._marks and len(out) < n and rng.random() < 0.12:
-                out.append(_pick(rng, self._marks))
-        return "".join(out)
-
-    def _akshara(self, rng: np.random.Generator, *, consonant: str | None = None,
-                 vowel_unit: str | None = None, modifier: str | None = None,
-                 force_virama: bool = False, force_nukta: bool = False,
-                 force_conjunct: bool = False, addak: bool = False) -> str:
-        """One well-formed akshara (the keyword arguments force a part, for the rare mode)."""
-        P = self._indic
-        assert P is not None
-        r = rng.random()
-        forced = (consonant or vowel_unit or force_virama or force_nukta or force_conjunct
-                  or addak)
-        if not forced and modifier is None and P.vowels and r < 0.12:
-            s = _pick(rng, P.vowels)
-            if P.modifiers and rng.random() < 0.15:
-                s += _pick(rng, P.modifiers)
-            return s
-        if not forced and modifier is None and P.others and r < 0.15:
-            return _pick(rng, P.others)
-        if not P.consonants:
-            return _pick(rng, P.vowels or self._fallback)
-        nukta_ok = P.nukta and P.nukta in self._covered and P.nukta_consonants
-        if force_nukta and nukta_ok:
-            c1 = consonant if consonant in P.nukta_consonants else _pick(rng, P.nukta_consonants)
-        else:
-            c1 = consonant or _pick(rng, P.consonants)
-        s = c1
-        if nukta_ok and c1 in P.nukta_consonants and (force_nukta or rng.random() < 0.15):
-            s += P.nukta
-        virama_ok = P.virama and P.virama in self._covered
-        if virama_ok and (force_conjunct or rng.random() < 0.25):
-            for _ in range(1 + int(rng.random() < 0.15)):
-                c = _pick(rng, P.consonants)
-                s += P.virama + c
-                if nukta_ok and c in P.nukta_consonants and rng.random() < 0.1:
-                    s += P.nukta
-        if virama_ok and (force_virama or (vowel_unit is None and modifier is None
-                                           and not addak and rng.random() < 0.1)):
-            return s + P.virama  # dead consonant: nothing may follow within the akshara
-        if vowel_unit is not None:
-            s += vowel_unit
-        elif P.vowel_units and rng.random() < 0.65:
-            s += _pick(rng, P.vowel_units)
-        if modifier is not None:
-            s += modifier
-        elif P.modifiers and rng.random() < 0.15:
-            s += _pick(rng, P.modifiers)
-        if addak or (P.addak and rng.random() < 0.05):
-            # Gurmukhi addak geminates the next consonant, so a consonant must follow.
-            s += _pick(rng, P.addak) + _pick(rng, P.consonants)
-            if P.vowel_units and rng.random() < 0.5:
-                s += _pick(rng, P.vowel_units)
-        return s
-
-    def _rare_piece(self, rng: np.random.Generator, c: str) -> str:
-        """A short well-formed string containing the script character ``c``."""
-        cat = unicodedata.category(c)
-        if cat == "Nd":
-            digits = self._native_digits or (c,)
-            n = int(rng.integers(0, 4))
-            s = [_pick(rng, digits) for _ in range(n)]
-            s.insert(int(rng.integers(0, n + 1)), c)
-            return "".join(s)
-        P = self._indic
-        if P is None:
-            if self.script == "Arab" and cat[0] == "M":
-                return _pick(rng, self._letters or self._fallback) + c
-            return c
-        kind = P.classify(c)
-        if kind == "consonant":
-            return self._akshara(rng, consonant=c)
-        if kind == "vowel":
-            return c + (_pick(rng, P.modifiers) if P.modifiers and rng.random() < 0.2 else "")
-        if kind == "vowel_sign":
-            units = P.units_with(c) or (c,)
-            return self._akshara(rng, vowel_unit=_pick(rng, units))
-        if kind == "virama":
-            return self._akshara(rng, force_conjunct=rng.random() < 0.5, force_virama=True) \
-                if rng.random() < 0.5 else self._akshara(rng, force_conjunct=True)
-        if kind == "nukta":
-            return self._akshara(rng, force_nukta=True)
-        if kind == "modifier":
-            if P.vowels and rng.random() < 0.2:
-                return _pick(rng, P.vowels) + c
-            return self._akshara(rng, modifier=c)
-        if kind == "addak":
-            return self._akshara(rng, addak=True)
-        return c  # other letters (avagraha, chillu, khanda ta…), punctuation
-
-    def _mode_cluster(self, rng: np.random.Generator) -> str:
-        unit, word = cluster_index(self).draw(rng)
-        if word is None:
-            return self._rare_piece(rng, unit) if len(unit) == 1 else (unit or
-                                                                       _pick(rng, self._fallback))
-        if unit not in word:  # Latin upper-case letter found through its lower case
-            return word.upper()
-        return word
-
-    def _mode_rare(self, rng: np.random.Generator) -> str:
-        if not self._script_chars:
-            return self._mode_random(rng)
-        c = _pick(rng, self._script_chars)
-        piece = self._rare_piece(rng, c)
-        cat = unicodedata.category(c)
-        if cat == "Nd" or rng.random() < 0.4:
-            # the piece alone, or with a neighbouring random akshara / letter
-            if self._indic is not None and cat != "Nd" and rng.random() < 0.5:
-                extra = self._akshara(rng)
-                piece = piece + extra if rng.random() < 0.5 else extra + piece
-            return piece  # too long for max_len: sample_mode draws again
-        w = self._word(rng)
-        if not w or len(w) + len(piece) > self.max_len:
-            return piece
-        if cat[0] == "P":
-            return w + piece
-        if self._indic is None:
-            if self.script == "Arab":
-                # insert at a letter boundary (never between a letter and its harakat)
-                cuts = [i for i in range(len(w) + 1)
-                        if i == len(w) or unicodedata.category(w[i])[0] != "M"]
-            else:
-                # Latin: replace one letter, or insert
-                i = int(rng.integers(len(w)))
-                if rng.random() < 0.5:
-                    return w[:i] + piece + w[i + 1:]
-                cuts = list(range(len(w) + 1))
-            i = _pick(rng, cuts)
-            return w[:i] + piece + w[i:]
-        # Indic: insert at an akshara boundary: before a consonant / vowel letter that does not
-        # follow a virama, or at either end.
-        P = self._indic
-        starts = set(P.consonants) | set(P.vowels) | set(P.others)
-        cuts = [0, len(w)] + [i for i in range(1, len(w))
-                              if w[i] in starts and w[i - 1] != P.virama]
-        if P.addak:
-            cuts = [i for i in cuts if i == 0 or w[i - 1] not in P.addak]
-        i = _pick(rng, cuts)
-        return w[:i] + piece + w[i:]

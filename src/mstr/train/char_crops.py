@@ -9,7 +9,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from mstr.bank import entry_key
 from mstr.errors import UserError
-from mstr.models.mclip import SUBTYPES
+from mstr.scripts import SUBTYPES
 from mstr.preprocess import to_tensor
 
 __all__ = ["CharCrops", "pooled_crops", "data_roots", "entry_class_map"]

@@ -15,7 +15,8 @@ from typing import Any, Sequence
 import torch
 
 from mstr.bank import BankEntry
-from mstr.models.mclip import MClip, MClipConfig, PromptTokenizer
+from mstr.models.mclip import MClip, MClipConfig
+from mstr.prompts import prompt_tokenizer
 from mstr.scripts import COMMON_SCRIPT
 from mstr.train.losses import LossWeights, MClipLoss
 from mstr.train.systems import TrainingSystem
@@ -33,7 +34,7 @@ class MClipSystem(TrainingSystem):
     def __init__(self, cfg: dict[str, Any], entries: Sequence[BankEntry]) -> None:
         super().__init__(cfg)
         m = cfg["model"]
-        tok = PromptTokenizer.build()
+        tok = prompt_tokenizer()
         self.mcfg = MClipConfig(dim=m["dim"], widths=tuple(m["widths"]), blocks=tuple(m["blocks"]),
                                 image_size=m["image_size"], text_width=m["text_width"],
                                 text_layers=m["text_layers"], text_heads=m["text_heads"],

@@ -4,7 +4,7 @@ The pool is built once by ``make fonts`` (``tools/build_font_pool.py --out fontp
 Debian font packages and Google Fonts families (npm ``@fontsource/<id>``); it is small (about
 25 MB for some 900 families), travels with the code, and needs no system fonts. Each font in it
 has been shaped through HarfBuzz for every cluster of every language it is listed for
-(:mod:`mstr.synth.shapecheck`), so a renderer drawing from it never draws boxes or dotted
+(:mod:`mstr.synth.shapecheck`, when the pool is built), so a renderer drawing from it never draws boxes or dotted
 circles.
 
 ``pool.json``::
@@ -18,7 +18,7 @@ circles.
 ``lacks`` lists, per language, the charset's digits / punctuation the font does not have (the
 renderer can avoid them). ``split`` is by design, per script (see ``tools/build_font_pool.py``).
 
-How a renderer selects pool fonts: :func:`mstr.synth.fonts.fonts_for_lang` takes
+How a renderer selects pool fonts: :func:`mstr.fonts.fonts_for_lang` takes
 ``pool=DIR``; without it the environment variable ``MSTR_FONT_POOL`` names the pool; with
 neither, system fonts are used as before. ``mstr synth words|chars|fonts --font-pool DIR`` sets
 the variable (worker processes inherit it).
@@ -29,19 +29,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mstr.errors import UserError
-from mstr.scripts import SCRIPT_NAMES
-from mstr.synth.fonts import FontInfo, _from_ranges
+from mstr.fonts.info import SPLITS, FontInfo, from_ranges
 
-__all__ = ["POOL_ENV", "POOL_FILE", "PoolFont", "resolve_pool", "load_pool",
-           "pool_fonts_for_lang", "pool_table"]
+__all__ = ["POOL_ENV", "POOL_FILE", "POOL_VERSION", "PoolFont", "resolve_pool", "load_pool",
+           "read_pool", "pool_fonts_for_lang"]
 
 POOL_ENV = "MSTR_FONT_POOL"
 POOL_FILE = "pool.json"
 POOL_VERSION = 1
-_SPLITS = ("train", "heldout", "all")
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,8 @@ def resolve_pool(pool: str | os.PathLike[str] | None = None) -> Path | None:
 _CACHE: dict[str, tuple[int, list[PoolFont], dict[str, Any]]] = {}
 
 
-def _read(folder: Path) -> tuple[list[PoolFont], dict[str, Any]]:
+def read_pool(folder: Path) -> tuple[list[PoolFont], dict[str, Any]]:
+    """The fonts of the pool folder ``folder`` and its whole ``pool.json`` (read once per mtime)."""
     path = folder / POOL_FILE
     hint = "build it with `make fonts` (tools/build_font_pool.py) or unset " + POOL_ENV
     try:
@@ -101,7 +100,7 @@ def _record(folder: Path, rec: dict[str, Any]) -> PoolFont:
         raise ValueError(f"{rec['file']}: split {split!r}")
     info = FontInfo(path=str((folder / rec["file"]).resolve()), index=0, family=rec["family"],
                     design=rec["design"], style=rec.get("style", ""),
-                    codepoints=_from_ranges(rec["cps"]), ot_scripts=frozenset(rec.get("ot", ())),
+                    codepoints=from_ranges(rec["cps"]), ot_scripts=frozenset(rec.get("ot", ())),
                     variable=bool(rec.get("variable", False)))
     return PoolFont(info=info, script=rec["script"], langs=tuple(rec["langs"]), split=split,
                     licence=rec.get("licence", ""), source=rec.get("source", ""),
@@ -116,14 +115,14 @@ def load_pool(pool: str | os.PathLike[str] | None = None) -> list[PoolFont]:
     folder = resolve_pool(pool)
     if folder is None:
         raise UserError(f"no font pool given: pass --font-pool DIR or set {POOL_ENV}")
-    return list(_read(folder)[0])
+    return list(read_pool(folder)[0])
 
 
 def pool_fonts_for_lang(lang: str, split: str = "train",
                         pool: str | os.PathLike[str] | None = None) -> list[FontInfo]:
     """Pool fonts usable for ``lang`` on one side of the split (``train``, ``heldout``, ``all``)."""
-    if split not in _SPLITS:
-        raise UserError(f"unknown font split {split!r}: use one of {', '.join(_SPLITS)}")
+    if split not in SPLITS:
+        raise UserError(f"unknown font split {split!r}: use one of {', '.join(SPLITS)}")
     fonts = load_pool(pool)
     mine = [f for f in fonts if lang in f.langs]
     if not mine:
@@ -132,44 +131,3 @@ def pool_fonts_for_lang(lang: str, split: str = "train",
                         f"(its scripts: {', '.join(scripts) or 'none'}); rebuild it with `make fonts` "
                         f"or leave out --font-pool / {POOL_ENV} to use system fonts")
     return [f.info for f in mine if split == "all" or f.split == split]
-
-
-def pool_table(langs: Sequence[str], pool: str | os.PathLike[str] | None = None) -> str:
-    """The per-script and per-language summary ``mstr synth fonts --font-pool`` prints."""
-    from mstr.charsets import load_charset
-
-    fonts, data = _read(resolve_pool(pool) or Path("."))
-    rejected: dict[str, int] = {s: len(v) for s, v in data.get("rejected", {}).items()}
-    scripts = sorted({f.script for f in fonts}, key=lambda s: (s != "Latn", s))
-    head = ("script", "families", "files", "train", "held out", "MB", "rejected")
-    rows = []
-    for s in scripts:
-        mine = [f for f in fonts if f.script == s]
-        designs = {f.info.design for f in mine}
-        held = {f.info.design for f in mine if f.split == "heldout"}
-        rows.append((SCRIPT_NAMES.get(s, s), len(designs), len(mine), len(designs - held), len(held),
-                     f"{sum(f.size for f in mine) / 1e6:.1f}", rejected.get(s, 0)))
-    total = sum(f.size for f in fonts) / 1e6
-    rows.append(("all", len({(f.script, f.info.design) for f in fonts}), len(fonts), "", "",
-                 f"{total:.1f}", sum(rejected.values())))
-    lines = _format([head, *rows])
-    lines.append("")
-    lhead = ("lang", "script", "families", "train", "held out", "lacking a digit/punct.")
-    lrows = []
-    for lang in langs:
-        mine = [f for f in fonts if lang in f.langs]
-        designs = {f.info.design for f in mine}
-        held = {f.info.design for f in mine if f.split == "heldout"}
-        lacking = sum(1 for f in mine if f.lacks.get(lang))
-        lrows.append((lang, load_charset(lang).script, len(designs), len(designs - held), len(held),
-                      lacking))
-    lines += _format([lhead, *lrows])
-    return "\n".join(lines)
-
-
-def _format(rows: list[Sequence[Any]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    out = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                     for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    out.insert(1, "-" * len(out[0]))
-    return out
