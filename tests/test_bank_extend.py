@@ -46,9 +46,10 @@ def test_spread_is_determined_by_the_seed(en_bank, tmp_path):
 
 def test_mclip_text_tower_gives_the_new_rows(en_bank, tmp_path):
     from mstr.mclip_export import load_mclip, save_mclip
-    from mstr.models.mclip import MClip, MClipConfig, PromptTokenizer
+    from mstr.models.mclip import MClip, MClipConfig
+    from mstr.prompts import prompt_tokenizer
 
-    tok = PromptTokenizer.build()
+    tok = prompt_tokenizer()
     torch.manual_seed(0)
     model = MClip(MClipConfig(dim=64, widths=(8, 8, 16, 16), blocks=(1, 1, 1), text_width=16, text_layers=1,
                               text_heads=2, vocab=tok.vocab, prompt_len=tok.max_len))

@@ -9,12 +9,13 @@ import torch
 
 from mstr.errors import UserError
 from mstr.mclip_export import load_mclip, read_mclip_config, save_mclip
-from mstr.models.mclip import MClip, MClipConfig, PromptTokenizer
+from mstr.models.mclip import MClip, MClipConfig
+from mstr.prompts import prompt_tokenizer
 
 
 @pytest.fixture(scope="module")
 def model():
-    tok = PromptTokenizer.build(["en"])
+    tok = prompt_tokenizer(["en"])
     torch.manual_seed(0)
     return MClip(MClipConfig(dim=16, widths=(8, 8, 16, 16), blocks=(1, 1, 1), text_width=16, text_layers=1,
                              text_heads=2, vocab=tok.vocab, prompt_len=tok.max_len)).eval()
