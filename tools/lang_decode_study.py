@@ -23,7 +23,7 @@ import mstr
 import mstr.recognizer as recognizer_module
 from mstr.decode_options import DEFAULT_SCRIPT_MARGIN
 from mstr.eval.metrics import score_sample
-from mstr.eval.words import ImageSource, samples_from_lmdb, samples_from_manifest
+from mstr.eval.samples import ImageSource, samples_from_lmdb, samples_from_manifest
 from mstr.lang_decode import decode_words
 from mstr.lexicon import Lexicon
 from mstr.prediction import Prediction
