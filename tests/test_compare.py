@@ -17,7 +17,7 @@ from mstr.engines import Engine, make_engine
 from mstr.baseline_bundle import save_baseline_bundle
 from mstr.engines.compare import compare, format_comparison
 from mstr.errors import UserError
-from mstr.eval.words import samples_from_manifest
+from mstr.eval.samples import samples_from_manifest
 from mstr.models.crnn import CRNN, CRNNConfig
 from mstr.models.softmax_spotter import SoftmaxSpotter, SoftmaxSpotterConfig
 from mstr.reading.prediction import Prediction

@@ -14,8 +14,9 @@ import mstr.cli.main as cli_main
 from mstr.data.lmdb import LmdbWriter
 from mstr.errors import UserError
 from mstr.eval.gallery import clusters, diff_html, write_gallery
-from mstr.eval.words import (EvalSample, evaluate, limit_samples, rotate_image,
-                             samples_from_lmdb, samples_from_manifest)
+from mstr.eval.samples import (EvalSample, limit_samples, rotate_image, samples_from_lmdb,
+                               samples_from_manifest)
+from mstr.eval.words import evaluate
 from mstr.reading.prediction import Prediction
 
 DEVA_QA = "\u0958"  # क़, NFKD क + ़

@@ -15,7 +15,7 @@ import mstr.cli.main as cli_main
 from mstr.engines import ENGINE_NAMES, LATIN_PEERS, make_engine
 from mstr.engines.compare import compare, format_comparison
 from mstr.errors import UserError
-from mstr.eval.words import limit_samples, samples_from_manifest
+from mstr.eval.samples import limit_samples, samples_from_manifest
 from mstr.peers import INSTALL_HINT
 
 HAVE_RAPIDOCR = importlib.util.find_spec("rapidocr") is not None

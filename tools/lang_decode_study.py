@@ -20,10 +20,10 @@ import math
 from pathlib import Path
 
 import mstr
-import mstr.reading.reader as reader_module
+import mstr.reading.recognizer as recognizer_module
 from mstr.reading.decode_options import DEFAULT_SCRIPT_MARGIN
 from mstr.eval.metrics import score_sample
-from mstr.eval.words import ImageSource, samples_from_lmdb, samples_from_manifest
+from mstr.eval.samples import ImageSource, samples_from_lmdb, samples_from_manifest
 from mstr.reading.lang_decode import decode_words
 from mstr.reading.lexicon import Lexicon
 from mstr.reading.prediction import Prediction
@@ -55,7 +55,7 @@ def main() -> None:
         kw["trace"] = trace
         return decode_words(*a, **kw)
 
-    reader_module.decode_words = traced  # (this study only)
+    recognizer_module.decode_words = traced  # (this study only)
     bank = rec.bank
     rows: list[tuple[object, Prediction, dict | None]] = []  # sample, constrained reading, trace entry
     with ImageSource() as source:

@@ -81,7 +81,7 @@ def collect(bundle: str, lmdb: str, langs: str | None, out: Path, batch_size: in
     import mstr
     from mstr.bank import EOS_ID, PAD_ID
     from mstr.charsets import parse_langs
-    from mstr.eval.words import ImageSource, samples_from_lmdb
+    from mstr.eval.samples import ImageSource, samples_from_lmdb
     from mstr.preprocess import preprocess
     from mstr.reading.decode import cut_at_eos, sequence_logprob, spotter_decode
 

@@ -21,7 +21,7 @@ import torch
 import mstr
 import mstr.inputs as inputs
 from mstr.charsets import parse_langs
-from mstr.eval.words import ImageSource, limit_samples, samples_from_lmdb
+from mstr.eval.samples import ImageSource, limit_samples, samples_from_lmdb
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mstr.cli.options import add_bundle, add_max_samples, add_workers, load_samples
 from mstr.errors import UserError
 from mstr.reading.refine_policy import add_refine_arguments
 
@@ -38,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="latency / throughput / FLOPs of a bundle (torch, bf16, ONNX, int8)",
                        description="Measure the speed of a model bundle on this machine.", epilog=_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bundle", type=Path, default=None, help="model bundle folder (default: the shipped model)")
+    add_bundle(p)
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for torch and onnxruntime (default: torch's, i.e. OMP_NUM_THREADS or all cores)")
     p.add_argument("--batch", type=int, default=64, help="batch size for throughput (default 64)")
@@ -52,11 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="also time real crops from an LMDB (or a root of <lang>/<split>_lmdb folders)")
     src.add_argument("--manifest", type=Path, default=None, metavar="M", help="… or from a JSON-lines manifest")
     p.add_argument("--root", type=Path, default=None, metavar="R", help="image root of --manifest")
-    p.add_argument("--max-samples", type=int, default=512, metavar="N",
-                   help="real crops to use, evenly spaced (default 512)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="with real crops: also time the whole pipeline read by N processes sharing --threads "
-                        "(float32 and bf16; 'mstr.load(workers=N)')")
+    add_max_samples(p, "real crops to use, evenly spaced (default 512)", default=512)
+    add_workers(p, "with real crops: also time the whole pipeline read by N processes sharing --threads "
+                   "(float32 and bf16; 'mstr.load(workers=N)')", default=0)
     p.add_argument("--tesseract", action="store_true",
                    help="with real crops: also time Tesseract on them (--threads processes, told each crop's "
                         "language) and give every row as a multiple of its words/s")
@@ -71,24 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from mstr.bench import format_markdown, run_bench
 
     samples = None
-    if args.manifest is not None and args.root is None:
-        raise UserError("--manifest needs --root (the folder its path_rel entries are relative to)")
-    if args.root is not None and args.manifest is None:
-        raise UserError("--root is only used with --manifest")
-    if args.lmdb is not None or args.manifest is not None:
-        from mstr.eval.words import limit_samples, samples_from_lmdb, samples_from_manifest
-
-        if args.lmdb is not None:
-            if not args.lmdb.exists():
-                raise UserError(f"--lmdb {args.lmdb} does not exist")
-            found = samples_from_lmdb(args.lmdb)
-        else:
-            if not args.manifest.is_file():
-                raise UserError(f"--manifest {args.manifest} is not a file")
-            found = samples_from_manifest(args.manifest, args.root)
-        samples = limit_samples(found, args.max_samples).samples
-        if not samples:
-            raise UserError(f"no readable samples in {args.lmdb or args.manifest}")
+    if args.lmdb is not None or args.manifest is not None or args.root is not None:
+        samples = load_samples(args, max_samples=args.max_samples, purpose="time").samples
     if args.onnx is not None and args.no_onnx:
         raise UserError("--onnx and --no-onnx contradict each other")
 

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mstr.cli.options import (add_bundle, add_data, add_device, add_json, add_out, add_workers, check_out_folder,
+                              load_samples)
 from mstr.errors import UserError
 
 _DESCRIPTION = """\
@@ -45,29 +47,26 @@ engine's reading)."""
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare engines (mstr, baselines, tesseract): accuracy and speed",
                        description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--manifest", type=Path, default=None, help="JSON-lines manifest (with --root)")
-    p.add_argument("--root", type=Path, default=None, help="folder the manifest's path_rel values are relative to")
-    p.add_argument("--lmdb", type=Path, default=None,
-                   help="one LMDB folder, or a root with [LMDB/]<lang>/<split>_lmdb folders")
-    p.add_argument("--langs", default=None, help="only these languages, e.g. hi,ta or 6lang")
+    add_data(p, manifest_help="JSON-lines manifest (with --root)",
+             root_help="folder the manifest's path_rel values are relative to",
+             langs_help="only these languages, e.g. hi,ta or 6lang")
     p.add_argument("--engines", default=None,
                    help="comma-separated engines: mstr, mstr-spotter, crnn, softmax, tesseract, rapidocr, easyocr "
                         "(default: those whose bundles are given)")
-    p.add_argument("--bundle", type=Path, default=None, help="mSTR bundle for the mstr / mstr-spotter engines")
+    add_bundle(p, "mSTR bundle for the mstr / mstr-spotter engines")
     p.add_argument("--crnn", type=Path, default=None, help="CRNN baseline bundle ('mstr train crnn')")
     p.add_argument("--softmax", type=Path, default=None, help="softmax-Spotter baseline bundle ('mstr train softmax')")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads for every engine, and Tesseract processes (default 1)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="the torch engines read with N processes that share the --threads (each gets "
-                        "threads/N, at least 1), as Tesseract runs --threads processes; on a few cores this "
-                        "reads faster than one process with all the threads (default 1)")
+    add_workers(p, "the torch engines read with N processes that share the --threads (each gets threads/N, at "
+                   "least 1), as Tesseract runs --threads processes; on a few cores this reads faster than one "
+                   "process with all the threads (default 1)")
     p.add_argument("--batch-size", type=int, default=64, help="crops per read call (default 64)")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="compare on at most N samples, evenly spaced over the data")
     p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
                    help="default: compare the normalised strings; en-benchmark: lower-case, [0-9a-z] only")
-    p.add_argument("--device", default="cpu", help="torch device of the model engines (default cpu)")
+    add_device(p, "torch device of the model engines (default cpu)")
     p.add_argument("--bf16", action="store_true",
                    help="the mstr engines read in bfloat16 autocast (faster on CPUs with AVX512-BF16/AMX; "
                         "readings may differ slightly from float32, the table shows the accuracy either way)")
@@ -77,9 +76,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="Tesseract's union of languages (default: the data's languages)")
     p.add_argument("--tesseract-min-height", type=int, default=48, metavar="PX",
                    help="crops lower than this are scaled up for Tesseract (default 48)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder for compare.json, compare.md and predictions.jsonl")
-    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    add_out(p, "folder for compare.json, compare.md and predictions.jsonl")
+    add_json(p, "print the JSON report instead of the table")
     p.set_defaults(func=run)
 
 
@@ -102,16 +100,15 @@ def _engine_names(args: argparse.Namespace) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from mstr.cli.eval import check_data_args
+    from mstr.eval.samples import check_data_source
 
-    check_data_args(args)
+    check_data_source(args.manifest, args.root, args.lmdb)
     for opt in ("threads", "batch_size", "workers"):
         if getattr(args, opt) < 1:
             raise UserError(f"--{opt.replace('_', '-')} must be at least 1")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} is a file; give a folder")
+    check_out_folder(args.out, "")
 
 
 def _command(argv: list[str] | None = None) -> str:
@@ -121,38 +118,20 @@ def _command(argv: list[str] | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from mstr.charsets import parse_langs
-    from mstr.engines import make_engine
+    from mstr.engines import make_engines
     from mstr.engines.compare import compare, format_comparison
-    from mstr.eval.words import limit_samples, samples_from_lmdb, samples_from_manifest
+    from mstr.eval.reports import json_lines, json_text, write_report_files
 
     names = _engine_names(args)
     _check(args)
     langs = parse_langs(args.langs) if args.langs else None
-    if args.manifest is not None:
-        samples = samples_from_manifest(args.manifest, args.root, langs=langs)
-    else:
-        samples = samples_from_lmdb(args.lmdb, langs)
-    samples = limit_samples(samples, args.limit)
-    if not samples.samples:
-        raise UserError(f"no sample to compare in {samples.description} ({len(samples.problems)} entries skipped)")
+    samples = load_samples(args, max_samples=args.limit, purpose="compare", langs=langs)
 
-    engines = []
-    for name in names:
-        kwargs = {}
-        if name == "tesseract":
-            from mstr.engines.tesseract import PACKS
-
-            data_langs = sorted({s.lang for s in samples.samples if s.lang in PACKS})
-            union = parse_langs(args.tesseract_langs) if args.tesseract_langs else (data_langs or parse_langs("6lang"))
-            kwargs = {"tesseract_langs": list(dict.fromkeys(list(union) + data_langs)),
-                      "tesseract_mode": args.tesseract_mode, "tesseract_min_height": args.tesseract_min_height}
-        engines.append(make_engine(name, bundle=args.bundle, crnn=args.crnn, softmax=args.softmax,
-                                   device=args.device, batch_size=args.batch_size, threads=args.threads,
-                                   bf16=args.bf16 and name in ("mstr", "mstr-spotter"),
-                                   workers=1 if name == "tesseract" else args.workers, **kwargs))
+    engines = make_engines(names, (s.lang for s in samples.samples), tesseract_union=args.tesseract_langs,
+                           bf16=args.bf16, workers=args.workers, tesseract_mode=args.tesseract_mode,
+                           tesseract_min_height=args.tesseract_min_height, bundle=args.bundle, crnn=args.crnn,
+                           softmax=args.softmax, device=args.device, batch_size=args.batch_size, threads=args.threads)
     try:
         result = compare(engines, samples, convention=args.convention, batch_size=args.batch_size,
                          threads=args.threads, progress=True)
@@ -165,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                             "command": _command()})
     report = result.to_dict()
     text = format_comparison(result)
-    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else text)
+    print(json_text(report).rstrip("\n") if args.json else text)
     for u in result.unreadable[:20]:
         print(f"unreadable (skipped for every engine): {u['source']}: {u['reason']}", file=sys.stderr)
     if len(result.unreadable) > 20:
@@ -176,17 +155,9 @@ def run(args: argparse.Namespace) -> int:
         if r.errors:
             print(f"engine {r.name}: an error on {r.errors} images (scored as empty readings)", file=sys.stderr)
     if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "compare.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n",
-                                                   encoding="utf-8")
-            (args.out / "compare.md").write_text(text + f"\n\nCommand: `{report['settings']['command']}`\n",
-                                                 encoding="utf-8")
-            with open(args.out / "predictions.jsonl", "w", encoding="utf-8", newline="\n") as fh:
-                for row in result.prediction_rows():
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        except OSError as exc:
-            raise UserError(f"cannot write the results to {args.out}: {exc}") from None
+        write_report_files(args.out, {"compare.json": json_text(report),
+                                      "compare.md": text + f"\n\nCommand: `{report['settings']['command']}`\n",
+                                      "predictions.jsonl": json_lines(result.prediction_rows())})
         print(f"wrote {args.out / 'compare.json'}, {args.out / 'compare.md'} and "
               f"{args.out / 'predictions.jsonl'}", file=sys.stderr)
     return 0

@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any, Callable
+
+from mstr.cli.options import add_command_group, add_json, int_pair
 
 # used in descriptions, which argparse does not %-format (help strings need %%)
 _LAYOUT = ("An LMDB uses the deep-text-recognition-benchmark/PARSeq keys (num-samples, "
@@ -15,39 +18,33 @@ _LAYOUT = ("An LMDB uses the deep-text-recognition-benchmark/PARSeq keys (num-sa
            "LMDB/<lang>/train_lmdb and LMDB/<lang>/val_lmdb.")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``mstr data`` and its subcommands on the top-level ``subparsers``."""
-    parser = subparsers.add_parser(
-        "data", help="inspect LMDBs; convert gt.txt / manifests / LMDBs",
+    sub = add_command_group(
+        subparsers, "data", dest="data_command", help="inspect LMDBs; convert gt.txt / manifests / LMDBs",
         description="Inspect LMDB datasets and convert between gt.txt, JSON-lines manifests "
                     "and LMDBs. " + _LAYOUT)
-    sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-    sub.required = True
     _add_inspect(sub)
     _add_gt2lmdb(sub)
     _add_manifest2lmdb(sub)
     _add_lmdb2manifest(sub)
     _add_split(sub)
     _add_pack(sub)
-    return parser
 
 
 def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW such as 48x192, got {text!r}") from None
+    h, w = int_pair("x", "HxW such as 48x192")(text)
     if h < 8 or w < 8:
         raise argparse.ArgumentTypeError(f"{text}: height and width must be at least 8")
     return h, w
 
 
 def _add_pack(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "pack", help="decode LMDB word images once into one uint8 array at a model's input size",
-        description="For fast training on an accelerator: every sample of the LMDBs, resized as the "
-                    "model's preprocessing resizes it, in OUT/images.npy (N, 3, H, W uint8) with "
-                    "OUT/labels.jsonl; train on it with a source {name: …, packed: OUT}.")
+    p = _command(sub, "pack", run_pack,
+                 help="decode LMDB word images once into one uint8 array at a model's input size",
+                 description="""For fast training on an accelerator: every sample of the LMDBs, resized as
+                 the model's preprocessing resizes it, in OUT/images.npy (N, 3, H, W uint8) with
+                 OUT/labels.jsonl; train on it with a source {name: …, packed: OUT}.""")
     p.add_argument("paths", nargs="+", type=Path,
                    help="LMDB folders, or synthetic roots (their LMDB/<lang>/<split>_lmdb are taken)")
     p.add_argument("--size", type=_size, required=True, help="model input HxW, e.g. 32x128 or 48x192")
@@ -56,7 +53,6 @@ def _add_pack(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--langs", default=None, help="only these languages of synthetic roots")
     p.add_argument("--max-per-lmdb", type=int, default=None, help="first N samples of each LMDB")
     p.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
-    p.set_defaults(func=run_pack)
 
 
 def run_pack(args: argparse.Namespace) -> int:
@@ -69,18 +65,16 @@ def run_pack(args: argparse.Namespace) -> int:
 
 
 def _add_split(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "split", help="split a manifest deterministically (e.g. fine-tune / dev)",
-        description="Write OUT/finetune.jsonl and OUT/dev.jsonl: a record is held out when "
-                    "sha1(seed:sha1 of the image bytes) falls below --frac, so the split follows the "
-                    "image bytes (not the line order, nor the ids written in the manifest): one image "
-                    "never lands on both sides. Paths stay relative to the same --root.")
+    p = _command(sub, "split", run_split, help="split a manifest deterministically (e.g. fine-tune / dev)",
+                 description="""Write OUT/finetune.jsonl and OUT/dev.jsonl: a record is held out when
+                 sha1(seed:sha1 of the image bytes) falls below --frac, so the split follows the image bytes
+                 (not the line order, nor the ids written in the manifest): one image never lands on both
+                 sides. Paths stay relative to the same --root.""")
     p.add_argument("manifest", type=Path, help="JSON-lines manifest")
     p.add_argument("--root", type=Path, required=True, help="folder the manifest's path_rel are relative to")
     p.add_argument("--out", type=Path, required=True, help="folder for the two manifests")
     p.add_argument("--frac", type=float, default=0.2, help="share held out (default 0.2)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run_split)
 
 
 def run_split(args: argparse.Namespace) -> int:
@@ -97,13 +91,12 @@ def run_split(args: argparse.Namespace) -> int:
 
 
 def _add_inspect(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "inspect", help="counts, charset coverage, label lengths and a sample grid",
-        description="Report samples per language and split, the share of labels covered by "
-                    "each language's charset (with the most frequent missing characters) and a "
-                    "histogram of label lengths in NFKD code points. PATH is one LMDB folder or "
-                    "a root holding LMDB/<lang>/<split>_lmdb (or <lang>/<split>_lmdb) folders.",
-        epilog="Example: mstr data inspect data/ --langs en,hi --out reports/data")
+    p = _command(sub, "inspect", run_inspect, help="counts, charset coverage, label lengths and a sample grid",
+                 description="""Report samples per language and split, the share of labels covered by each
+                 language's charset (with the most frequent missing characters) and a histogram of label
+                 lengths in NFKD code points. PATH is one LMDB folder or a root holding
+                 LMDB/<lang>/<split>_lmdb (or <lang>/<split>_lmdb) folders.""",
+                 epilog="Example: mstr data inspect data/ --langs en,hi --out reports/data")
     p.add_argument("path", type=Path, metavar="PATH", help="an LMDB folder or a root of LMDBs")
     p.add_argument("--langs", default=None,
                    help="only these languages, e.g. 'en,hi,bn' (default: all found)")
@@ -113,69 +106,68 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
                         "printed")
     p.add_argument("--grid-size", type=int, default=64, metavar="N",
                    help="number of samples in the grid (default: 64)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=run_inspect)
+    add_json(p, "print the report as JSON")
 
 
 def _add_gt2lmdb(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "gt2lmdb", help="gt.txt ('<image path>\\t<label>' lines) -> LMDB",
-        description="Convert a gt.txt as deep-text-recognition-benchmark uses it (one "
-                    "'<image path><TAB><label>' per line, paths relative to --images) into an "
-                    "LMDB. Image bytes are copied unchanged. Bad lines (no tab, empty label, "
-                    "missing or corrupt image, path escaping --images) are skipped and reported "
-                    "with their line number. " + _LAYOUT,
-        epilog="Example: mstr data gt2lmdb gt.txt --images crops/ --lang hi "
-               "--out LMDB/hi/train_lmdb")
+    p = _command(sub, "gt2lmdb", run_gt2lmdb, help="gt.txt ('<image path>\\t<label>' lines) -> LMDB",
+                 description="""Convert a gt.txt as deep-text-recognition-benchmark uses it (one
+                 '<image path><TAB><label>' per line, paths relative to --images) into an LMDB. Image bytes
+                 are copied unchanged. Bad lines (no tab, empty label, missing or corrupt image, path
+                 escaping --images) are skipped and reported with their line number. """ + _LAYOUT,
+                 epilog="Example: mstr data gt2lmdb gt.txt --images crops/ --lang hi --out LMDB/hi/train_lmdb")
     p.add_argument("gt", type=Path, metavar="GT_TXT", help="the gt.txt file")
     p.add_argument("--images", type=Path, required=True, metavar="DIR",
                    help="folder the image paths in GT_TXT are relative to")
-    p.add_argument("--out", type=Path, required=True, metavar="LMDB",
-                   help="LMDB folder to create")
+    _add_lmdb_out(p)
     p.add_argument("--lang", default=None,
                    help="language code stored with every sample (lang-%%09d keys)")
-    p.add_argument("--append", action="store_true",
-                   help="add to an existing LMDB at --out instead of refusing")
-    p.set_defaults(func=run_gt2lmdb)
+    _add_append(p)
 
 
 def _add_manifest2lmdb(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "manifest2lmdb", help="JSON-lines manifest -> LMDB",
-        description="Convert a manifest (one JSON object per line with id, path_rel, filename, "
-                    "gt_text, lang, dataset; path_rel relative to --root) into an LMDB with "
-                    "lang keys. Bad lines are skipped and reported with their line number. "
-                    + _LAYOUT,
-        epilog="Example: mstr data manifest2lmdb eval/manifest.jsonl --root eval/ "
-               "--out LMDB/mixed/test_lmdb")
+    p = _command(sub, "manifest2lmdb", run_manifest2lmdb, help="JSON-lines manifest -> LMDB",
+                 description="""Convert a manifest (one JSON object per line with id, path_rel, filename,
+                 gt_text, lang, dataset; path_rel relative to --root) into an LMDB with lang keys. Bad lines
+                 are skipped and reported with their line number. """ + _LAYOUT,
+                 epilog="Example: mstr data manifest2lmdb eval/manifest.jsonl --root eval/ --out LMDB/mixed/test_lmdb")
     p.add_argument("manifest", type=Path, metavar="MANIFEST", help="the .jsonl manifest")
     p.add_argument("--root", type=Path, required=True, metavar="DIR",
                    help="folder the manifest's path_rel values are relative to")
-    p.add_argument("--out", type=Path, required=True, metavar="LMDB",
-                   help="LMDB folder to create")
+    _add_lmdb_out(p)
     p.add_argument("--verify-ids", action="store_true",
                    help="check every id against the SHA-1 of its image")
-    p.add_argument("--append", action="store_true",
-                   help="add to an existing LMDB at --out instead of refusing")
-    p.set_defaults(func=run_manifest2lmdb)
+    _add_append(p)
 
 
 def _add_lmdb2manifest(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "lmdb2manifest", help="LMDB -> image files + manifest.jsonl",
-        description="Write every sample of an LMDB as an image file under "
-                    "--out/<lang>/<dataset>/images/ plus --out/manifest.jsonl (path_rel relative "
-                    "to --out). A sample's language is its lang key, else --lang, else the "
-                    "folder layout LMDB/<lang>/...",
-        epilog="Example: mstr data lmdb2manifest LMDB/hi/val_lmdb --dataset hi_val "
-               "--out eval/")
+    p = _command(sub, "lmdb2manifest", run_lmdb2manifest, help="LMDB -> image files + manifest.jsonl",
+                 description="""Write every sample of an LMDB as an image file under
+                 --out/<lang>/<dataset>/images/ plus --out/manifest.jsonl (path_rel relative to --out). A
+                 sample's language is its lang key, else --lang, else the folder layout LMDB/<lang>/...""",
+                 epilog="Example: mstr data lmdb2manifest LMDB/hi/val_lmdb --dataset hi_val --out eval/")
     p.add_argument("lmdb", type=Path, metavar="LMDB", help="the LMDB folder")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="folder to write images and manifest.jsonl into")
     p.add_argument("--dataset", required=True, help="dataset name written into each record")
     p.add_argument("--lang", default=None,
                    help="language of samples that have no lang key")
-    p.set_defaults(func=run_lmdb2manifest)
+
+
+def _command(sub: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int],
+             **parser_kwargs: Any) -> argparse.ArgumentParser:
+    """Register ``mstr data NAME`` (``parser_kwargs``: help, description, epilog), run by ``func``."""
+    p = sub.add_parser(name, **parser_kwargs)
+    p.set_defaults(func=func)
+    return p
+
+
+def _add_lmdb_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, metavar="LMDB", help="LMDB folder to create")
+
+
+def _add_append(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--append", action="store_true", help="add to an existing LMDB at --out instead of refusing")
 
 
 # --------------------------------------------------------------------------------------------

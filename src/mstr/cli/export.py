@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mstr.cli.options import add_bundle, add_command_group, add_out
+
 _EPILOG = """\
 The output folder is self-describing: onnx.json (graphs, inputs/outputs, opset, versions and the
 check against torch made at export), the bundle's config.json and bank/, and the graphs
@@ -23,17 +25,14 @@ Needs the packages onnx and onnxruntime (pip install 'mstr[onnx]'; installed by 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a model bundle (ONNX)",
-                       description="Export a model bundle to other runtimes.")
-    ss = p.add_subparsers(dest="export_command", metavar="FORMAT")
-    ss.required = True
+    ss = add_command_group(sub, "export", dest="export_command", metavar="FORMAT", help="export a model bundle (ONNX)",
+                           description="Export a model bundle to other runtimes.")
     o = ss.add_parser("onnx", help="Spotter (+ Refiner) as ONNX graphs for onnxruntime",
                       description="Export a bundle's Spotter and Refiner to ONNX (TorchScript exporter, "
                                   "dynamic batch axis), optionally with int8 copies.",
                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    o.add_argument("--bundle", required=True, type=Path, help="model bundle folder")
-    o.add_argument("--out", required=True, type=Path,
-                   help="folder to write the graphs, onnx.json, config.json and bank/ into")
+    add_bundle(o, "model bundle folder", required=True)
+    add_out(o, "folder to write the graphs, onnx.json, config.json and bank/ into", required=True)
     o.add_argument("--int8", action="store_true",
                    help="also write dynamically quantised *.int8.onnx graphs (load with backend='onnx-int8')")
     o.add_argument("--opset", type=int, default=None, metavar="N",

@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from mstr.reading.decode_options import add_decoding_arguments, decoding_load_kwargs
+from mstr.cli.options import add_bundle, add_json, add_reading, add_runtime, load_reader
 from mstr.errors import UserError
-from mstr.reading.refine_policy import add_refine_arguments
 
 #: file name extensions a folder argument is searched for (lower-case)
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
@@ -55,13 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", metavar="IMG",
                    help="image files, or folders whose image files are read")
-    p.add_argument("--bundle", type=Path, default=None,
-                   help="model bundle folder (default: the model shipped with mstr)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--no-refiner", action="store_true",
-                   help="read with the Spotter alone (faster, less accurate)")
-    add_refine_arguments(p)
-    add_decoding_arguments(p)
+    add_bundle(p, "model bundle folder (default: the model shipped with mstr)")
+    add_json(p, "one JSON object per line")
+    add_reading(p, no_refiner_help="read with the Spotter alone (faster, less accurate)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--photo", dest="mode", action="store_const", const="photo", default="auto",
                       help="read every image as a whole photo (detect lines, split words, read them)")
@@ -69,13 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="read every image as one word crop (default: auto, photos when much larger than a word)")
     p.add_argument("--overlay", type=Path, default=None, metavar="DIR",
                    help="with photos: write DIR/<name>.overlay.png with the words drawn on the photo")
-    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="read with N processes (torch backend, CPU), each with a share of torch's threads: "
-                        "faster on a few cores for many images; starting them takes a few seconds (default 1)")
-    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1 …")
-    p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
-                   help="torch (default), or onnxruntime on an 'mstr export onnx' folder given as --bundle")
+    add_runtime(p, workers_help="read with N processes (torch backend, CPU), each with a share of torch's threads: "
+                                "faster on a few cores for many images; starting them takes a few seconds (default 1)",
+                device_help="torch device: cpu (default), cuda, cuda:1 …")
     p.set_defaults(func=run)
 
 
@@ -105,17 +96,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
-    from mstr.api import load
     from mstr.reading.parallel import close_reader, fit_workers
 
     items = list(expand_paths(args.images))
     workers, note = fit_workers(args.workers, sum(problem is None for _, problem in items))
     if note:
         print(f"mstr read: {note}", file=sys.stderr, flush=True)
-    recognizer = load(args.bundle, refiner=not args.no_refiner, device=args.device,
-                      refine_policy=args.refine_policy, backend=args.backend, refine_mode=args.refine_mode,
-                      refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=workers,
-                      **decoding_load_kwargs(args))
+    recognizer = load_reader(args, device=args.device, workers=workers)
     try:
         if args.lang is not None:
             recognizer.lang_mask(args.lang)  # an unknown code fails before any image is read

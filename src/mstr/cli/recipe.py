@@ -5,6 +5,8 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
+from mstr.cli.options import add_command_group
+
 
 def _recipe_path(text: str) -> Path:
     p = Path(text)
@@ -14,13 +16,12 @@ def _recipe_path(text: str) -> Path:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("recipe", help="run a whole recipe end to end (data, both stages, evaluation)",
-                       description="Run a recipe: every step is an ordinary mstr command, printed before it runs "
-                                   "and skipped when its output exists (rerun the same command to resume). A "
-                                   "finished step that is out of date (recipe edited, or an input remade) is "
-                                   "reported and nothing runs until it is rerun with --force.")
-    ss = p.add_subparsers(dest="recipe_command", metavar="SUBCOMMAND")
-    ss.required = True
+    ss = add_command_group(sub, "recipe", dest="recipe_command",
+                           help="run a whole recipe end to end (data, both stages, evaluation)",
+                           description="Run a recipe: every step is an ordinary mstr command, printed before it "
+                                       "runs and skipped when its output exists (rerun the same command to resume). A "
+                                       "finished step that is out of date (recipe edited, or an input remade) is "
+                                       "reported and nothing runs until it is rerun with --force.")
     r = ss.add_parser("run", help="run the steps that are not done yet",
                       description="Run the steps of RECIPE that are not done yet, in order.\n\n"
                                   "  mstr recipe run 6lang                       # configs/recipes/6lang.yaml\n"

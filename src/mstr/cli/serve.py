@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from mstr.cli.options import add_bundle
 from mstr.errors import UserError
 
 _EPILOG = """\
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--bundle", type=Path, default=None, help="model bundle folder (default: the shipped model)")
+    add_bundle(p)
     p.add_argument("--max-mib", type=float, default=DEFAULT_MAX_BYTES / 2**20,
                    help=f"largest upload in MiB (default {DEFAULT_MAX_BYTES / 2**20:.0f}); larger ones get 413")
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6,

@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from mstr.cli.options import add_command_group, add_json, int_pair
 from mstr.errors import UserError
 
 GEN_EPILOG = """\
@@ -17,25 +18,20 @@ rerun the same command after an interruption to resume; the result is identical.
 """
 
 
-def _part(text: str) -> tuple[int, int]:
-    try:
-        k, m = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected K/M such as 0/4, got {text!r}") from None
-    return k, m
+#: --part K/M
+_part = int_pair("/", "K/M such as 0/4")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("synth", help="synthetic data: fonts, previews, word/character LMDBs",
-                       description="Render synthetic word images and character crops with shaped text.")
-    ss = p.add_subparsers(dest="synth_command", metavar="SUBCOMMAND")
-    ss.required = True
+    ss = add_command_group(sub, "synth", dest="synth_command",
+                           help="synthetic data: fonts, previews, word/character LMDBs",
+                           description="Render synthetic word images and character crops with shaped text.")
 
     f = ss.add_parser("fonts", help="print font coverage per language and the train/held-out split",
                       description="Discover installed fonts, check each font's coverage of each language's "
                                   "charset, and show the deterministic train / held-out split by design.")
     f.add_argument("--langs", default="13lang", help="languages, e.g. en,hi,ta or a preset 3lang/6lang/13lang")
-    f.add_argument("--json", action="store_true", help="print the split table as JSON")
+    add_json(f, "print the split table as JSON")
     f.add_argument("--font-pool", type=Path, default=None, metavar="DIR",
                    help="summarise this font pool (built by `make fonts`) instead of system fonts "
                         "(default: $MSTR_FONT_POOL when set)")

@@ -4,28 +4,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mstr.cli.options import add_command_group, add_out, int_pair
 from mstr.errors import UserError
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1400x1000, got {text!r}") from None
-    return w, h
+#: --size WIDTHxHEIGHT
+_size = int_pair("x", "WIDTHxHEIGHT such as 1400x1000")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("viz", help="draw pictures of models and banks (bank map, …)",
-                       description="Draw pictures of what a model learned.")
-    ss = p.add_subparsers(dest="viz_command", metavar="SUBCOMMAND")
-    ss.required = True
+    ss = add_command_group(sub, "viz", dest="viz_command", help="draw pictures of models and banks (bank map, …)",
+                           description="Draw pictures of what a model learned.")
     b = ss.add_parser("bank", help="2-D t-SNE map of the bank's character prototypes",
                       description="A 2-D map (t-SNE, or PCA) of the bank's character rows: one colour per "
                                   "script, marker by subtype (● letter, ○ diacritic, ■ digit, ▲ punctuation), "
                                   "with a legend of scripts and counts.")
     b.add_argument("--bank", required=True, type=Path, help="bank folder (bank.json + bank.safetensors)")
-    b.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    add_out(b, "PNG file to write", required=True)
     b.add_argument("--labels", action="store_true",
                    help="draw each character beside its point (needs system fonts covering the scripts)")
     b.add_argument("--method", choices=("tsne", "pca"), default="tsne", help="projection (default tsne)")

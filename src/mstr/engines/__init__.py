@@ -6,7 +6,7 @@ prediction per RGB PIL image, in order, text normalised with :func:`mstr.text.no
 engines that read without being told (mSTR and the baselines) ignore it, Tesseract uses it to
 pick its language pack (see :mod:`mstr.engines.tesseract`).
 
-Engines (:data:`ENGINE_NAMES`, built by :func:`make_engine`):
+Engines (:data:`ENGINE_NAMES`, built by :func:`make_engine`, or :func:`make_engines` for a comparison):
 
 * ``mstr``: an mSTR bundle through :func:`mstr.load` (Spotter + Refiner when the bundle has one);
 * ``mstr-spotter``: the same bundle read by the Spotter alone;
@@ -23,14 +23,14 @@ Nothing heavy is imported until an engine is built.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from PIL import Image
 
 from mstr.errors import UserError
 from mstr.reading.prediction import Prediction
 
-__all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "LATIN_PEERS", "make_engine"]
+__all__ = ["Engine", "ModelEngine", "ENGINE_NAMES", "LATIN_PEERS", "make_engine", "make_engines"]
 
 ENGINE_NAMES = ("mstr", "mstr-spotter", "crnn", "softmax", "tesseract", "rapidocr", "easyocr")
 #: engines that read Latin script only (English peers)
@@ -135,3 +135,28 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
 
         return EasyOcrEngine(threads=threads)
     raise UserError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
+
+
+def make_engines(names: Sequence[str], data_langs: Iterable[str], *, tesseract_union: str | None = None,
+                 bf16: bool = False, workers: int = 1, **kwargs: Any) -> list[Engine]:
+    """Build the engines ``names`` (as ``mstr compare`` does) for data in the languages ``data_langs``.
+
+    Tesseract gets the union ``tesseract_union`` (language codes or a preset; default: the data's
+    languages it has packs for, else 6lang) plus the data's languages, and reads in one process per
+    thread; ``bf16`` applies to the mSTR engines and ``workers`` to the torch engines. The other
+    ``kwargs`` go to :func:`make_engine`.
+    """
+    from mstr.charsets import parse_langs
+
+    engines = []
+    for name in names:
+        extra: dict[str, Any] = {}
+        if name == "tesseract":
+            from mstr.engines.tesseract import PACKS
+
+            langs = sorted({lang for lang in data_langs if lang in PACKS})
+            union = parse_langs(tesseract_union) if tesseract_union else (langs or parse_langs("6lang"))
+            extra["tesseract_langs"] = list(dict.fromkeys(list(union) + langs))
+        engines.append(make_engine(name, bf16=bf16 and name in ("mstr", "mstr-spotter"),
+                                   workers=1 if name == "tesseract" else workers, **extra, **kwargs))
+    return engines

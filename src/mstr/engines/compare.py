@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from mstr.engines import Engine
 from mstr.errors import UserError
 from mstr.eval.metrics import CONVENTIONS, SampleScore, Table, apply_convention, score_sample, table
-from mstr.eval.words import EvalSample, ImageSource, SampleSet
+from mstr.eval.samples import EvalSample, ImageSource, SampleSet
 
 __all__ = ["EngineRun", "Comparison", "compare", "format_comparison"]
 

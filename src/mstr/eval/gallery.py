@@ -100,7 +100,7 @@ def write_gallery(result: "EvalResult", out_html: str | Path, *, max_items: int 
     grouped per language, each group sorted by confidence descending. Images are reloaded from
     their source; one that cannot be reloaded is shown as a note instead of a thumbnail.
     """
-    from mstr.eval.words import ImageSource, rotate_image
+    from mstr.eval.samples import ImageSource, rotate_image
 
     failures = sorted(result.failures, key=_confidence_key)
     shown = failures[:max(0, max_items)]

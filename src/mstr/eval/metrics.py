@@ -118,11 +118,23 @@ class SampleScore:
     gt: str
     pred: str
     ed: int
-    len_gt: int
-    len_pred: int
-    correct: bool
     confidence: float | None = None
     script_ok: bool | None = None
+
+    @property
+    def len_gt(self) -> int:
+        """Length of the compared label in code points."""
+        return len(self.gt)
+
+    @property
+    def len_pred(self) -> int:
+        """Length of the compared prediction in code points."""
+        return len(self.pred)
+
+    @property
+    def correct(self) -> bool:
+        """An exact match (edit distance 0)."""
+        return self.ed == 0
 
     @property
     def ned(self) -> float:
@@ -143,8 +155,7 @@ def score_sample(pred: str, gt: str, *, convention: str = "default",
     pred_c = apply_convention(pred or "", convention)
     ed = edit_distance(pred_c, gt_c)
     want = expected_script(lang) if lang is not None else None
-    return SampleScore(gt=gt_c, pred=pred_c, ed=ed, len_gt=len(gt_c), len_pred=len(pred_c),
-                       correct=ed == 0, confidence=None if confidence is None else float(confidence),
+    return SampleScore(gt=gt_c, pred=pred_c, ed=ed, confidence=None if confidence is None else float(confidence),
                        script_ok=None if want is None else script == want)
 
 

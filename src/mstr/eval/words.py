@@ -2,13 +2,9 @@
 
 Pipeline::
 
-    samples_from_manifest(manifest, root) ─┐
-    samples_from_lmdb(path_or_root, langs) ┴─► SampleSet ─► evaluate(recognizer, …) ─► EvalResult
+    load_samples(…) / samples_from_manifest / samples_from_lmdb ─► SampleSet   (mstr.eval.samples)
+    SampleSet ─► evaluate(recognizer, …) ─► EvalResult
 
-* A :class:`SampleSet` holds lightweight :class:`EvalSample`\\ s (where the image is, its label,
-  language and dataset) plus the :attr:`SampleSet.problems` met while listing them (manifest
-  lines that are not valid JSON, escape the root, name a missing file…; LMDB labels that are
-  missing, undecodable or empty). Bad lines are skipped and reported, never fatal.
 * :func:`evaluate` decodes the images lazily, ``batch_size`` at a time, with
   :func:`mstr.images.decode_image`; an image that cannot be used (empty, corrupt, zero-size,
   over the pixel limit) is recorded in :attr:`EvalResult.unreadable` with the reason and the
@@ -24,215 +20,20 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from PIL import Image
 
 from mstr.errors import UserError
-from mstr.eval.metrics import (CONVENTIONS, UNKNOWN_LANG, SampleScore, Table, apply_convention,
-                               expected_script, score_sample, table)
+from mstr.eval.metrics import (CONVENTIONS, SampleScore, Table, apply_convention, expected_script,
+                               score_sample, table)
+from mstr.eval.samples import ROTATIONS, EvalSample, ImageSource, SampleSet, rotate_image
 
-__all__ = [
-    "EvalSample", "SampleSet", "SampleRecord", "EvalResult", "samples_from_manifest",
-    "samples_from_lmdb", "limit_samples", "rotate_image", "load_sample_image", "ImageSource",
-    "evaluate", "ROTATIONS",
-]
-
-#: the rotations :func:`evaluate` accepts, in degrees counter-clockwise
-ROTATIONS = (0, 90, 180, 270)
+__all__ = ["SampleRecord", "EvalResult", "evaluate"]
 
 
 class _Recognizer(Protocol):
     def read(self, images: Sequence[Image.Image], batch_size: int = 64) -> list[Any]: ...
-
-
-# --------------------------------------------------------------------------------------------
-# samples
-
-
-@dataclass(frozen=True)
-class EvalSample:
-    """One image to evaluate: a file (``path``) or an LMDB sample (``lmdb`` + ``index``).
-
-    ``id`` is the manifest id or ``image-%09d``; ``source`` names the image in messages (the
-    file path, or ``"<lmdb folder> image-%09d"``); ``gt`` is the label as given.
-    """
-
-    id: str
-    source: str
-    dataset: str
-    lang: str
-    gt: str
-    path: Path | None = None
-    lmdb: Path | None = None
-    index: int | None = None
-
-
-@dataclass
-class SampleSet:
-    """The samples to evaluate and the problems met while listing them.
-
-    Each problem is a dict with ``source`` (manifest or LMDB), ``line`` (manifest line number)
-    or ``key`` (LMDB key), ``reason`` (a short code) and ``message``.
-    """
-
-    samples: list[EvalSample] = field(default_factory=list)
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    description: str = ""
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    @property
-    def problem_counts(self) -> dict[str, int]:
-        """Number of skipped entries per reason."""
-        counts: dict[str, int] = {}
-        for problem in self.problems:
-            counts[problem["reason"]] = counts.get(problem["reason"], 0) + 1
-        return counts
-
-
-def samples_from_manifest(manifest: str | Path, root: str | Path, *,
-                          langs: Sequence[str] | None = None) -> SampleSet:
-    """The samples of a JSON-lines manifest (DESIGN.md §2), images under ``root``.
-
-    Lines that :func:`mstr.data.manifest.read_manifest` rejects (invalid JSON, missing keys,
-    unknown lang, a ``path_rel`` that escapes ``root``, a missing image, empty ``gt_text``) are
-    skipped and listed in :attr:`SampleSet.problems` with their line number. ``langs``, when
-    given, keeps only those languages. The dataset of a sample is its ``dataset`` field.
-    """
-    from mstr.data.manifest import read_manifest
-
-    read = read_manifest(manifest, root)
-    wanted = set(langs) if langs else None
-    out = SampleSet(description=f"manifest {manifest} (root {root})")
-    out.problems = [{"source": p.manifest, "line": p.line, "reason": p.reason,
-                     "message": p.message} for p in read.problems]
-    for record in read.records:
-        if wanted is not None and record.lang not in wanted:
-            continue
-        out.samples.append(EvalSample(
-            id=record.id, source=str(Path(root) / record.path_rel), dataset=record.dataset or "-",
-            lang=record.lang, gt=record.gt_text, path=record.image_path(root)))
-    return out
-
-
-def samples_from_lmdb(path_or_root: str | Path, langs: Sequence[str] | None = None) -> SampleSet:
-    """The samples of one LMDB, or of every ``[LMDB/]<lang>/<split>_lmdb`` under a root.
-
-    The dataset name is the LMDB folder's name (``test_lmdb``); the language of a sample is its
-    ``lang-%09d`` key, else the folder layout's language, else — when ``langs`` names exactly one
-    language — that one, else ``"unknown"`` (no script-ID for it). ``langs``, when given, keeps
-    only those languages. Labels that are missing, not UTF-8 or empty after normalisation are
-    skipped and listed in :attr:`SampleSet.problems` with their key.
-    """
-    from mstr.data.lmdb import find_lmdbs
-    from mstr.data.lmdb import LmdbReader, image_key, label_key
-    from mstr.text import normalize
-
-    wanted = list(langs) if langs else None
-    fallback = wanted[0] if wanted is not None and len(wanted) == 1 else None
-    out = SampleSet(description=f"LMDB {path_or_root}")
-    for location in find_lmdbs(path_or_root, wanted):
-        with LmdbReader(location.path) as reader:
-            folder = reader.path
-            dataset = folder.name
-            default = location.lang or fallback or UNKNOWN_LANG
-            for record in reader.iter_labels():
-                key = label_key(record.index).decode()
-                if record.problem is not None:
-                    what = ("no label key" if record.problem == "missing_label"
-                            else "label is not valid UTF-8")
-                    out.problems.append({"source": str(folder), "key": key,
-                                         "reason": record.problem,
-                                         "message": f"{folder} {key}: {what}; sample skipped"})
-                    continue
-                lang = record.lang or default
-                if wanted is not None and lang not in wanted:
-                    continue
-                if not normalize(record.label or ""):
-                    out.problems.append({"source": str(folder), "key": key, "reason": "empty_label",
-                                         "message": f"{folder} {key}: label is empty; sample "
-                                                    "skipped"})
-                    continue
-                ikey = image_key(record.index).decode()
-                out.samples.append(EvalSample(
-                    id=ikey, source=f"{folder} {ikey}", dataset=dataset, lang=lang,
-                    gt=record.label or "", lmdb=folder, index=record.index))
-    return out
-
-
-def limit_samples(samples: SampleSet, max_samples: int | None) -> SampleSet:
-    """At most ``max_samples`` samples, evenly spaced over the list (every group keeps its share)."""
-    if max_samples is None or len(samples.samples) <= max_samples:
-        return samples
-    if max_samples < 1:
-        raise UserError(f"--max-samples must be at least 1, got {max_samples}")
-    n = len(samples.samples)
-    picked = [samples.samples[(i * n) // max_samples] for i in range(max_samples)]
-    return SampleSet(samples=picked, problems=samples.problems,
-                     description=f"{samples.description}, {max_samples} of {n} samples")
-
-
-# --------------------------------------------------------------------------------------------
-# images
-
-
-def rotate_image(image: Image.Image, rotation: int) -> Image.Image:
-    """``image`` turned ``rotation`` ∈ {0, 90, 180, 270} degrees counter-clockwise (lossless)."""
-    if rotation not in ROTATIONS:
-        raise UserError(f"rotation must be one of {', '.join(map(str, ROTATIONS))}, got {rotation}")
-    if rotation == 0:
-        return image
-    op = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180,
-          270: Image.Transpose.ROTATE_270}[rotation]
-    return image.transpose(op)
-
-
-class ImageSource:
-    """Reads sample images, keeping each LMDB open for the whole evaluation."""
-
-    def __init__(self) -> None:
-        self._readers: dict[Path, Any] = {}
-
-    def load(self, sample: EvalSample) -> Image.Image:
-        """The decoded RGB image of ``sample``; raises :class:`mstr.images.BadImage`."""
-        from mstr.images import BadImage, decode_image, load_image
-
-        if sample.path is not None:
-            return load_image(sample.path)
-        if sample.lmdb is None or sample.index is None:
-            raise BadImage(sample.source, "sample names neither a file nor an LMDB entry")
-        reader = self._readers.get(sample.lmdb)
-        if reader is None:
-            from mstr.data.lmdb import LmdbReader
-
-            try:
-                reader = self._readers[sample.lmdb] = LmdbReader(sample.lmdb)
-            except UserError as exc:
-                raise BadImage(sample.source, f"cannot open the LMDB ({exc})") from None
-        data = reader.image_bytes(sample.index)
-        if data is None:
-            raise BadImage(sample.source, "image key is missing from the LMDB")
-        return decode_image(data, sample.source)
-
-    def close(self) -> None:
-        for reader in self._readers.values():
-            reader.close()
-        self._readers.clear()
-
-    def __enter__(self) -> "ImageSource":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-
-def load_sample_image(sample: EvalSample, rotation: int = 0) -> Image.Image:
-    """The image of one sample as the recognizer saw it (decoded, then rotated)."""
-    with ImageSource() as source:
-        return rotate_image(source.load(sample), rotation)
 
 
 # --------------------------------------------------------------------------------------------
