@@ -73,7 +73,7 @@ def _run_mclip(args: argparse.Namespace) -> int:
     langs = pick_langs(bank, args.bank, args.data, args.langs, args.split,
                        note=lambda message: print(message, file=sys.stderr))
 
-    from mstr.train.mclip_task import load_mclip
+    from mstr.mclip_export import load_mclip
 
     model, _meta = load_mclip(args.mclip)
     check_dims(model, args.mclip, bank, args.bank)
