@@ -16,15 +16,16 @@ Lightning itself (one process started, Lightning starts the second). The tests c
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # two training runs of two processes each: ~11 s
 WORLD = 2
 STEPS, BATCH, SEED = 4, 8, 7
 DDP = ["data.workers=0", f"data.batch_size={BATCH}", f"optim.max_steps={STEPS}", "optim.warmup_steps=1",
@@ -84,20 +85,13 @@ if __name__ == "__main__":
 
 # -- data and launching -----------------------------------------------------------------------------
 
-def _png(g: torch.Generator, h: int, w: int) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(torch.randint(0, 256, (h, w, 3), generator=g, dtype=torch.uint8).numpy()).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _lmdb(path: Path, labels: list[str], h: int, w: int, g: torch.Generator) -> None:
+    from conftest import noise_png
     from mstr.data.lmdb import LmdbWriter
 
     with LmdbWriter(path) as out:
         for label in labels:
-            out.add(_png(g, h, w), label, "en")
+            out.add(noise_png((w, h), int(torch.randint(0, 2**31, (), generator=g))), label, "en")
 
 
 def _letters(g: torch.Generator, n: int, lo: int, hi: int) -> list[str]:
