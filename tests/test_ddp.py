@@ -25,7 +25,6 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = pytest.mark.slow  # two training runs of two processes each: ~11 s
 WORLD = 2
 STEPS, BATCH, SEED = 4, 8, 7
 DDP = ["data.workers=0", f"data.batch_size={BATCH}", f"optim.max_steps={STEPS}", "optim.warmup_steps=1",
@@ -133,6 +132,7 @@ def _shares(n: int, epoch: int) -> list[list[int]]:
 
 # -- the tests ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a training run of two processes: ~6 s
 def test_spotter_ddp_torchrun(tmp_path):
     from mstr.bank import Bank, bank_entries
     from mstr.bundle import load_bundle
@@ -168,6 +168,7 @@ def test_spotter_ddp_torchrun(tmp_path):
     assert all(len(r["seen"]) == STEPS * BATCH for r in ranks) and ranks[0]["seen"] != ranks[1]["seen"]
 
 
+@pytest.mark.slow  # a training run of two processes: ~6 s
 def test_mclip_ddp_lightning_launcher(tmp_path):
     from mstr.train.mclip_task import load_mclip
 
