@@ -76,6 +76,7 @@ def test_bench_json_fields_and_numbers(bundle, tmp_path, capsys):
     assert "| joint-edit1/parallel, ratio 0.2 |" in text
 
 
+@pytest.mark.slow
 def test_bench_refine_options(bundle, tmp_path):
     out = tmp_path / "bench.json"
     assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--refine-policy", "joint",
@@ -91,6 +92,7 @@ def test_bench_refine_options(bundle, tmp_path):
     assert refine["spotter+refiner torch fp32 greedy"] == "always/greedy"
 
 
+@pytest.mark.slow
 def test_bench_real_crops_from_lmdb(bundle, tmp_path):
     from mstr.data.lmdb import LmdbWriter
 
