@@ -106,6 +106,8 @@ fonts: setup
 	@command -v npm >/dev/null || { echo "make fonts needs npm: $(SUDO) apt-get install npm"; exit 1; }
 	$(BIN)/python tools/build_font_pool.py --out $(FONTPOOL)
 
+# The whole suite, slow tests included (about 4 min on 2 cores), and the suite without the tests marked
+# @pytest.mark.slow (about 1 min). pytest exits 5 when it collects no test, so an empty run fails too.
 test: setup
 	$(BIN)/pytest -q
 

@@ -1,8 +1,12 @@
-"""Shared fixtures: real system fonts (installed by `make setup`), small specs, the tools/ scripts."""
+"""Shared fixtures and helpers: real system fonts (installed by `make setup`), the tools/ scripts, image
+files (`png`, `noise_png`, `encode`), tiny random-weight bundles (`tiny_bundle`) for fast tests."""
 from __future__ import annotations
 
 import importlib.util
+import io
+import struct
 import sys
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,3 +64,82 @@ def striped(size: tuple[int, int], colour: tuple[int, int, int]):
     w, h = size
     ImageDraw.Draw(image).rectangle((w // 4, h // 3, 3 * w // 4, 2 * h // 3), fill=tuple(255 - c for c in colour))
     return image
+
+
+# -- image files -------------------------------------------------------------------------------------
+
+def encode(image, fmt: str = "PNG", **kwargs) -> bytes:
+    """``image`` (a PIL image) as the bytes of an image file in ``fmt``."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def png(colour=255, size: tuple[int, int] = (40, 12), mode: str = "RGB") -> bytes:
+    """A one-colour PNG file: ``colour`` is a tuple, or an int (a grey level in RGB, the value otherwise)."""
+    from PIL import Image
+
+    if isinstance(colour, int) and mode == "RGB":
+        colour = (colour, colour, colour)
+    return encode(Image.new(mode, size, colour))
+
+
+def noise_png(size: tuple[int, int], rng=0) -> bytes:
+    """An RGB PNG file of uniform noise, ``size`` = (width, height); ``rng`` a seed or a numpy Generator."""
+    import numpy as np
+    from PIL import Image
+
+    w, h = size
+    return encode(Image.fromarray(np.random.default_rng(rng).integers(0, 256, (h, w, 3), dtype=np.uint8)))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims ``width``×``height`` pixels (a decompression bomb's shape)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+# -- tiny random models ------------------------------------------------------------------------------
+
+TINY_SPOTTER = dict(d_model=32, widths=(8, 8, 16, 16), dec_layers=1, heads=2)
+TINY_REFINER = dict(d_model=32, layers=1, heads=2, channels=(8, 16, 16))
+
+
+def tiny_bank(langs=("en", "hi"), dim: int = 32, seed: int | None = 0):
+    """A bank of ``langs`` with random unit vectors (torch seeded with ``seed`` first unless None)."""
+    import torch
+    import torch.nn.functional as F
+
+    from mstr.bank import bank_entries, build_bank
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    entries = bank_entries(list(langs))
+    return build_bank(entries, F.normalize(torch.randn(len(entries), dim), dim=-1))
+
+
+def tiny_bundle(folder, *, langs=("en", "hi"), dim: int = 32, max_len: int = 10, refiner: bool = True,
+                seed: int | None = 0, bank=None, name: str = "tiny", **refiner_cfg) -> Path:
+    """A random-weight small Spotter (+ Refiner, ``refiner_cfg`` overriding TINY_REFINER) bundle saved in
+    ``folder``, for fast tests: torch seeded with ``seed``, then the bank (``tiny_bank`` unless given),
+    the Spotter, the Refiner, in that order. Returns the bundle folder."""
+    import torch
+
+    from mstr.bank import PAD_ID
+    from mstr.bundle import save_bundle
+    from mstr.models.refiner import Refiner, RefinerConfig
+    from mstr.models.spotter import Spotter, SpotterConfig
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    if bank is None:
+        bank = tiny_bank(langs, dim, seed=None)
+    spotter = Spotter(SpotterConfig(dim=bank.dim, max_len=max_len, **TINY_SPOTTER), bank.vectors, PAD_ID)
+    ref = None
+    if refiner:
+        cfg = {**TINY_REFINER, **refiner_cfg}
+        ref = Refiner(RefinerConfig(dim=bank.dim, max_len=max_len, **cfg), bank.vectors, PAD_ID)
+    return save_bundle(folder, spotter=spotter, bank=bank, refiner=ref, name=name)

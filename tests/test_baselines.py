@@ -134,6 +134,7 @@ def _train(kind: str, tmp_path, word_manifest, extra: list[str]) -> tuple[list[f
     return losses, out / "bundle"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,extra", [
     ("crnn", ["model.widths=[8,8,16,16]", "model.hidden=16", "model.rnn_layers=1"]),
     ("softmax", ["model.widths=[8,8,16,16]", "model.d_model=32", "model.dec_layers=1", "model.heads=2",

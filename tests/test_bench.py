@@ -1,14 +1,12 @@
 """``mstr bench`` on a tiny random bundle: the JSON report has its fields and sane numbers."""
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
+from conftest import noise_png, tiny_bundle
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 import mstr.cli.main as cli_main
 from mstr.bank import PAD_ID, bank_entries, build_bank
@@ -16,19 +14,12 @@ from mstr.bundle import save_bundle
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 
-SPOTTER = dict(dim=32, d_model=32, widths=(8, 8, 16, 16), max_len=8, dec_layers=1, heads=2)
-REFINER = dict(dim=32, d_model=32, layers=1, heads=2, max_len=8, channels=(8, 16, 16))
 FAST = ["--n", "4", "--batch", "2", "--repeats", "2"]
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    torch.manual_seed(0)
-    entries = bank_entries(["en"])
-    bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
-    folder = tmp_path_factory.mktemp("bench") / "bundle"
-    return save_bundle(folder, spotter=Spotter(SpotterConfig(**SPOTTER), bank.vectors, PAD_ID), bank=bank,
-                       refiner=Refiner(RefinerConfig(**REFINER), bank.vectors, PAD_ID), name="tiny")
+    return tiny_bundle(tmp_path_factory.mktemp("bench") / "bundle", langs=["en"], max_len=8)
 
 
 def _onnx_available():
@@ -85,6 +76,7 @@ def test_bench_json_fields_and_numbers(bundle, tmp_path, capsys):
     assert "| joint-edit1/parallel, ratio 0.2 |" in text
 
 
+@pytest.mark.slow
 def test_bench_refine_options(bundle, tmp_path):
     out = tmp_path / "bench.json"
     assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--refine-policy", "joint",
@@ -100,6 +92,7 @@ def test_bench_refine_options(bundle, tmp_path):
     assert refine["spotter+refiner torch fp32 greedy"] == "always/greedy"
 
 
+@pytest.mark.slow
 def test_bench_real_crops_from_lmdb(bundle, tmp_path):
     from mstr.data.lmdb import LmdbWriter
 
@@ -107,9 +100,7 @@ def test_bench_real_crops_from_lmdb(bundle, tmp_path):
     lmdb_dir = tmp_path / "LMDB" / "en" / "test_lmdb"
     with LmdbWriter(lmdb_dir) as writer:
         for label in ("a", "to", "cat", "word", "signs", "bazaar", "abcdefghijk", "longerwordhere"):
-            buf = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (24, 20 + 8 * len(label), 3), dtype=np.uint8)).save(buf, "PNG")
-            writer.add(buf.getvalue(), label, lang="en")
+            writer.add(noise_png((20 + 8 * len(label), 24), rng), label, lang="en")
     out = tmp_path / "b.json"
     assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--lmdb", str(tmp_path),
                           "--json", str(out)]) == 0
@@ -126,6 +117,7 @@ def test_bench_real_crops_from_lmdb(bundle, tmp_path):
     assert "real crops" in report["settings"]["inputs"]
 
 
+@pytest.mark.slow
 def test_bench_workers_and_tesseract_rows(bundle, tmp_path, monkeypatch):
     """--workers 2 adds the whole pipeline read by two processes (float32 and bf16), reading as one
     process does; --tesseract adds Tesseract on the same crops (a stub here: the command line is
@@ -150,9 +142,7 @@ def test_bench_workers_and_tesseract_rows(bundle, tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     with LmdbWriter(tmp_path / "LMDB" / "en" / "test_lmdb") as writer:
         for label in ("a", "to", "cat", "word", "signs", "to"):
-            buf = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (24, 20 + 8 * len(label), 3), dtype=np.uint8)).save(buf, "PNG")
-            writer.add(buf.getvalue(), label, lang="en")
+            writer.add(noise_png((20 + 8 * len(label), 24), rng), label, lang="en")
     out = tmp_path / "b.json"
     assert cli_main.main(["bench", "--bundle", str(bundle), "--no-onnx", *FAST, "--lmdb", str(tmp_path),
                           "--threads", "2", "--workers", "2", "--tesseract", "--json", str(out)]) == 0

@@ -7,8 +7,7 @@ import json
 import shutil
 
 import pytest
-import torch
-import torch.nn.functional as F
+from conftest import png, tiny_bank, tiny_bundle
 from PIL import Image, ImageDraw, ImageFont
 
 import mstr.cli.main as cli_main
@@ -46,7 +45,7 @@ def data(tmp_path):
             ("d.png", GREY, "कलम", "hi")]
     lines = []
     for name, colour, gt, lang in rows:
-        Image.new("RGB", (64, 24), colour).save(root / name)
+        (root / name).write_bytes(png(colour, (64, 24)))
         lines.append({"id": name, "path_rel": name, "filename": name, "gt_text": gt, "lang": lang, "dataset": "toy"})
     (root / "bad.png").write_bytes(b"not an image")
     lines.append({"id": "bad", "path_rel": "bad.png", "filename": "bad.png", "gt_text": "X", "lang": "en",
@@ -81,20 +80,13 @@ def test_compare_scores_times_and_skips_unreadable_for_all(data):
 
 @pytest.fixture
 def tiny_bundles(tmp_path):
-    torch.manual_seed(0)
-    e = bank_entries(["en", "hi"])
-    bank = build_bank(e, F.normalize(torch.randn(len(e), 16), dim=-1))
+    bank = tiny_bank(dim=16)
     crnn = CRNN(CRNNConfig(num_classes=len(bank) + 1, widths=(8, 8, 16, 16), hidden=16, rnn_layers=1))
     soft = SoftmaxSpotter(SoftmaxSpotterConfig(num_classes=len(bank), d_model=32, widths=(8, 8, 16, 16), max_len=8,
                                                dec_layers=1, heads=2), PAD_ID)
-    from mstr.bundle import save_bundle
-    from mstr.models.spotter import Spotter, SpotterConfig
-
-    spot = Spotter(SpotterConfig(dim=16, d_model=32, widths=(8, 8, 16, 16), max_len=8, dec_layers=1, heads=2),
-                   bank.vectors, PAD_ID)
     return (save_baseline_bundle(tmp_path / "crnn", model=crnn, bank=bank),
             save_baseline_bundle(tmp_path / "softmax", model=soft, bank=bank),
-            save_bundle(tmp_path / "mstr", spotter=spot, bank=bank, name="toy"))
+            tiny_bundle(tmp_path / "mstr", bank=bank, seed=None, max_len=8, refiner=False, name="toy"))
 
 
 def test_compare_cli_two_tiny_engines(data, tiny_bundles, tmp_path, capsys):
@@ -133,6 +125,7 @@ def test_compare_bf16_reaches_the_mstr_engines_only(data, tiny_bundles, tmp_path
     assert all(e["table"]["combined"]["n"] == 4 for e in report["engines"])
 
 
+@pytest.mark.slow
 def test_compare_workers_read_as_one_process(data, tiny_bundles, tmp_path, capsys):
     """--workers 2: the torch engines (mSTR and a baseline) read with two processes sharing the
     threads; the readings are those of one process, the setting is reported, Tesseract untouched."""

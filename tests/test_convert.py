@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 
 import pytest
+from conftest import encode, png
 from PIL import Image
 
 from mstr.data.convert import gt_to_lmdb, lmdb_to_manifest, manifest_to_lmdb
@@ -15,24 +15,12 @@ from mstr.errors import UserError
 from mstr.text import normalize
 
 
-def png(value: int, size: tuple[int, int] = (10, 5)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (value, value, value)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def jpeg(value: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (10, 5), (value, 0, 0)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def crops(tmp_path):
     folder = tmp_path / "crops"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.png").write_bytes(png(10))
-    (folder / "sub" / "b.jpg").write_bytes(jpeg(200))
+    (folder / "sub" / "b.jpg").write_bytes(encode(Image.new("RGB", (10, 5), (200, 0, 0)), "JPEG"))
     (folder / "broken.png").write_bytes(png(5)[:30])
     (tmp_path / "secret.png").write_bytes(png(99))
     return folder

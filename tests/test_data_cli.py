@@ -1,10 +1,10 @@
 """``mstr data`` commands and the inspection report behind ``mstr data inspect``."""
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
+from conftest import png
 from PIL import Image
 
 import mstr.cli.main as cli_main
@@ -14,12 +14,6 @@ from mstr.data.lmdb import LmdbWriter
 from mstr.errors import UserError
 
 TAMIL = "கொடி"  # 4 code points, 5 after NFKD
-
-
-def png(value: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 12), (value, value, value)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(autouse=True)

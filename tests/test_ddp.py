@@ -16,13 +16,13 @@ Lightning itself (one process started, Lightning starts the second). The tests c
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 WORLD = 2
@@ -84,20 +84,13 @@ if __name__ == "__main__":
 
 # -- data and launching -----------------------------------------------------------------------------
 
-def _png(g: torch.Generator, h: int, w: int) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(torch.randint(0, 256, (h, w, 3), generator=g, dtype=torch.uint8).numpy()).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _lmdb(path: Path, labels: list[str], h: int, w: int, g: torch.Generator) -> None:
+    from conftest import noise_png
     from mstr.data.lmdb import LmdbWriter
 
     with LmdbWriter(path) as out:
         for label in labels:
-            out.add(_png(g, h, w), label, "en")
+            out.add(noise_png((w, h), int(torch.randint(0, 2**31, (), generator=g))), label, "en")
 
 
 def _letters(g: torch.Generator, n: int, lo: int, hi: int) -> list[str]:
@@ -139,6 +132,7 @@ def _shares(n: int, epoch: int) -> list[list[int]]:
 
 # -- the tests ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a training run of two processes: ~6 s
 def test_spotter_ddp_torchrun(tmp_path):
     from mstr.bank import Bank, bank_entries
     from mstr.bundle import load_bundle
@@ -174,6 +168,7 @@ def test_spotter_ddp_torchrun(tmp_path):
     assert all(len(r["seen"]) == STEPS * BATCH for r in ranks) and ranks[0]["seen"] != ranks[1]["seen"]
 
 
+@pytest.mark.slow  # a training run of two processes: ~6 s
 def test_mclip_ddp_lightning_launcher(tmp_path):
     from mstr.mclip_export import load_mclip
 

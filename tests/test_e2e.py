@@ -17,6 +17,7 @@ WORDS = {
     "hi": ["नमस्ते", "भारत", "दिल्ली", "रेल", "बस", "होटल", "कर्म", "क्षेत्र"],
     "ta": ["சென்னை", "தமிழ்", "கடை", "பால்", "மொழி", "வீடு", "நீர்", "பூ"],
 }
+pytestmark = pytest.mark.slow  # the module's fixture trains mCLIP, a Spotter and a Refiner: ~60 s alone
 TINY = ["data.workers=0", "trainer.progress_bar=false", "trainer.log_every=10", "trainer.ckpt_every=100000"]
 
 

@@ -4,10 +4,10 @@ No model is loaded: a stub recognizer reads a word from the colour of the image'
 """
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
+from conftest import png
 from PIL import Image
 
 import mstr.cli.main as cli_main
@@ -20,12 +20,6 @@ from mstr.eval.words import evaluate
 from mstr.reading.prediction import Prediction
 
 DEVA_QA = "\u0958"  # क़, NFKD क + ़
-
-
-def png(colour: tuple[int, int, int], size: tuple[int, int] = (40, 12)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 class StubRecognizer:

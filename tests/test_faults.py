@@ -5,23 +5,19 @@ before is lost. docs/reliability.md lists the same cases and outcomes.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
 import shutil
-import struct
 import subprocess
 import sys
 import textwrap
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import dump_lmdb
-from PIL import Image
+from conftest import dump_lmdb, png, png_header_only
 
 import mstr.cli.main as cli_main
 from mstr.api import default_bundle_path
@@ -29,21 +25,6 @@ from mstr.api import default_bundle_path
 ROOT = Path(__file__).resolve().parents[1]
 SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, for child processes
 CROP = ROOT / "samples" / "demo" / "real" / "1017_2.png"
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A tiny PNG file whose header claims ``width``×``height`` pixels (a decompression bomb's shape)."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
-def _png(value: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (12, 6), (value, 20, 40)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -93,8 +74,8 @@ def _flip_weights(folder: Path) -> None:
 def _manifest_case(lines: Callable[[Path], list[bytes]]) -> Callable[[Path], list[str]]:
     def make(tmp: Path) -> list[str]:
         (tmp / "img").mkdir()
-        (tmp / "img" / "ok.png").write_bytes(_png(1))
-        (tmp / "secret.png").write_bytes(_png(2))  # outside the root: must never be read
+        (tmp / "img" / "ok.png").write_bytes(png(1))
+        (tmp / "secret.png").write_bytes(png(2))  # outside the root: must never be read
         good = json.dumps({"id": "a" * 40, "path_rel": "img/ok.png", "filename": "ok.png", "gt_text": "ok",
                            "lang": "en", "dataset": "t"}).encode()
         (tmp / "root").mkdir()
@@ -112,16 +93,16 @@ def _line(**kw: str) -> bytes:
 
 def _one_sample_lmdb(tmp: Path) -> None:
     lmdb_dump = dump_lmdb(tmp / "o")
-    assert int(lmdb_dump[b"num-samples"]) == 1 and _png(2) not in lmdb_dump.values()
+    assert int(lmdb_dump[b"num-samples"]) == 1 and png(2) not in lmdb_dump.values()
 
 
 def _existing_lmdb(tmp: Path) -> list[str]:
     from mstr.data.lmdb import LmdbWriter
 
     with LmdbWriter(tmp / "o") as writer:
-        writer.add(_png(9), "keep", "en")
+        writer.add(png(9), "keep", "en")
     (tmp / "img").mkdir()
-    (tmp / "img" / "new.png").write_bytes(_png(3))
+    (tmp / "img" / "new.png").write_bytes(png(3))
     (tmp / "gt.txt").write_text("img/new.png\tnew\n", encoding="utf-8")
     return ["data", "gt2lmdb", str(tmp / "gt.txt"), "--images", str(tmp), "--out", str(tmp / "o")]
 
@@ -136,7 +117,7 @@ def _truncated_lmdb(tmp: Path) -> list[str]:
 
     with LmdbWriter(tmp / "L" / "en" / "val_lmdb") as writer:
         for i in range(300):
-            writer.add(_png(i % 250) + bytes(200), f"w{i}", "en")
+            writer.add(png(i % 250) + bytes(200), f"w{i}", "en")
     data = tmp / "L" / "en" / "val_lmdb" / "data.mdb"
     os.truncate(data, data.stat().st_size // 3)
     return ["data", "inspect", str(tmp / "L" / "en" / "val_lmdb")]
@@ -146,7 +127,7 @@ def _existing_manifest(tmp: Path) -> list[str]:
     from mstr.data.lmdb import LmdbWriter
 
     with LmdbWriter(tmp / "L") as writer:
-        writer.add(_png(5), "w", "en")
+        writer.add(png(5), "w", "en")
     (tmp / "out").mkdir()
     (tmp / "out" / "manifest.jsonl").write_text("precious\n", encoding="utf-8")
     return ["data", "lmdb2manifest", str(tmp / "L"), "--out", str(tmp / "out"), "--dataset", "d"]
@@ -244,7 +225,7 @@ def test_kill9_during_gt2lmdb_then_rerun_equals_an_uninterrupted_run(tmp_path):
     (tmp_path / "img").mkdir()
     lines = []
     for i in range(120):
-        (tmp_path / "img" / f"{i}.png").write_bytes(_png(i))
+        (tmp_path / "img" / f"{i}.png").write_bytes(png(i))
         lines.append(f"img/{i}.png\tw{i}")
     (tmp_path / "gt.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     argv = lambda out: ["data", "gt2lmdb", str(tmp_path / "gt.txt"), "--images", str(tmp_path), "--out", str(out)]  # noqa: E731

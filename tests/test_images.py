@@ -1,32 +1,14 @@
 """decode_image / load_image: every PIL mode to RGB, orientation, and clear BadImage errors."""
 from __future__ import annotations
 
-import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from conftest import encode, png_header_only
 from PIL import Image
 
 from mstr.errors import UserError
 from mstr.images import BadImage, decode_image, load_image
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **kwargs)
-    return buffer.getvalue()
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose IHDR claims ``width`` x ``height`` (no real pixel data)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) \
-        + chunk(b"IEND", b"")
 
 
 def test_rgb_passthrough():

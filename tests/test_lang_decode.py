@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import tiny_bank, tiny_bundle
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 import mstr
@@ -28,22 +28,10 @@ from mstr.reading.lexicon import Lexicon, weighted_distance  # noqa: E402
 DIM = 32
 
 
-def _bank(seed: int = 0):
-    torch.manual_seed(seed)
-    entries = bank_entries(["en", "hi"])
-    return build_bank(entries, F.normalize(torch.randn(len(entries), DIM), dim=-1))
-
-
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """A tiny random en+hi bundle with a Refiner: its readings mix scripts freely."""
-    bank = _bank()
-    spotter = Spotter(SpotterConfig(dim=DIM, d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1,
-                                    heads=2), bank.vectors, PAD_ID)
-    refiner = Refiner(RefinerConfig(dim=DIM, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16)),
-                      bank.vectors, PAD_ID)
-    return save_bundle(tmp_path_factory.mktemp("lang") / "b", spotter=spotter, bank=bank, refiner=refiner,
-                       name="tiny")
+    return tiny_bundle(tmp_path_factory.mktemp("lang") / "b", dim=DIM)
 
 
 def _images(n: int = 10, seed: int = 0) -> list[Image.Image]:
@@ -73,7 +61,7 @@ def test_a_hinted_read_never_leaves_the_languages_rows(bundle, policy, mode):
 
 
 def test_masks_keep_common_and_specials():
-    bank = _bank()
+    bank = tiny_bank(dim=DIM)
     mask = allowed_rows(bank, langs=["hi"])
     for e, ok in zip(bank.entries, mask.tolist()):
         assert ok == (e.script in ("Zyyy", "Zzzz") or "hi" in e.langs)
@@ -115,7 +103,7 @@ def _decoder(logits, calls):
 
 
 def test_script_consistency_fixes_a_mixed_reading_when_the_margin_allows():
-    bank = _bank()
+    bank = tiny_bank(dim=DIM)
     logits, ka, c = _crafted(bank)
     calls: list = []
     plain, _, _ = decode_words(bank, logits, _decoder(logits, calls), allowed=None, consistency=False, margin=0)
@@ -132,7 +120,7 @@ def test_script_consistency_fixes_a_mixed_reading_when_the_margin_allows():
 
 
 def test_script_consistency_on_a_model_only_touches_mixed_readings():
-    bank = _bank()
+    bank = tiny_bank(dim=DIM)
     torch.manual_seed(2)  # a random Spotter (sharp scores) that reads some words in two scripts
     spotter = Spotter(SpotterConfig(dim=DIM, d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1, heads=2,
                                     init_scale=80.0), bank.vectors, PAD_ID)

@@ -1,7 +1,6 @@
 """LMDB writer/reader/dataset in the deep-text-recognition-benchmark / PARSeq convention."""
 from __future__ import annotations
 
-import io
 import logging
 import multiprocessing
 import os
@@ -12,7 +11,7 @@ import textwrap
 
 import lmdb
 import pytest
-from PIL import Image
+from conftest import png
 
 from mstr.data.lmdb import LmdbDataset, LmdbReader, LmdbWriter, lmdb_info
 from mstr.errors import UserError
@@ -20,12 +19,6 @@ from mstr.text import normalize
 
 HINDI = "नमस्ते"
 TAMIL = "கொடி"  # ொ splits into ெ + ா under NFKD
-
-
-def png(value: int, size: tuple[int, int] = (12, 6)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (value, value, value)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def write_dtrb_lmdb(folder, samples) -> None:
@@ -50,7 +43,7 @@ def write_dtrb_lmdb(folder, samples) -> None:
 @pytest.fixture
 def dtrb_lmdb(tmp_path):
     folder = tmp_path / "LMDB" / "hi" / "train_lmdb"
-    write_dtrb_lmdb(folder, [(png(10), "abc"), (png(20), HINDI), (png(30), "x y")])
+    write_dtrb_lmdb(folder, [(png(10, (12, 6)), "abc"), (png(20), HINDI), (png(30), "x y")])
     return folder
 
 

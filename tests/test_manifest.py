@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 
 import pytest
-from PIL import Image
+from conftest import png
 
 import mstr.data.manifest as manifest_module
 from mstr.data.manifest import (ManifestRecord, make_record, read_manifest, resolve_under,
                                 write_manifest)
 from mstr.errors import UserError
-
-
-def png(value: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 4), (value, 0, 0)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ def _losses(out: Path) -> list[float]:
     return [float(r["train/loss"]) for r in rows if r.get("train/loss")]
 
 
+@pytest.mark.slow
 def test_tiny_training_lowers_loss_and_exports_a_bank(toy_chars, tmp_path):
     cfg_path = Path(__file__).parents[1] / "configs" / "train" / "mclip.yaml"
     out = tmp_path / "mclip"

@@ -7,13 +7,13 @@ every top-1 / top-5 / leakage outcome is known in advance.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import png
 import torch
 from PIL import Image
 
@@ -56,12 +56,6 @@ def _orthonormal_bank(langs=("en", "hi"), seed: int = 0) -> Bank:
     return Bank(entries, q.float())
 
 
-def _png(code: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (12, 12), (code, 0, 0)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 class StubModel:
     """``encode_image``: the red value of pixel (0, 0) picks a row of ``table``."""
 
@@ -91,7 +85,7 @@ def scenario(tmp_path):
             for label, terms in samples:
                 v = sum(weight * bank.vectors[bank.index(tok, script)] for tok, script, weight in terms)
                 rows.append(v / v.norm())
-                w.add(_png(len(rows) - 1), label, lang=lang)
+                w.add(png(len(rows) - 1), label, lang=lang)
     model = StubModel(torch.stack(rows))
     return bank, model, root
 
@@ -311,9 +305,9 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path):
     table = torch.stack([bank.vectors[bank.index(ch, "Latn")] for ch in "ac"])
     root = tmp_path / "data"
     with LmdbWriter(root / "LMDB" / "en" / "test_lmdb") as w:
-        w.add(_png(0), "a", lang="en")
+        w.add(png(0), "a", lang="en")
         w.add(b"not an image", "b", lang="en")
-        w.add(_png(1), "c", lang="en")
+        w.add(png(1), "c", lang="en")
     r = evaluate_retrieval(StubModel(table), bank, root, ["en"], batch_size=2, workers=1, progress=False)
     assert r["n"] == 2 and r["overall"]["top1"] == 100.0
     assert r["skipped"]["en"]["bad_image"] == 1

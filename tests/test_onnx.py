@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import tiny_bundle
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 pytest.importorskip("onnx")
@@ -21,18 +21,6 @@ from mstr.errors import UserError  # noqa: E402
 from mstr.models.refiner import Refiner, RefinerConfig  # noqa: E402
 from mstr.models.spotter import Spotter, SpotterConfig  # noqa: E402
 from mstr.preprocess import preprocess  # noqa: E402
-
-SPOTTER = dict(dim=32, d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1, heads=2)
-REFINER = dict(dim=32, d_model=32, layers=2, heads=2, max_len=10, channels=(8, 16, 16))
-
-
-def tiny_bundle(folder, *, refiner=True, seed=0, **refiner_cfg):
-    torch.manual_seed(seed)
-    entries = bank_entries(["en", "hi"])
-    bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
-    spotter = Spotter(SpotterConfig(**SPOTTER), bank.vectors, PAD_ID)
-    ref = Refiner(RefinerConfig(**{**REFINER, **refiner_cfg}), bank.vectors, PAD_ID) if refiner else None
-    return save_bundle(folder, spotter=spotter, bank=bank, refiner=ref, name="tiny")
 
 
 def fixture_images(n=12, seed=0):
@@ -55,7 +43,7 @@ def fixture_images(n=12, seed=0):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("onnx")
-    bundle = tiny_bundle(root / "bundle")
+    bundle = tiny_bundle(root / "bundle", layers=2)
     assert cli_main.main(["export", "onnx", "--bundle", str(bundle), "--out", str(root / "export"), "--int8"]) == 0
     return bundle, root / "export"
 
@@ -121,7 +109,7 @@ def test_same_predictions_as_torch(exported, refiner, policy, mode, below):
 def test_light_refiner_memory_exports_with_same_readings(tmp_path, light):
     """A Refiner whose memory leaves out the stride-4 map (or folds it into the stride-8 tokens) and
     keeps the top-2 of the Spotter's top-5: the exported graphs read as torch."""
-    bundle = tiny_bundle(tmp_path / "bundle", **light)
+    bundle = tiny_bundle(tmp_path / "bundle", **light, layers=2)
     assert cli_main.main(["export", "onnx", "--bundle", str(bundle), "--out", str(tmp_path / "export")]) == 0
     images = fixture_images()
     for policy in ("always", "joint-edit1"):
@@ -156,7 +144,7 @@ def test_int8_runs_and_agreement_is_reported(exported, capsys):
 
 
 def test_spotter_only_export(tmp_path):
-    bundle = tiny_bundle(tmp_path / "bundle")
+    bundle = tiny_bundle(tmp_path / "bundle", layers=2)
     assert cli_main.main(["export", "onnx", "--bundle", str(bundle), "--out", str(tmp_path / "e"),
                           "--no-refiner", "--opset", "17"]) == 0
     with pytest.raises(UserError, match="--no-refiner"):

@@ -2,13 +2,11 @@
 incomplete or packed at another size."""
 from __future__ import annotations
 
-import io
 import shutil
 
-import numpy as np
 import pytest
+from conftest import noise_png
 import torch
-from PIL import Image
 
 from mstr.data.lmdb import LmdbDataset, LmdbWriter
 from mstr.data.packed import PackedImages, lmdb_folders, pack_lmdbs, to_float
@@ -16,19 +14,12 @@ from mstr.errors import UserError
 from mstr.preprocess import to_tensor
 
 
-def _png(w: int, h: int, seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    buf = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
-
-
 @pytest.fixture()
 def synth_root(tmp_path):
     for lang, words in (("en", ["shop", "MEDICAL", "24x7"]), ("hi", ["दवा", "होटल"])):
         with LmdbWriter(tmp_path / "LMDB" / lang / "train_lmdb") as w:
             for i, word in enumerate(words):
-                w.add(_png(40 + 9 * i, 20 + i, seed=i), word, lang)
+                w.add(noise_png((40 + 9 * i, 20 + i), i), word, lang)
             w.commit()
     return tmp_path
 

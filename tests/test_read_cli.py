@@ -1,24 +1,16 @@
 """``mstr read`` with a stub recognizer (no model): output format, bad files, folders, JSON."""
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from PIL import Image
+from conftest import png
 
 import mstr.cli.main as cli_main
 from mstr.reading.prediction import Prediction
 
 RED, BLUE = (200, 0, 0), (0, 0, 200)
 READS = {RED: ("BMW", 0.91234, "Latn"), BLUE: ("कलम", 0.5, "Deva")}
-
-
-def write_png(path, colour, size=(40, 12)):
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    path.write_bytes(buffer.getvalue())
-    return path
 
 
 class StubRecognizer:
@@ -67,8 +59,9 @@ def read_cli(monkeypatch):
 
 @pytest.fixture
 def images(tmp_path):
-    good1 = write_png(tmp_path / "red.png", RED)
-    good2 = write_png(tmp_path / "blue.png", BLUE)
+    good1, good2 = tmp_path / "red.png", tmp_path / "blue.png"
+    good1.write_bytes(png(RED))
+    good2.write_bytes(png(BLUE))
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n this is truncated")
     return good1, good2, corrupt
@@ -113,9 +106,9 @@ def test_read_json_lines_parse(images, read_cli, capsys):
 def test_read_folder_sorted_missing_file_and_no_script(tmp_path, read_cli, capsys):
     folder = tmp_path / "crops"
     folder.mkdir()
-    write_png(folder / "b.png", BLUE)
-    write_png(folder / "a.PNG", RED)
-    write_png(folder / "c.jpg", (10, 10, 10))  # PNG bytes with a .jpg name still decode
+    (folder / "b.png").write_bytes(png(BLUE))
+    (folder / "a.PNG").write_bytes(png(RED))
+    (folder / "c.jpg").write_bytes(png((10, 10, 10)))  # PNG bytes with a .jpg name still decode
     (folder / "notes.txt").write_text("not an image")
     missing = tmp_path / "nope.png"
     assert cli_main.main(["read", str(folder), str(missing)]) == 1

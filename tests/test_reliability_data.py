@@ -2,7 +2,6 @@
 (issue 19, items 2 and 9)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -11,8 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import dump_lmdb
-from PIL import Image
+from conftest import dump_lmdb, png
 
 import mstr.cli.main as cli_main
 from mstr.data.convert import manifest_to_lmdb
@@ -23,18 +21,12 @@ from mstr.errors import UserError
 SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, for child processes
 
 
-def _png(i: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (12, 6), (i % 256, (i // 256) % 256, 77)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def make_manifest(folder: Path, n: int, start: int = 0, name: str = "manifest.jsonl") -> Path:
     (folder / "img").mkdir(parents=True, exist_ok=True)
     records = []
     for i in range(start, start + n):
         path = folder / "img" / f"{i:05d}.png"
-        path.write_bytes(_png(i))
+        path.write_bytes(png((i % 256, (i // 256) % 256, 77)))
         records.append(make_record(folder, path, f"w{i}", "en", "toy"))
     write_manifest(records, folder / name)
     return folder / name

@@ -2,12 +2,12 @@
 shared reader, and the web stack kept out of the inference import path."""
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import warnings
 
 import pytest
+from conftest import png
 from PIL import Image
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed: make setup")
@@ -42,12 +42,6 @@ class StubReader:
         return PhotoReading(width=image.width, height=image.height, words=words)
 
 
-def _png(size, mode="RGB"):
-    buf = io.BytesIO()
-    Image.new(mode, size, 200).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 @pytest.fixture()
 def client():
     reader = StubReader()
@@ -56,27 +50,27 @@ def client():
 
 def test_read_word_crop_and_photo(client):
     c, reader = client
-    r = c.post("/read", files={"file": ("w.png", _png((120, 40)), "image/png")})
+    r = c.post("/read", files={"file": ("w.png", png(200, (120, 40)), "image/png")})
     assert r.status_code == 200
     body = r.json()
     assert body["mode"] == "word" and [w["text"] for w in body["words"]] == ["crop"]
     assert body["overlay"].startswith("data:image/png;base64,")
-    r = c.post("/read?overlay=false", files={"file": ("p.png", _png((800, 600)), "image/png")})
+    r = c.post("/read?overlay=false", files={"file": ("p.png", png(200, (800, 600)), "image/png")})
     body = r.json()
     assert body["mode"] == "photo" and body["text"] == "open shop" and body["overlay"] is None
     assert body["words"][0]["polygon"] == [[10, 10], [60, 10], [60, 30], [10, 30]]
-    r = c.post("/read?mode=photo&overlay=false", files={"file": ("w.png", _png((120, 40)), "image/png")})
+    r = c.post("/read?mode=photo&overlay=false", files={"file": ("w.png", png(200, (120, 40)), "image/png")})
     assert r.json()["mode"] == "photo"
     assert (reader.words, reader.photos) == (1, 2)  # one shared reader, no reload
 
 
 def test_language_hint_reaches_the_reader_and_unknown_codes_are_422(client):
     c, reader = client
-    assert c.post("/read?langs=hi", files={"file": ("w.png", _png((120, 40)), "image/png")}).status_code == 200
-    assert c.post("/read?mode=photo&langs=en,hi", files={"file": ("p.png", _png((800, 600)), "image/png")}).status_code == 200
-    assert c.post("/read", files={"file": ("w.png", _png((120, 40)), "image/png")}).status_code == 200
+    assert c.post("/read?langs=hi", files={"file": ("w.png", png(200, (120, 40)), "image/png")}).status_code == 200
+    assert c.post("/read?mode=photo&langs=en,hi", files={"file": ("p.png", png(200, (800, 600)), "image/png")}).status_code == 200
+    assert c.post("/read", files={"file": ("w.png", png(200, (120, 40)), "image/png")}).status_code == 200
     assert reader.hints == [["hi"], ["en", "hi"], None]
-    r = c.post("/read?langs=xx", files={"file": ("w.png", _png((120, 40)), "image/png")})
+    r = c.post("/read?langs=xx", files={"file": ("w.png", png(200, (120, 40)), "image/png")})
     assert r.status_code == 422 and "xx" in r.json()["detail"] and "en, hi" in r.json()["detail"]
     assert len(reader.hints) == 3  # refused before reading
     assert 'id="langs"' in c.get("/").text
@@ -105,10 +99,10 @@ def test_read_photo_passes_the_hint_to_every_word():
 
 @pytest.mark.parametrize("name,data,status,phrase", [
     ("empty.png", b"", 422, "empty"),
-    ("cut.png", _png((300, 100))[:60], 422, "corrupt"),
+    ("cut.png", png(200, (300, 100))[:60], 422, "corrupt"),
     ("notes.txt", b"just some text\n", 422, "not an image"),
-    ("huge.png", _png((20000, 20000), "L"), 413, "20000 × 20000"),
-    ("wide.png", _png((2000, 1000), "L"), 413, "2000 × 1000 = 2 MP, over the 1 MP limit"),
+    ("huge.png", png(200, (20000, 20000), "L"), 413, "20000 × 20000"),
+    ("wide.png", png(200, (2000, 1000), "L"), 413, "2000 × 1000 = 2 MP, over the 1 MP limit"),
     ("big.bmp", b"BM" + b"\0" * 1_200_000, 413, "over the 977 KiB limit"),
     ("a.bmp", b"BM" + b"\0" * 1_010_000, 413, "the file is larger than the 977 KiB limit"),
 ], ids=["empty", "truncated", "text", "20000x20000", "over-pixels", "over-bytes", "over-bytes-read"])
@@ -124,7 +118,7 @@ def test_bad_uploads_get_a_clear_message(client, name, data, status, phrase):
 def test_missing_file_and_bad_mode_are_422(client):
     c, _ = client
     assert c.post("/read").status_code == 422
-    assert c.post("/read?mode=poem", files={"file": ("w.png", _png((50, 20)), "image/png")}).status_code == 422
+    assert c.post("/read?mode=poem", files={"file": ("w.png", png(200, (50, 20)), "image/png")}).status_code == 422
 
 
 def test_page_docs_and_openapi(client):

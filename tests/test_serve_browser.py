@@ -4,7 +4,6 @@ driver or browser is downloaded), a sample photo uploaded and the words shown ch
 bad upload (empty, corrupt, text file, 20000 × 20000 PNG, too large) shows its message."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from conftest import png
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed: make setup")
 pytest.importorskip("selenium", reason="selenium is not installed: make setup")
@@ -107,16 +106,10 @@ def test_page_reads_an_uploaded_photo(server, browser):
     assert browser.execute_script("return arguments[0].naturalWidth", overlay) == 960
 
 
-def _png(size, mode="L") -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, size, 255).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 BAD = [("empty.png", b"", "is empty"),
-       ("corrupt.png", _png((300, 100))[:60], "corrupt"),
+       ("corrupt.png", png(255, (300, 100), "L")[:60], "corrupt"),
        ("notes.txt", b"a text file, not an image\n", "not an image"),
-       ("giant.png", _png((20000, 20000)), "20000 × 20000"),
+       ("giant.png", png(255, (20000, 20000), "L"), "20000 × 20000"),
        ("large.bmp", b"BM" + b"\0" * (MAX_BYTES + 10), "over the 2 MiB limit")]
 
 

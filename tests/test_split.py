@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from PIL import Image
+from conftest import png
 
 from mstr.cli.main import main
 from mstr.data.manifest import make_record, read_manifest, write_manifest
@@ -15,7 +15,7 @@ def _manifest(tmp_path, n=40, reverse=False):
     recs = []
     for i in range(n):
         p = root / "img" / f"{i}.png"
-        Image.new("RGB", (20 + i, 10), (i, 0, 0)).save(p)
+        p.write_bytes(png((i, 0, 0), (20 + i, 10)))
         recs.append(make_record(root, p, f"w{i}", "en", "toy"))
     m = tmp_path / ("m_rev.jsonl" if reverse else "m.jsonl")
     write_manifest(recs[::-1] if reverse else recs, m)
