@@ -36,7 +36,7 @@ def _section_table(text: str, heading: str) -> list[list[str]]:
         if all(set(c) <= set("-: ") for c in cells):
             continue  # the separator line
         rows.append(cells)
-    assert len(rows) > 1, f"{MAP.name}: the '## {heading}' section has no table"
+    assert rows, f"{MAP.name}: the '## {heading}' section has no table"
     return rows[1:]
 
 
