@@ -108,7 +108,7 @@ def samples_from_lmdb(path_or_root: str | Path, langs: Sequence[str] | None = No
     only those languages. Labels that are missing, not UTF-8 or empty after normalisation are
     skipped and listed in :attr:`SampleSet.problems` with their key.
     """
-    from mstr.data.inspect import find_lmdbs
+    from mstr.data.lmdb import find_lmdbs
     from mstr.data.lmdb import LmdbReader, image_key, label_key
     from mstr.text import normalize
 
