@@ -3,7 +3,7 @@ settings, the lexicon, the workers' own load), and bad arguments fail before a m
 from __future__ import annotations
 
 import pytest
-from test_bundle import tiny_bundle
+from conftest import tiny_bundle
 
 import mstr
 import mstr.reading.parallel as parallel_module
@@ -15,7 +15,7 @@ from mstr.reading.refine_policy import RefineSettings
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A tiny random bundle with a Refiner (test_bundle's builder)."""
-    return tiny_bundle(tmp_path_factory.mktemp("api") / "bundle")
+    return tiny_bundle(tmp_path_factory.mktemp("api") / "bundle", langs=("en",))
 
 
 def test_keywords_reach_the_reader(tiny):

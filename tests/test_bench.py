@@ -9,10 +9,6 @@ from conftest import noise_png, tiny_bundle
 import torch
 
 import mstr.cli.main as cli_main
-from mstr.bank import PAD_ID, bank_entries, build_bank
-from mstr.bundle import save_bundle
-from mstr.models.refiner import Refiner, RefinerConfig
-from mstr.models.spotter import Spotter, SpotterConfig
 
 FAST = ["--n", "4", "--batch", "2", "--repeats", "2"]
 

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from mstr.bank import PAD_ID, bank_entries, build_bank
+from conftest import TINY_REFINER, TINY_SPOTTER, tiny_bank
+
+from mstr.bank import PAD_ID
 from mstr.baseline_bundle import read_baseline_config
 from mstr.bundle import file_checksums, load_bundle, read_config, save_bundle
 from mstr.errors import UserError
@@ -19,23 +20,13 @@ from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.onnx.format import find_export, read_export
 from mstr.reading.recognizer import Recognizer
 
-SPOTTER = dict(dim=32, d_model=32, widths=(8, 8, 16, 16), max_len=10, dec_layers=1, heads=2)
-REFINER = dict(dim=32, d_model=32, layers=1, heads=2, max_len=10, channels=(8, 16, 16))
-
-
 def tiny_parts(seed: int = 0):
-    """A tiny random Spotter, its English bank and a Refiner (this file's; test_api and test_reader
-    use it too until conftest has a shared tiny bundle)."""
+    """A tiny random Spotter, its English bank and a Refiner: the models of conftest's
+    ``tiny_bundle(folder, langs=("en",))`` (same seed, same draws in the same order)."""
     torch.manual_seed(seed)
-    entries = bank_entries(["en"])
-    bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
-    return (Spotter(SpotterConfig(**SPOTTER), bank.vectors, PAD_ID), bank,
-            Refiner(RefinerConfig(**REFINER), bank.vectors, PAD_ID))
-
-
-def tiny_bundle(folder):
-    spotter, bank, refiner = tiny_parts()
-    return save_bundle(folder, spotter=spotter, bank=bank, refiner=refiner, name="tiny")
+    bank = tiny_bank(("en",), seed=None)
+    return (Spotter(SpotterConfig(dim=bank.dim, max_len=10, **TINY_SPOTTER), bank.vectors, PAD_ID), bank,
+            Refiner(RefinerConfig(dim=bank.dim, max_len=10, **TINY_REFINER), bank.vectors, PAD_ID))
 
 
 @pytest.fixture(scope="module")

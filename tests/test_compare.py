@@ -11,7 +11,7 @@ from conftest import png, tiny_bank, tiny_bundle
 from PIL import Image, ImageDraw, ImageFont
 
 import mstr.cli.main as cli_main
-from mstr.bank import PAD_ID, bank_entries, build_bank
+from mstr.bank import PAD_ID
 from mstr.engines import Engine, make_engine
 from mstr.baseline_bundle import save_baseline_bundle
 from mstr.engines.compare import compare, format_comparison

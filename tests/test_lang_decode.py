@@ -11,11 +11,9 @@ from PIL import Image
 
 import mstr
 import mstr.cli.main as cli_main
-from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
-from mstr.bundle import save_bundle
+from mstr.bank import EOS_ID, PAD_ID
 from mstr.errors import UserError
 from mstr.reading.lang_decode import allowed_rows, decode_words, mask_logits, parse_lang_hint, reading_scripts
-from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.reading.prediction import Prediction
 from mstr.reading.decode import cut_at_eos, spotter_decode

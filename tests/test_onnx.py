@@ -15,11 +15,7 @@ pytest.importorskip("onnxruntime")
 
 import mstr  # noqa: E402
 import mstr.cli.main as cli_main  # noqa: E402
-from mstr.bank import PAD_ID, bank_entries, build_bank  # noqa: E402
-from mstr.bundle import save_bundle  # noqa: E402
 from mstr.errors import UserError  # noqa: E402
-from mstr.models.refiner import Refiner, RefinerConfig  # noqa: E402
-from mstr.models.spotter import Spotter, SpotterConfig  # noqa: E402
 from mstr.preprocess import preprocess  # noqa: E402
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_bundle import tiny_bundle
+from conftest import tiny_bundle
 import torch
 from PIL import Image
 
@@ -22,7 +22,7 @@ from mstr.reading.refine_policy import RefineSettings
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A tiny random bundle with a Refiner (test_bundle's builder)."""
-    return tiny_bundle(tmp_path_factory.mktemp("reader") / "bundle")
+    return tiny_bundle(tmp_path_factory.mktemp("reader") / "bundle", langs=("en",))
 
 
 def images(n: int = 7, seed: int = 0) -> list[Image.Image]:

@@ -87,17 +87,21 @@ def easyocr_reader():
                           verbose=False)
 
 
+def word(box, text: str, confidence) -> dict:
+    """One found box as written out: its text, confidence and corner points."""
+    return {"text": text, "confidence": round(float(confidence), 4),
+            "box": [[round(float(x)), round(float(y))] for x, y in box]}
+
+
 def read_easyocr(reader, path: Path) -> list[dict]:
-    return [{"text": text, "confidence": round(float(conf), 4), "box": [[round(float(x)), round(float(y))] for x, y in box]}
-            for box, text, conf in reader.readtext(str(path))]
+    return [word(box, text, conf) for box, text, conf in reader.readtext(str(path))]
 
 
 def read_rapidocr(engine, path: Path) -> list[dict]:
     result = engine(str(path))
     if result.txts is None:
         return []
-    return [{"text": text, "confidence": round(float(score), 4), "box": [[round(float(x)), round(float(y))] for x, y in box]}
-            for box, text, score in zip(result.boxes, result.txts, result.scores)]
+    return [word(box, text, score) for box, text, score in zip(result.boxes, result.txts, result.scores)]
 
 
 def main(argv: list[str] | None = None) -> int:

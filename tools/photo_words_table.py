@@ -74,8 +74,9 @@ def table(runs: dict[str, dict[str, list[str]]], excerpt: int) -> str:
         reference = reference_words(Path(photo))
         lines.append(f"**{Path(photo).name}**" + (f" — reference: {len(reference)} words" if reference else
                                                   " — no reference transcript") + "\n")
-        head = "| engine | words found |" + (" reference words found | found words in the reference |" if reference else "")
-        lines += [head + " text (reading order) |", "|" + " --- |" * (head.count("|"))]
+        columns = ["engine", "words found"] + (["reference words found", "found words in the reference"]
+                                                if reference else []) + ["text (reading order)"]
+        lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         for name, words in engines.items():
             cells = [name, str(len(words))]
             if reference:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from mstr.cli.options import add_bundle, add_command_group, add_out
 
