@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import struct
 import sys
 import zlib
@@ -13,6 +14,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Readers default to bfloat16 on CPUs that have it (mstr.precision): the suite reads in float32 so
+# that its readings, and the comparisons with ONNX and with stored figures, do not depend on the
+# CPU CI runs on (subprocesses inherit it). tests/test_precision.py checks the default itself.
+os.environ["MSTR_PRECISION"] = "fp32"
 
 
 @contextmanager

@@ -79,7 +79,7 @@ def test_workers_load_with_the_same_keywords(tiny, monkeypatch):
     monkeypatch.setattr(parallel_module, "cpu_cores", lambda: 8)
     mstr.load(tiny, workers=3, worker_threads=2, refine_policy="always", refine_ratio=None, script_margin=1.5)
     assert seen["workers"] == 3 and seen["threads"] == 2
-    assert seen["load_kwargs"] == {"path": tiny, "refiner": True, "device": "cpu", "bf16": False, "backend": "torch",
+    assert seen["load_kwargs"] == {"path": tiny, "refiner": True, "device": "cpu", "bf16": None, "backend": "torch",
                                    "refine_policy": "always", "refine_mode": "auto", "refine_below": None,
                                    "refine_ratio": None, "script_consistency": True, "script_margin": 1.5}
     assert seen["local"].refine_settings == RefineSettings(policy="always", ratio=None)

@@ -119,10 +119,16 @@ def test_compare_bf16_reaches_the_mstr_engines_only(data, tiny_bundles, tmp_path
                           "--out", str(out)]) == 0
     capsys.readouterr()
     report = json.loads((out / "compare.json").read_text())
-    assert report["settings"]["bf16"] is True
+    assert report["settings"]["precision"] == "bf16"
     info = {e["name"]: e["info"] for e in report["engines"]}
     assert info["mstr"]["bf16"] is True and info["mstr-spotter"]["bf16"] is True and "bf16" not in info["crnn"]
     assert all(e["table"]["combined"]["n"] == 4 for e in report["engines"])
+    # the opt-out: --precision fp32 reads the mSTR engines in float32, and the report says so
+    assert cli_main.main(["compare", "--manifest", str(manifest), "--root", str(root), "--engines", "mstr",
+                          "--bundle", str(spot), "--precision", "fp32", "--out", str(tmp_path / "fp32")]) == 0
+    capsys.readouterr()
+    report = json.loads((tmp_path / "fp32" / "compare.json").read_text())
+    assert report["settings"]["precision"] == "fp32" and report["engines"][0]["info"]["bf16"] is False
 
 
 @pytest.mark.slow

@@ -292,7 +292,8 @@ def test_eval_cli_writes_report_predictions_and_gallery(manifest_data, tmp_path,
     assert eval_cli == [{"path": tmp_path / "bundle", "refiner": False, "device": "cpu"}]
     captured = capsys.readouterr()
     assert "| Dataset | Lang | # samples |" in captured.out
-    assert "| signs | en | 2 | 50.00 | 83.33 | 83.33 | 0.85 | 3.00 | 100.00 |" in captured.out
+    # ECE: 0.9 right (|1 − 0.9|) and 0.8 wrong (0.8) in two bins → (0.1 + 0.8) / 2
+    assert "| signs | en | 2 | 50.00 | 83.33 | 83.33 | 0.85 | 45.00 | 3.00 | 100.00 |" in captured.out
     assert "| **Combined** | all | 3 | 33.33 | 80.00 | 80.56 |" in captured.out
     assert "bad.png" in captured.err and "test.jsonl:4:" in captured.err
 

@@ -90,6 +90,9 @@ def test_aggregate_hand_computed():
     # mean(1, 2/3, 0, 3/4) = (29/12)/4 = 29/48 → 60.4166…
     assert m["one_minus_ned"] == pytest.approx(100 * 29 / 48)
     assert m["confidence"] == pytest.approx(0.55)  # (0.9+0.5+0.1+0.7)/4
+    # ECE, 15 bins: 0.9 (right) bin 13, 0.5 (wrong) bin 7, 0.1 (wrong) bin 1, 0.7 (wrong) bin 10 →
+    # (|1 − 0.9| + 0.5 + 0.1 + 0.7) / 4 = 1.4 / 4
+    assert m["ece"] == pytest.approx(35.0)
     assert m["label_length"] == pytest.approx(2.75)  # 11/4
     # English is Latn: samples 1 and 2 right, None and Deva wrong → 2/4
     assert m["script_id"] == pytest.approx(50.0)
@@ -109,7 +112,22 @@ def test_crr_floor_and_empty_pair():
     assert m["n"] == 0 and m["wrr"] is None and m["crr"] is None
     # unknown language / no confidence: those metrics are left out (None), the rest stays
     m = aggregate([score_sample("a", "a", lang="xx")])
-    assert m["script_id"] is None and m["confidence"] is None and m["wrr"] == 100.0
+    assert m["script_id"] is None and m["confidence"] is None and m["ece"] is None and m["wrr"] == 100.0
+
+
+def test_expected_calibration_error_bins():
+    from mstr.eval.metrics import expected_calibration_error
+
+    # calibrated: in the 0.8 bin 4 of 5 right, in the 0.2 bin 1 of 5 right → 0
+    pairs = [(0.8, True)] * 4 + [(0.8, False)] + [(0.2, True)] + [(0.2, False)] * 4
+    assert expected_calibration_error(pairs) == pytest.approx(0.0)
+    # the same samples, all right: |5 − 4| + |5 − 1| over 10 → 50 points (underconfident)
+    assert expected_calibration_error([(c, True) for c, _ in pairs]) == pytest.approx(50.0)
+    # errors in one bin do not cancel errors in another: overconfident 0.9-bin + underconfident 0.1-bin
+    assert expected_calibration_error([(0.9, False), (0.1, True)]) == pytest.approx(90.0)
+    # confidence 1.0 and 0.0 fall inside the bins; nothing to measure → None
+    assert expected_calibration_error([(1.0, True), (0.0, False)]) == pytest.approx(0.0)
+    assert expected_calibration_error([]) is None
 
 
 def test_combined_and_macro_differ_on_unbalanced_languages():
@@ -152,7 +170,7 @@ def test_format_table_and_json():
     text = format_table(tbl)
     lines = text.splitlines()
     assert lines[0].startswith("| Dataset | Lang | # samples | WRR | CRR | 1−NED |")
-    assert "| cute80 | en | 4 | 25.00 | 63.64 | 60.42 | 0.55 | 2.75 | 75.00 |" in lines
+    assert "| cute80 | en | 4 | 25.00 | 63.64 | 60.42 | 0.55 | 35.00 | 2.75 | 75.00 |" in lines
     assert any(line.startswith("| **Combined** | all | 4 | 25.00 | 63.64") for line in lines)
     assert any(line.startswith("| **Macro (languages)** | 1 langs | 4 | 25.00") for line in lines)
     data = json.loads(json.dumps(tbl.to_dict()))

@@ -10,10 +10,13 @@
 #      and the English peers RapidOCR (PP-OCRv6) and EasyOCR (english_g2) — `make peers` installs them.
 # Comparisons whose baseline bundles or peer packages are missing are skipped with a note.
 #   bash tools/compare_tables.sh [OUT=runs/compare]
+# The mSTR engines read in float32 (the tables in docs/baselines.md were measured so); PRECISION=auto
+# or bf16 changes that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/compare}
 M=.venv/bin/mstr
+export MSTR_PRECISION=${PRECISION:-fp32}
 DEF=src/mstr/resources/models/default
 S3=runs/recipes/3lang/spotter-1/bundle
 C3=runs/baselines/crnn-3lang/bundle

@@ -45,7 +45,7 @@ def check_device(device: str) -> str:
     return device
 
 
-def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool = False,
+def load(path: str | Path | None = None, *, refiner: bool = True, device: str = "cpu", bf16: bool | None = None,
          refine_policy: str = DEFAULT_REFINE_POLICY, backend: str = "torch",
          refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
          refine_ratio: float | None = DEFAULT_REFINE_RATIO, workers: int = 1, worker_threads: int | None = None,
@@ -60,9 +60,12 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     ``refine_ratio`` / ``refine_below`` gates that skip the Refiner for words the Spotter reads
     without doubt (every position's runner-up probability at most ``refine_ratio`` times the best,
     default 0.2; Spotter confidence at least ``refine_below``, default None: off);
-    ``bf16=True`` runs in bfloat16 autocast. ``backend="onnx"`` (or ``"onnx-int8"``) reads with
-    onnxruntime from an export folder made by ``mstr export onnx`` (``path`` = that folder, or a
-    bundle folder holding it as ``onnx/``): same ``read()`` and predictions, CPU only, no bf16.
+    ``bf16=True`` runs in bfloat16 autocast, ``bf16=False`` in float32; the default ``None`` picks
+    bfloat16 on a CPU with native bfloat16 (AVX-512-BF16 or AMX) and float32 elsewhere
+    (:func:`mstr.precision.resolve_bf16`; the reader's ``bf16`` attribute says which ran).
+    ``backend="onnx"`` (or ``"onnx-int8"``) reads with onnxruntime from an export folder made by
+    ``mstr export onnx`` (``path`` = that folder, or a bundle folder holding it as ``onnx/``): same
+    ``read()`` and predictions, CPU only, float32 (``bf16=True`` is refused).
 
     ``workers=N`` (N ≥ 2, torch backend, CPU) reads with N processes, each with ``worker_threads``
     torch threads (default: this process's threads divided among them, at least 1): a
@@ -95,13 +98,15 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     return reader
 
 
-def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool, backend: str,
+def _load_one(path: str | Path | None, *, refiner: bool, device: str, bf16: bool | None, backend: str,
               refine: RefineSettings):
     """One reader of ``backend`` (the body of :func:`load` without workers)."""
     from mstr.bundle import load_bundle
+    from mstr.precision import resolve_bf16
 
     if backend not in BACKENDS:
         raise UserError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    bf16 = resolve_bf16(bf16, device=device, backend=backend)
     if backend != "torch":
         from mstr.onnx.runtime import load_onnx
 

@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 import torch
 
+from mstr.precision import cpu_flags
+
 __all__ = ["CPU_FLAGS", "machine_info", "busy_warning", "model_info"]
 
 #: CPU flags reported (what decides bf16 / int8 speed on x86)
@@ -16,22 +18,17 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_b
 
 
 def _cpu_model_and_flags() -> tuple[str, list[str]]:
-    model, flags = "", []
+    model = ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not model:
+                if key.strip() == "model name":
                     model = value.strip()
-                elif key in ("flags", "Features") and not flags:
-                    have = set(value.split())
-                    flags = [fl for fl in CPU_FLAGS if fl in have]
-                if model and flags:
                     break
     except OSError:
         pass
-    return model or platform.processor() or platform.machine(), flags
+    return model or platform.processor() or platform.machine(), cpu_flags(CPU_FLAGS)
 
 
 def machine_info(threads: int) -> dict[str, Any]:

@@ -5,8 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from mstr.cli.options import (add_bundle, add_data, add_device, add_json, add_out, add_workers, check_out_folder,
-                              load_samples)
+from mstr.cli.options import (add_bundle, add_data, add_device, add_json, add_out, add_precision, add_workers,
+                              check_out_folder, load_samples)
+from mstr.precision import precision_arg
 from mstr.errors import UserError
 
 _DESCRIPTION = """\
@@ -67,9 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--convention", choices=("default", "en-benchmark"), default="default",
                    help="default: compare the normalised strings; en-benchmark: lower-case, [0-9a-z] only")
     add_device(p, "torch device of the model engines (default cpu)")
-    p.add_argument("--bf16", action="store_true",
-                   help="the mstr engines read in bfloat16 autocast (faster on CPUs with AVX512-BF16/AMX; "
-                        "readings may differ slightly from float32, the table shows the accuracy either way)")
+    add_precision(p)
+    p.add_argument("--bf16", dest="precision", action="store_const", const="bf16",
+                   help="the same as --precision bf16 (kept for older scripts)")
     p.add_argument("--tesseract-mode", choices=("given", "union"), default="given",
                    help="given: each crop's language from the data (default); union: all languages always")
     p.add_argument("--tesseract-langs", default=None,
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     samples = load_samples(args, max_samples=args.limit, purpose="compare", langs=langs)
 
     engines = make_engines(names, (s.lang for s in samples.samples), tesseract_union=args.tesseract_langs,
-                           bf16=args.bf16, workers=args.workers, tesseract_mode=args.tesseract_mode,
+                           bf16=precision_arg(args.precision), workers=args.workers, tesseract_mode=args.tesseract_mode,
                            tesseract_min_height=args.tesseract_min_height, bundle=args.bundle, crnn=args.crnn,
                            softmax=args.softmax, device=args.device, batch_size=args.batch_size, threads=args.threads)
     try:
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 
         for e in engines:
             close_reader(getattr(e, "reader", None))
-    result.settings.update({"device": args.device, "bf16": args.bf16, "workers": args.workers, "limit": args.limit,
+    result.settings.update({"device": args.device, "precision": args.precision, "workers": args.workers, "limit": args.limit,
                             "command": _command()})
     report = result.to_dict()
     text = format_comparison(result)

@@ -4,7 +4,7 @@ A subcommand adds the groups it needs (in the order its ``--help`` lists them) a
 helpers that turn the parsed options into library calls:
 
 * :func:`add_bundle`, :func:`add_reading` (``--no-refiner``, the refine and decoding options),
-  :func:`add_runtime` (``--batch-size --workers --device --backend``), :func:`add_data`
+  :func:`add_runtime` (``--batch-size --workers --device --backend --precision``), :func:`add_data`
   (``--manifest --root --lmdb --langs``), :func:`add_max_samples`, :func:`add_out`,
   :func:`add_json`;
 * :func:`load_samples` — the samples named by ``--manifest/--root``, ``--lmdb`` and a sample cap;
@@ -22,9 +22,10 @@ from typing import Any, Callable, Sequence
 
 from mstr.reading.decode_options import add_decoding_arguments, decoding_load_kwargs
 from mstr.errors import UserError
+from mstr.precision import PRECISIONS, precision_arg
 from mstr.reading.refine_policy import add_refine_arguments
 
-__all__ = ["BUNDLE_HELP", "add_bundle", "add_reading", "add_runtime", "add_workers", "add_device",
+__all__ = ["BUNDLE_HELP", "add_bundle", "add_reading", "add_runtime", "add_workers", "add_device", "add_precision",
            "add_data", "add_max_samples", "add_out", "add_json", "add_command_group", "int_pair",
            "load_samples", "load_reader", "torch_device", "check_out_folder"]
 
@@ -32,6 +33,9 @@ __all__ = ["BUNDLE_HELP", "add_bundle", "add_reading", "add_runtime", "add_worke
 BUNDLE_HELP = "model bundle folder (default: the shipped model)"
 #: --lmdb of the commands that evaluate on data
 LMDB_HELP = "one LMDB folder, or a root with [LMDB/]<lang>/<split>_lmdb folders"
+#: --precision
+PRECISION_HELP = ("auto (default): bfloat16 on a CPU with AVX-512-BF16 or AMX, float32 elsewhere; bf16; fp32 "
+                  "(the opt-out: float32 everywhere). The ONNX backends run float32")
 #: --backend
 BACKEND_HELP = "torch (default), or onnxruntime on an 'mstr export onnx' folder given as --bundle"
 
@@ -67,11 +71,18 @@ def add_device(p: argparse.ArgumentParser, help: str, *, default: str = "cpu") -
 
 
 def add_runtime(p: argparse.ArgumentParser, *, workers_help: str, device_help: str) -> None:
-    """``--batch-size``, ``--workers``, ``--device`` and ``--backend`` of the commands that read."""
+    """``--batch-size``, ``--workers``, ``--device``, ``--backend`` and ``--precision`` of the commands
+    that read."""
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     add_workers(p, workers_help)
     add_device(p, device_help)
     p.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch", help=BACKEND_HELP)
+    add_precision(p)
+
+
+def add_precision(p: argparse.ArgumentParser) -> None:
+    """``--precision auto|bf16|fp32``: the arithmetic of the torch reader (:mod:`mstr.precision`)."""
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
 
 
 def add_data(p: argparse.ArgumentParser, *, manifest_help: str, root_help: str, langs_help: str) -> None:
@@ -143,8 +154,9 @@ def load_reader(args: argparse.Namespace, *, device: str, workers: int) -> Any:
     from mstr.api import load
 
     return load(args.bundle, refiner=not args.no_refiner, device=device, refine_policy=args.refine_policy,
-                backend=args.backend, refine_mode=args.refine_mode, refine_below=args.refine_below,
-                refine_ratio=args.refine_ratio, workers=workers, **decoding_load_kwargs(args))
+                backend=args.backend, bf16=precision_arg(args.precision), refine_mode=args.refine_mode,
+                refine_below=args.refine_below, refine_ratio=args.refine_ratio, workers=workers,
+                **decoding_load_kwargs(args))
 
 
 def torch_device(name: str) -> Any:

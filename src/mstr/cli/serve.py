@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from mstr.cli.options import add_bundle
+from mstr.cli.options import add_bundle, add_precision
 from mstr.errors import UserError
 
 _EPILOG = """\
@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"largest image in megapixels (default {DEFAULT_MAX_PIXELS / 1e6:.0f}); larger ones get 413")
     p.add_argument("--model-slots", type=int, default=2,
                    help="requests in the model at once; the others wait (default 2)")
+    add_precision(p)
     p.set_defaults(func=run)
 
 
@@ -40,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UserError("mstr serve needs the web extra: pip install 'mstr[serve]' (FastAPI, uvicorn, "
                         "python-multipart)") from None
+    from mstr.api import load
+    from mstr.precision import precision_arg
     from mstr.serve import create_app
 
-    app = create_app(bundle=str(args.bundle) if args.bundle else None, max_bytes=int(args.max_mib * 2**20),
+    reader = load(args.bundle, bf16=precision_arg(args.precision))
+    app = create_app(reader, max_bytes=int(args.max_mib * 2**20),
                      max_pixels=int(args.max_megapixels * 1e6), model_slots=args.model_slots)
     print(f"mstr serve: http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -80,7 +80,7 @@ def _need(path: str | Path | None, name: str, option: str) -> Path:
 def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path | None = None,
                 softmax: str | Path | None = None, device: str = "cpu", batch_size: int = 64,
                 tesseract_langs: Sequence[str] = (), tesseract_mode: str = "given", threads: int = 1,
-                tesseract_min_height: int = 48, bf16: bool = False, workers: int = 1) -> Engine:
+                tesseract_min_height: int = 48, bf16: bool | None = None, workers: int = 1) -> Engine:
     """Build the engine ``name`` (one of :data:`ENGINE_NAMES`).
 
     ``bundle``: the mSTR bundle (``mstr``, ``mstr-spotter``; None = the shipped default);
@@ -89,7 +89,8 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
     language, the union for unknown ones) or ``union`` (always the union); ``threads``:
     Tesseract processes run side by side (the torch engines use ``torch.set_num_threads``,
     ``rapidocr`` as many onnxruntime intra-op threads; the peers read in one process);
-    ``bf16``: the mSTR engines read in bfloat16 autocast (:func:`mstr.load`'s ``bf16``);
+    ``bf16``: the mSTR engines read in bfloat16 autocast (True), float32 (False) or as
+    :func:`mstr.load` picks for this CPU (None, the default);
     ``workers``: the torch engines read with that many processes sharing the ``threads``
     (:mod:`mstr.reading.parallel`; each gets ``threads // workers`` threads, at least 1).
     """
@@ -104,7 +105,8 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
         has_refiner = getattr(rec, "refiner", None) is not None
         return ModelEngine(name, rec, batch_size=batch_size,
                            info={"bundle": str(bundle) if bundle else "(default)", "refiner": has_refiner,
-                                 "model": getattr(rec, "name", None), "bf16": bf16, "workers": workers})
+                                 "model": getattr(rec, "name", None), "bf16": bool(getattr(rec, "bf16", False)),
+                                 "workers": workers})
     if name in ("crnn", "softmax"):
         from mstr.baseline_bundle import read_baseline_config
         from mstr.engines.baselines import load_baseline
@@ -138,7 +140,7 @@ def make_engine(name: str, *, bundle: str | Path | None = None, crnn: str | Path
 
 
 def make_engines(names: Sequence[str], data_langs: Iterable[str], *, tesseract_union: str | None = None,
-                 bf16: bool = False, workers: int = 1, **kwargs: Any) -> list[Engine]:
+                 bf16: bool | None = None, workers: int = 1, **kwargs: Any) -> list[Engine]:
     """Build the engines ``names`` (as ``mstr compare`` does) for data in the languages ``data_langs``.
 
     Tesseract gets the union ``tesseract_union`` (language codes or a preset; default: the data's
@@ -157,6 +159,6 @@ def make_engines(names: Sequence[str], data_langs: Iterable[str], *, tesseract_u
             langs = sorted({lang for lang in data_langs if lang in PACKS})
             union = parse_langs(tesseract_union) if tesseract_union else (langs or parse_langs("6lang"))
             extra["tesseract_langs"] = list(dict.fromkeys(list(union) + langs))
-        engines.append(make_engine(name, bf16=bf16 and name in ("mstr", "mstr-spotter"),
+        engines.append(make_engine(name, bf16=bf16 if name in ("mstr", "mstr-spotter") else False,
                                    workers=1 if name == "tesseract" else workers, **extra, **kwargs))
     return engines

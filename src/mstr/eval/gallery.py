@@ -168,17 +168,16 @@ def _head(result: "EvalResult", n_failures: int, n_shown: int) -> str:
 
 
 def _metrics_html(result: "EvalResult") -> str:
-    from mstr.eval.metrics import METRIC_KEYS
+    from mstr.eval.metrics import METRIC_HEADERS, METRIC_KEYS
 
     e = html.escape
     tbl = result.table
-    head = ("<tr><th>Dataset</th><th>Lang</th><th># samples</th><th>WRR</th><th>CRR</th>"
-            "<th>1−NED</th><th>Confidence</th><th>Label length</th><th>Script-ID</th></tr>")
+    head = "<tr>" + "".join(f"<th>{e(h)}</th>" for h in ("Dataset", "Lang") + METRIC_HEADERS) + "</tr>"
     rows = []
     for row in tbl.all_rows():
         d = row.to_dict()
         cells = [e(str(d["dataset"])), e(str(d["lang"])), str(d["n"])]
-        cells += ["-" if d[k] is None else f"{d[k]:.2f}" for k in METRIC_KEYS[1:]]
+        cells += ["-" if d.get(k) is None else f"{d[k]:.2f}" for k in METRIC_KEYS[1:]]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table class=\"metrics\">{head}{''.join(rows)}</table>"
 

@@ -10,6 +10,10 @@ removed), so a precomposed and a decomposed spelling of the same word are equal.
 * **1−NED** = 100 × mean(1 − ED / max(len(pred), len(gt))) — the ICDAR-2019 / PARSeq convention;
   a sample whose prediction and label are both empty has NED 0;
 * **confidence** = mean of the recognizer's confidences (in [0, 1]);
+* **ECE** (expected calibration error, in points like WRR) = 100 × Σ_b (n_b / n) · |acc_b − conf_b|
+  over 15 equal-width confidence bins b (acc_b: exact-match share, conf_b: mean confidence of the
+  bin's samples; the samples with a confidence only): 0 when the confidence is the probability of
+  an exact match, large when the model is over- or underconfident;
 * **label length** = mean len(gt) in code points (after normalisation);
 * **script-ID** = 100 × share of the words whose predicted script equals the script of their
   language (``mstr.charsets.load_charset(lang).script``); samples of an unknown language are left
@@ -35,7 +39,7 @@ from mstr.text import normalize
 __all__ = [
     "CONVENTIONS", "SampleScore", "TableRow", "Table", "edit_distance", "english_benchmark",
     "apply_convention", "score_sample", "expected_script", "aggregate", "table", "format_table",
-    "METRIC_KEYS", "UNKNOWN_LANG",
+    "METRIC_KEYS", "METRIC_HEADERS", "UNKNOWN_LANG", "ECE_BINS", "expected_calibration_error",
 ]
 
 #: the comparison conventions :func:`score_sample` accepts
@@ -45,7 +49,12 @@ CONVENTIONS = ("default", "en-benchmark")
 UNKNOWN_LANG = "unknown"
 
 #: metric keys of :func:`aggregate` and of a table row, in the order the table prints them
-METRIC_KEYS = ("n", "wrr", "crr", "one_minus_ned", "confidence", "label_length", "script_id")
+METRIC_KEYS = ("n", "wrr", "crr", "one_minus_ned", "confidence", "ece", "label_length", "script_id")
+#: the column titles of :data:`METRIC_KEYS` (after "Dataset" and "Lang")
+METRIC_HEADERS = ("# samples", "WRR", "CRR", "1−NED", "Confidence", "ECE", "Label length", "Script-ID")
+
+#: confidence bins of the expected calibration error
+ECE_BINS = 15
 
 COMBINED = "Combined"
 MACRO = "Macro (languages)"
@@ -173,16 +182,34 @@ def expected_script(lang: str) -> str | None:
 # aggregates
 
 
+def expected_calibration_error(pairs: Iterable[tuple[float, bool]], bins: int = ECE_BINS) -> float | None:
+    """100 × the expected calibration error of ``(confidence, correct)`` pairs over ``bins``
+    equal-width bins of [0, 1] (a confidence of 1 falls in the top bin); None for no pairs."""
+    count = [0] * bins
+    hits = [0] * bins
+    conf = [0.0] * bins
+    for c, ok in pairs:
+        b = min(bins - 1, max(0, int(c * bins)))
+        count[b] += 1
+        hits[b] += bool(ok)
+        conf[b] += c
+    n = sum(count)
+    if not n:
+        return None
+    return 100.0 * sum(abs(hits[b] - conf[b]) for b in range(bins)) / n
+
+
 def aggregate(samples: Iterable[SampleScore]) -> dict[str, Any]:
     """The metrics of a set of samples (percentages in 0…100; see the module docstring).
 
-    Returns ``{"n", "wrr", "crr", "one_minus_ned", "confidence", "label_length",
+    Returns ``{"n", "wrr", "crr", "one_minus_ned", "confidence", "ece", "label_length",
     "script_id"}``; a metric with nothing to measure (no samples, no confidences, no known
     language) is None.
     """
     n = exact = total_ed = total_gt = 0
     ned_sum = 0.0
     conf_sum, conf_n = 0.0, 0
+    calibration: list[tuple[float, bool]] = []
     script_hits, script_n = 0, 0
     for s in samples:
         n += 1
@@ -193,11 +220,12 @@ def aggregate(samples: Iterable[SampleScore]) -> dict[str, Any]:
         if s.confidence is not None and not math.isnan(s.confidence):
             conf_sum += s.confidence
             conf_n += 1
+            calibration.append((s.confidence, s.correct))
         if s.script_ok is not None:
             script_hits += s.script_ok
             script_n += 1
     if n == 0:
-        return {"n": 0, "wrr": None, "crr": None, "one_minus_ned": None, "confidence": None,
+        return {"n": 0, "wrr": None, "crr": None, "one_minus_ned": None, "confidence": None, "ece": None,
                 "label_length": None, "script_id": None}
     if total_gt:
         crr = 100.0 * max(0.0, 1.0 - total_ed / total_gt)
@@ -209,6 +237,7 @@ def aggregate(samples: Iterable[SampleScore]) -> dict[str, Any]:
         "crr": crr,
         "one_minus_ned": 100.0 * ned_sum / n,
         "confidence": conf_sum / conf_n if conf_n else None,
+        "ece": expected_calibration_error(calibration),
         "label_length": total_gt / n,
         "script_id": 100.0 * script_hits / script_n if script_n else None,
     }
@@ -225,6 +254,7 @@ class TableRow:
     crr: float | None
     one_minus_ned: float | None
     confidence: float | None
+    ece: float | None
     label_length: float | None
     script_id: float | None
 
@@ -284,11 +314,10 @@ def table(rows: Iterable[tuple[str, str, SampleScore]]) -> Table:
 
 
 def _row(dataset: str, lang: str, metrics: dict[str, Any]) -> TableRow:
-    return TableRow(dataset=dataset, lang=lang, **{key: metrics[key] for key in METRIC_KEYS})
+    return TableRow(dataset=dataset, lang=lang, **{key: metrics.get(key) for key in METRIC_KEYS})
 
 
-_HEADER = ("Dataset", "Lang", "# samples", "WRR", "CRR", "1−NED", "Confidence", "Label length",
-           "Script-ID")
+_HEADER = ("Dataset", "Lang") + METRIC_HEADERS
 
 
 def format_table(tbl: Table | dict[str, Any], *, decimals: int = 2) -> str:
@@ -306,7 +335,7 @@ def format_table(tbl: Table | dict[str, Any], *, decimals: int = 2) -> str:
              "|" + "|".join(["---", "---"] + ["---:"] * (len(_HEADER) - 2)) + "|"]
     for row, bold in [(row, False) for row in cells_rows] + [(row, True) for row in summary]:
         cells = [_md(row["dataset"]), _md(row["lang"]), str(row["n"])]
-        cells += [_number(row[key], decimals) for key in METRIC_KEYS[1:]]
+        cells += [_number(row.get(key), decimals) for key in METRIC_KEYS[1:]]  # (reports before ECE lack it)
         if bold:
             cells[0] = f"**{cells[0]}**"
         lines.append("| " + " | ".join(cells) + " |")

@@ -48,6 +48,8 @@ class Reader(PhotoReader):
     langs: list[str]
     image_size: tuple[int, ...]
     device: str
+    #: True when this reader runs in bfloat16 autocast (the torch recognizers; float32 elsewhere)
+    bf16: bool = False
 
     def _init_reader(self, bank: Bank, *, config: dict[str, Any] | None, name: str, device: str,
                      image_size: Sequence[int]) -> None:
