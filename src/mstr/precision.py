@@ -76,7 +76,6 @@ def resolve_bf16(bf16: bool | None, *, device: str = "cpu", backend: str = "torc
 
 
 def precision_arg(value: str) -> bool | None:
-    """``--precision`` → the ``bf16`` argument of :func:`mstr.load` (auto → None)."""
-    if value not in PRECISIONS:
-        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {value!r}")
+    """``--precision`` (one of :data:`PRECISIONS`, checked by argparse) → the ``bf16`` argument of
+    :func:`mstr.load` (auto → None)."""
     return {"auto": None, "bf16": True, "fp32": False}[value]

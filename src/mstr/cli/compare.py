@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     samples = load_samples(args, max_samples=args.limit, purpose="compare", langs=langs)
 
     engines = make_engines(names, (s.lang for s in samples.samples), tesseract_union=args.tesseract_langs,
-                           bf16=precision_arg(args.precision), workers=args.workers, tesseract_mode=args.tesseract_mode,
+                           bf16=precision_arg(args.precision), workers=args.workers,
+                           tesseract_mode=args.tesseract_mode,
                            tesseract_min_height=args.tesseract_min_height, bundle=args.bundle, crnn=args.crnn,
                            softmax=args.softmax, device=args.device, batch_size=args.batch_size, threads=args.threads)
     try:
@@ -141,8 +142,8 @@ def run(args: argparse.Namespace) -> int:
 
         for e in engines:
             close_reader(getattr(e, "reader", None))
-    result.settings.update({"device": args.device, "precision": args.precision, "workers": args.workers, "limit": args.limit,
-                            "command": _command()})
+    result.settings.update({"device": args.device, "precision": args.precision, "workers": args.workers,
+                            "limit": args.limit, "command": _command()})
     report = result.to_dict()
     text = format_comparison(result)
     print(json_text(report).rstrip("\n") if args.json else text)
