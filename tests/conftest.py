@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The previous default (v4: resnet Spotter + Refiner, 6 languages), kept for the tests that need a Refiner.
+V4_BUNDLE = ROOT / "src" / "mstr" / "resources" / "models" / "v4"
 
 # Readers default to bfloat16 on CPUs that have it (mstr.precision): the suite reads in float32 so
 # that its readings, and the comparisons with ONNX and with stored figures, do not depend on the

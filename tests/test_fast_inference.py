@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import striped
+from conftest import V4_BUNDLE, striped
 import torch
 import torch.nn.functional as F
 
@@ -508,7 +508,7 @@ def test_ratio_gate_skips_words_read_without_doubt(monkeypatch):
     rec.refine_ratio = None  # off
 
 
-# bf16 reads the 160 demo crops as float32 does for 141-148 of them (88-92.5 %) with the default bundle
+# bf16 reads the 160 demo crops as float32 does for 141-148 of them (88-92.5 %) with the v4 bundle
 # on an AVX512-BF16 CPU, depending on the refine policy; the rest are near-ties that bfloat16's 8-bit
 # mantissa tips the other way. 80 % leaves room for CPUs whose bf16 kernels round differently; a broken
 # bf16 path (garbage maps, a bank in the wrong dtype) agrees on almost none.
@@ -516,8 +516,9 @@ BF16_AGREEMENT = 0.80
 
 
 def test_refine_modes_run_under_bf16():
-    """bf16 autocast Spotter (bfloat16 maps) with a float32 Refiner decoder on the CPU: with the default
-    bundle, on the demo crops, each refine policy and mode reads most words as float32 does."""
+    """bf16 autocast Spotter (bfloat16 maps) with a float32 Refiner decoder on the CPU: with the v4
+    bundle (the shipped one with a Refiner), on the demo crops, each refine policy and mode reads most
+    words as float32 does."""
     import json
     from pathlib import Path
 
@@ -527,8 +528,8 @@ def test_refine_modes_run_under_bf16():
     crops = [demo / json.loads(line)["path_rel"] for line in (demo / "manifest.jsonl").read_text().splitlines()]
     for policy, mode in (("joint-edit1", "parallel"), ("joint-edit1", "greedy"), ("joint", "auto"),
                          ("always", "parallel")):
-        fp32 = mstr.load(refine_policy=policy, refine_mode=mode).read(crops, batch_size=32)
-        bf16 = mstr.load(refine_policy=policy, refine_mode=mode, bf16=True).read(crops, batch_size=32)
+        fp32 = mstr.load(V4_BUNDLE, refine_policy=policy, refine_mode=mode, bf16=False).read(crops, batch_size=32)
+        bf16 = mstr.load(V4_BUNDLE, refine_policy=policy, refine_mode=mode, bf16=True).read(crops, batch_size=32)
         assert all(p.error is None and 0 <= p.confidence <= 1 for p in bf16)
         same = sum(b.text == f.text for b, f in zip(bf16, fp32))
         assert same >= BF16_AGREEMENT * len(crops), (policy, mode, f"{same} of {len(crops)} read as float32 reads them")

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import dump_lmdb, png, png_header_only
+from conftest import V4_BUNDLE, dump_lmdb, png, png_header_only
 
 import mstr.cli.main as cli_main
-from mstr.api import default_bundle_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, for child processes
@@ -48,7 +47,7 @@ def _read(name: str, data: bytes) -> Callable[[Path], list[str]]:
 
 def _bundle_with(change: Callable[[Path], None]) -> Callable[[Path], list[str]]:
     def make(tmp: Path) -> list[str]:
-        shutil.copytree(default_bundle_path(), tmp / "bundle")
+        shutil.copytree(V4_BUNDLE, tmp / "bundle")
         change(tmp / "bundle")
         return ["read", str(CROP), "--bundle", str(tmp / "bundle")]
     return make

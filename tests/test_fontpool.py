@@ -251,6 +251,23 @@ def test_cli_prints_the_pool_table(toy_pool, capsys, monkeypatch):
     assert hi.split()[-1] == "1"  # one font lacks a digit / punctuation mark
 
 
+def test_a_render_records_its_pool_and_will_not_resume_with_other_fonts(toy_pool, tmp_path, capsys, monkeypatch):
+    import json
+
+    from mstr.cli.main import main
+
+    monkeypatch.setenv(fontpool.POOL_ENV, "")  # recorded, so the value the CLI exports is undone
+    out = tmp_path / "words"
+    argv = ["synth", "words", "--langs", "hi", "--n", "2", "--val-frac", "0", "--out", str(out)]
+    assert main([*argv, "--font-pool", str(toy_pool)]) == 0
+    assert json.loads((out / "spec.json").read_text())["font_pool"] == str(toy_pool.resolve())
+    capsys.readouterr()
+    monkeypatch.setenv(fontpool.POOL_ENV, "")  # the CLI exported the pool for its workers; unset it again
+    assert main(argv) == 2  # the same command on the system fonts: refused, not mixed into the shards
+    err = capsys.readouterr().err
+    assert "other settings" in err and "font_pool" in err
+
+
 def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
     with tool_module("build_font_pool") as tool:
         system = [f for f in F.discover_fonts() if f.has("க")]

@@ -16,7 +16,7 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
-def test_twins_leak_unless_a_common_twin_answers_and_cap_top1(tool):
+def test_twins_leak_unless_a_common_twin_answers_and_cap_top1(tool, tmp_path):
     rng = np.random.default_rng(0)
     base = {name: rng.normal(size=64) for name in ("virama", "circle", "ka", "kha")}
     # two renderings (fonts) per character; a twin is drawn as its partner, with a little noise
@@ -38,6 +38,11 @@ def test_twins_leak_unless_a_common_twin_answers_and_cap_top1(tool):
     assert answers[(("Latn", "o"), ("Zyyy", "0"))] == ("Zyyy", "0")
     # top-1 ceilings: each group answers its most frequent member
     assert dict(lost) == {"Beng": pytest.approx(29.0), "Latn": pytest.approx(10.0)}
+    # the groups as the twins file of `mstr eval mclip` (what --twins-out writes), read back
+    from mstr.eval.mclip_eval import load_twins
+
+    tool.write_twins(tmp_path / "twins.json", rows, 0.97, ["hi", "bn", "en"])
+    assert sorted(sorted(g) for g in load_twins(tmp_path / "twins.json")) == groups
     # a stricter threshold than the twins' agreement finds none
     rows, floor, lost = tool.analyse(sorted(mats), mats, own, queries, 0.99999)
     assert rows == [] and floor == 0.0 and not lost

@@ -22,7 +22,7 @@ from mstr.cli import eval as eval_cli
 from mstr.cli import viz as viz_cli
 from mstr.data.lmdb import LmdbWriter
 from mstr.errors import UserError
-from mstr.eval.mclip_eval import evaluate_retrieval, format_retrieval
+from mstr.eval.mclip_eval import evaluate_retrieval, format_retrieval, load_twins
 from mstr.viz import bank_map, tsne
 
 # (label, [(token, script, weight), ...]) per language: the embedding the stub returns
@@ -146,10 +146,40 @@ def test_retrieval_figures_are_exact(scenario):
 
     json.dumps(r)  # JSON-able
     md = format_retrieval(r)
-    assert "| script | n | top-1 | top-5 | leakage |" in md
-    assert "| Deva (Devanagari) | 6 | 33.33 | 66.67 | 33.33 | Latn 2 |" in md
-    assert "| **Combined** | 12 | 50.00 | 66.67 | 33.33 |" in md
+    assert "| script | n | top-1 | top-5 | leakage | net of twins |" in md
+    assert "| Deva (Devanagari) | 6 | 33.33 | 66.67 | 33.33 | 33.33 | Latn 2 |" in md  # no twins: net = all
+    assert "| **Combined** | 12 | 50.00 | 66.67 | 33.33 | 33.33 |" in md
     assert "◌ा" in md and "DEVANAGARI LETTER KHA" in md
+
+
+def test_net_leakage_leaves_out_declared_twins_only(scenario, tmp_path):
+    bank, model, root = scenario
+    twins_file = tmp_path / "twins.json"
+    twins_file.write_text(json.dumps({"groups": [[["Latn", "k"], ["Deva", "ख"]], [["Zyyy", "1"], ["Latn", "l"]],
+                                                 [["Deva", "क"], ["Latn", "b"]]]}), encoding="utf-8")
+    r = evaluate_retrieval(model, bank, root, ["en", "hi"], progress=False, twins=load_twins(twins_file))
+    # leaks: ख→k twice and 1→l (twins: left out), B→ब (not declared: kept); क/b never leak
+    assert r["overall"]["leakage"] == pytest.approx(100 * 4 / 12, abs=1e-3)
+    assert r["overall"]["leakage_net"] == pytest.approx(100 * 1 / 12, abs=1e-3)
+    by_script = {row["script"]: row for row in r["per_script"]}
+    assert (by_script["Deva"]["leakage_net"], by_script["Zyyy"]["leakage_net"]) == (0.0, 0.0)
+    assert by_script["Latn"]["leakage_net"] == pytest.approx(100 / 3, abs=1e-3)
+    assert r["twin_groups"] == 3 and "(3 groups)" in format_retrieval(r)
+
+
+def test_the_shipped_twins_load_and_bad_files_are_one_line_errors(tmp_path):
+    shipped = load_twins()
+    assert frozenset({("Beng", "\u09e6"), ("Deva", "\u0966")}) in shipped  # the Bengali and Devanagari zeros
+    assert all(len({script for script, _ in group}) >= 2 for group in shipped)  # twins cross scripts
+    bad = tmp_path / "twins.json"
+    for text, match in (("{not json", "unreadable"), ('{"pairs": []}', "no list"),
+                        ('{"groups": [[["Latn", "k"]]]}', "group 0")):
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(UserError, match=match) as info:
+            load_twins(bad)
+        assert str(bad) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(UserError, match="not found"):
+        load_twins(tmp_path / "nowhere.json")
 
 
 def test_max_per_lang_and_val_split(scenario):

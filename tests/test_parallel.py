@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import V4_BUNDLE
 from PIL import Image
 
 import mstr
@@ -18,7 +19,8 @@ def _noise(n: int, seed: int = 0) -> list[Image.Image]:
 
 @pytest.fixture(scope="module")
 def parallel():
-    with mstr.load(None, workers=2, worker_threads=1) as rec:
+    # v4: a Spotter + Refiner bundle, so that the Refiner's path through the workers is read too
+    with mstr.load(V4_BUNDLE, workers=2, worker_threads=1) as rec:
         yield rec
 
 
@@ -26,7 +28,7 @@ def test_two_workers_read_as_one_process(parallel, tmp_path):
     images = _noise(23)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")
-    one = mstr.load(None).read(images + [bad], batch_size=8)
+    one = mstr.load(V4_BUNDLE).read(images + [bad], batch_size=8)
     two = parallel.read(images + [bad], batch_size=8)
     assert [p.text for p in two] == [p.text for p in one]
     assert [p.confidence for p in two] == pytest.approx([p.confidence for p in one], rel=1e-4, abs=1e-6)
@@ -34,7 +36,7 @@ def test_two_workers_read_as_one_process(parallel, tmp_path):
     assert parallel.read([]) == []
     assert [p.text for p in parallel.read(images[:1])] == [one[0].text]   # fewer images than workers
     # the attributes are the model's
-    assert parallel.langs == mstr.load(None).langs and parallel.refiner is not None
+    assert parallel.langs == mstr.load(V4_BUNDLE).langs and parallel.refiner is not None
     with pytest.raises(AttributeError, match="mstr.load"):   # not silently ignored by the workers
         parallel.refine_mode = "greedy"
 

@@ -7,6 +7,7 @@ import pickle
 import shutil
 
 import pytest
+from conftest import V4_BUNDLE
 
 import mstr
 from mstr.api import default_bundle_path
@@ -16,8 +17,9 @@ from mstr.errors import UserError
 
 @pytest.fixture
 def bundle(tmp_path):
+    """A copy of the shipped v4 bundle (Spotter + Refiner, small and quick to load)."""
     dst = tmp_path / "bundle"
-    shutil.copytree(default_bundle_path(), dst)
+    shutil.copytree(V4_BUNDLE, dst)
     return dst
 
 
@@ -28,11 +30,13 @@ def _edit_config(folder, change):
     path.write_text(json.dumps(cfg), encoding="utf-8")
 
 
-def test_the_shipped_bundle_carries_checksums_of_every_weight_file():
-    cfg = json.loads((default_bundle_path() / "config.json").read_text(encoding="utf-8"))
-    assert cfg["sha256"] == file_checksums(default_bundle_path())
-    assert set(cfg["sha256"]) == {"bank/bank.json", "bank/bank.safetensors", "spotter.safetensors",
-                                  "refiner.safetensors"}
+@pytest.mark.parametrize("folder, refiner", [(default_bundle_path(), False), (V4_BUNDLE, True)],
+                         ids=["default", "v4"])
+def test_the_shipped_bundles_carry_checksums_of_every_weight_file(folder, refiner):
+    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert cfg["sha256"] == file_checksums(folder)
+    weights = {"bank/bank.json", "bank/bank.safetensors", "spotter.safetensors"}
+    assert set(cfg["sha256"]) == weights | ({"refiner.safetensors"} if refiner else set())
 
 
 def test_flipped_bytes_in_the_weights_are_refused(bundle):
@@ -48,8 +52,8 @@ def test_flipped_bytes_in_the_weights_are_refused(bundle):
 
 def test_a_bundle_without_checksums_still_loads(bundle):
     _edit_config(bundle, lambda cfg: cfg.pop("sha256"))
-    crop = default_bundle_path().parents[3].parent / "samples" / "demo" / "real" / "1017_2.png"
-    reference = mstr.load(default_bundle_path(), refiner=False).read(crop)[0]
+    crop = V4_BUNDLE.parents[4] / "samples" / "demo" / "real" / "1017_2.png"
+    reference = mstr.load(V4_BUNDLE, refiner=False).read(crop)[0]
     assert mstr.load(bundle, refiner=False).read(crop)[0].text == reference.text != ""
 
 

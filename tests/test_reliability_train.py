@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import V4_BUNDLE
 
 import mstr.cli.main as cli_main
-from mstr.api import default_bundle_path
 from mstr.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def test_a_zero_byte_image_in_a_manifest_source_is_skipped_not_fatal(real_manife
     from mstr.bank import Bank
     from mstr.train.words import build_sources, collate
 
-    bank = Bank.load(default_bundle_path() / "bank")
+    bank = Bank.load(V4_BUNDLE / "bank")
     parts = build_sources([{"name": "real", "manifest": str(real_manifest), "root": str(real_manifest.parent)}],
                           bank, max_len=26, image_size=(32, 128), langs=["en"])
     ds = parts[0][0]
@@ -76,7 +76,7 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_intact_one(tmp_path, caplog
 
 
 def test_model_overrides_with_init_bundle_are_refused(tmp_path, capsys):
-    argv = ["train", "spotter", f"init_bundle={default_bundle_path()}", "model.d_model=64", f"out={tmp_path}"]
+    argv = ["train", "spotter", f"init_bundle={V4_BUNDLE}", "model.d_model=64", f"out={tmp_path}"]
     assert cli_main.main(argv) == 2
     err = capsys.readouterr().err
     assert "model.d_model=64" in err and "init_bundle" in err and len(err.strip().splitlines()) == 1
@@ -108,7 +108,7 @@ TRAIN = ["train", "spotter", "optim.max_steps=6", "optim.warmup_steps=1", "data.
 
 def _train_argv(manifest: Path, out: Path) -> list[str]:
     source = f"data.sources=[{{name: real, manifest: {manifest}, root: {manifest.parent}}}]"
-    return [*TRAIN, f"init_bundle={default_bundle_path()}", source, "data.langs=en", f"out={out}"]
+    return [*TRAIN, f"init_bundle={V4_BUNDLE}", source, "data.langs=en", f"out={out}"]
 
 
 @pytest.mark.slow

@@ -60,6 +60,29 @@ def test_render_mask_never_clips(text, hi_fonts):
     assert mask[0].max() > 0 and mask[-1].max() > 0 and mask[:, 0].max() > 0 and mask[:, -1].max() > 0
 
 
+class _UnderstatedMetrics:
+    """A real font that claims a 2-pixel line: its ink overflows the declared metrics, as some
+    display faces' swashes and heavy Tamil designs do (fontpool/Taml/coiny.woff2)."""
+
+    def __init__(self, font):
+        self._font = font
+        self.path = font.path
+
+    def getmetrics(self):
+        return 1, 1
+
+    def __getattr__(self, name):
+        return getattr(self._font, name)
+
+
+def test_render_mask_grows_the_canvas_when_ink_overflows_the_metrics(hi_fonts):
+    font = load_font(hi_fonts[0].path, 40, hi_fonts[0].index)
+    honest = render_mask("कुँ", font).fill
+    mask = render_mask("कुँ", _UnderstatedMetrics(font)).fill   # raised ValueError before
+    assert mask.shape == honest.shape
+    assert np.array_equal(mask, honest)
+
+
 def test_combining_marks_render_on_dotted_circle():
     assert char_render_text("ि") == DOTTED_CIRCLE + "ि"
     assert char_render_text("्") == DOTTED_CIRCLE + "्"

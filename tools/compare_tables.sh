@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The side-by-side tables of docs/baselines.md, in one command (threads: 2, this machine's cores; the torch
 # engines read with 2 worker processes of 1 thread each, as Tesseract runs 2 processes):
-#   1. 6-language held-out-font synthetic test: the shipped model (Spotter + Refiner, Spotter alone) vs Tesseract;
+#   1. 6-language held-out-font synthetic test: v4, the previous default (Spotter + Refiner, Spotter alone) vs Tesseract;
 #   2. equal training budget: mSTR Spotter vs CRNN-CTC vs softmax-head Spotter vs Tesseract, on English
 #      (500 steps × 64: runs/recipes/1lang-en + runs/baselines/*-en) and on en/hi/bn (1,500 steps:
 #      runs/recipes/3lang + runs/baselines/*-3lang) and on all six languages (3,000 steps: the 6lang
 #      recipe's first Spotter phase runs/recipes/6lang/spotter-1 + runs/baselines/*-6lang), same data;
-#   3. real English dev splits (IIIT5K, ICDAR15; case-insensitive alphanumeric): the shipped model vs Tesseract
+#   3. real English dev splits (IIIT5K, ICDAR15; case-insensitive alphanumeric): v4 vs Tesseract
 #      and the English peers RapidOCR (PP-OCRv6) and EasyOCR (english_g2) — `make peers` installs them.
 # Comparisons whose baseline bundles or peer packages are missing are skipped with a note.
 #   bash tools/compare_tables.sh [OUT=runs/compare]
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/compare}
 M=.venv/bin/mstr
 export MSTR_PRECISION=${PRECISION:-fp32}
-DEF=src/mstr/resources/models/default
+DEF=src/mstr/resources/models/v4
 S3=runs/recipes/3lang/spotter-1/bundle
 C3=runs/baselines/crnn-3lang/bundle
 X3=runs/baselines/softmax-3lang/bundle

@@ -23,10 +23,12 @@ test itself. This tool measures that part.
    (ঊ/উ, ஒ/ஓ) are not counted.
 
     .venv/bin/python tools/homoglyph_floor.py --langs 6lang [--n 3000] [--threshold 0.97] [--out DIR]
+        [--twins-out src/mstr/configs/homoglyph_twins.json]
 
 Prints, per threshold, the leakage floor and the top-1 ceilings, then the groups with their cosines
 (Markdown); with ``--out``, also ``floor.json`` and a sheet of the renderings of the first
-threshold's groups (``twins.png``).
+threshold's groups (``twins.png``); with ``--twins-out``, the first threshold's groups as the twins
+file that ``mstr eval mclip`` leaves out of its net leakage (``mstr.eval.mclip_eval.load_twins``).
 """
 from __future__ import annotations
 
@@ -141,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, nargs="+", default=[0.97, 0.98, 0.99],
                     help="cosines above which two renderings are twins (one analysis each; default 0.97 0.98 0.99)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--twins-out", type=Path, default=None,
+                    help="write the first threshold's groups as a twins file (mstr eval mclip --twins)")
     a = ap.parse_args(argv)
     langs = parse_langs(a.langs)
     vecs, test_chars, imgs = render_all(langs)
@@ -187,7 +191,26 @@ def main(argv: list[str] | None = None) -> int:
         (a.out / "floor.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
         _sheet([m for _, m, _, _ in reports[0][0]], imgs).save(a.out / "twins.png")
         print(f"\nwrote {a.out / 'floor.json'} and {a.out / 'twins.png'}", file=sys.stderr)
+    if a.twins_out:
+        write_twins(a.twins_out, reports[0][0], a.threshold[0], langs)
+        print(f"wrote {a.twins_out}", file=sys.stderr)
     return 0
+
+
+def write_twins(path: Path, rows, threshold: float, langs: list[str]) -> None:
+    """The twin groups of one :func:`analyse` as the twins file of ``mstr eval mclip`` (one group a line)."""
+    from mstr.fonts.pool import resolve_pool
+
+    pool = resolve_pool()
+    head = {"fonts": f"font pool {pool}" if pool else "system fonts (make setup)",
+            "about": f"Cross-script glyph twins: characters of different scripts whose clean renderings "
+                     f"agree at cosine >= {threshold} (and at least each character's own agreement across "
+                     f"its fonts). Made by: python tools/homoglyph_floor.py --langs {','.join(langs)} "
+                     f"--threshold {threshold} --twins-out <this file>.",
+            "threshold": threshold, "langs": langs}
+    lines = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
+    groups = ",\n".join(f"  {json.dumps([list(k) for k in members], ensure_ascii=False)}" for _, members, _, _ in rows)
+    path.write_text("{\n" + "\n".join(lines) + '\n "groups": [\n' + groups + "\n ]\n}\n", encoding="utf-8")
 
 
 def _show(k: tuple[str, str]) -> str:

@@ -296,7 +296,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="read an LMDB once and store every reading and score per word")
-    c.add_argument("--bundle", default="src/mstr/resources/models/default")
+    c.add_argument("--bundle", default="src/mstr/resources/models/v4")
     c.add_argument("--lmdb", required=True)
     c.add_argument("--langs", default=None)
     c.add_argument("--out", type=Path, required=True)

@@ -40,6 +40,9 @@ def _add_mclip(p: argparse.ArgumentParser) -> None:
                    help="test = held-out fonts (default); val = training fonts, an optimistic check")
     p.add_argument("--max-per-lang", type=int, default=None, metavar="N",
                    help="evaluate at most N evenly spaced crops per language")
+    p.add_argument("--twins", type=Path, default=None, metavar="JSON",
+                   help="cross-script glyph twins left out of the net leakage (default: the shipped "
+                        "configs/homoglyph_twins.json, made by tools/homoglyph_floor.py)")
     p.add_argument("--batch-size", type=int, default=512, help="crops per batch (default 512)")
     p.add_argument("--workers", type=int, default=0, help="image-decoding worker processes (default 0)")
     add_device(p, "torch device: auto (CUDA if available), cpu, cuda, cuda:1 …", default="auto")
@@ -54,6 +57,8 @@ def _command(args: argparse.Namespace, langs: list[str]) -> str:
              "--data", str(args.data), "--langs", ",".join(langs), "--split", args.split]
     if args.max_per_lang is not None:
         parts += ["--max-per-lang", str(args.max_per_lang)]
+    if args.twins is not None:
+        parts += ["--twins", str(args.twins)]
     if args.out is not None:
         parts += ["--out", str(args.out)]
     return shlex.join(parts)
@@ -61,7 +66,7 @@ def _command(args: argparse.Namespace, langs: list[str]) -> str:
 
 def _run_mclip(args: argparse.Namespace) -> int:
     from mstr.bank import Bank
-    from mstr.eval.mclip_eval import evaluate_retrieval, format_retrieval
+    from mstr.eval.mclip_eval import evaluate_retrieval, format_retrieval, load_twins
     from mstr.eval.mclip_inputs import check_dims, pick_langs
     from mstr.eval.reports import json_text, write_report_files
 
@@ -69,6 +74,7 @@ def _run_mclip(args: argparse.Namespace) -> int:
         raise UserError(f"mCLIP folder {args.mclip} does not exist; give the --out folder of "
                         "'mstr train mclip'")
     check_out_folder(args.out, " for report.json and report.md")
+    twins = load_twins(args.twins)
     bank = Bank.load(args.bank)
     langs = pick_langs(bank, args.bank, args.data, args.langs, args.split,
                        note=lambda message: print(message, file=sys.stderr))
@@ -81,7 +87,7 @@ def _run_mclip(args: argparse.Namespace) -> int:
     model.to(device)
     report = evaluate_retrieval(model, bank, args.data, langs, split=args.split,
                                 batch_size=args.batch_size, max_per_lang=args.max_per_lang,
-                                workers=args.workers, device=device)
+                                workers=args.workers, device=device, twins=twins)
     report["mclip"] = str(args.mclip)
     report["bank_dir"] = str(args.bank)
     report["command"] = _command(args, langs)

@@ -150,15 +150,18 @@ def _generate(args: argparse.Namespace) -> int:
     from mstr.synth.generate import GenSpec, generate
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if args.font_pool is not None:  # fonts_for_lang reads it, in this process and the workers
-        from mstr.fonts.pool import POOL_ENV, load_pool
+    from mstr.fonts.pool import POOL_ENV, load_pool, resolve_pool
 
-        load_pool(args.font_pool)
-        os.environ[POOL_ENV] = str(args.font_pool.resolve())
+    pool = resolve_pool(args.font_pool)  # --font-pool, else $MSTR_FONT_POOL, else None (system fonts)
+    if pool is not None:  # fonts_for_lang reads it, in this process and the workers
+        load_pool(pool)
+        pool = pool.resolve()
+        os.environ[POOL_ENV] = str(pool)
     spec = GenSpec(kind=args.kind, langs=tuple(args.langs.split(",")), n=args.n, seed=args.seed,
                    fonts=args.fonts, shard_size=args.shard_size, val_frac=args.val_frac,
                    height=args.height, char_size=args.char_size, augment=not args.no_augment,
-                   recipe=args.recipe, backgrounds=_bank_path(args))
+                   recipe=args.recipe, backgrounds=_bank_path(args),
+                   font_pool=str(pool) if pool is not None else None)
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     report = generate(spec, args.out, workers=args.workers, part=args.part, merge_after=not args.no_merge)

@@ -15,6 +15,10 @@ Definitions (percentages over the queries of a group):
   script than the true entry: ``script(top-1) ∉ {script(true), "Zyyy"}``. Predicting a Common
   entry is never leakage; for a Common query (digit ``7``, ``?``) any script-specific top-1
   (``l``, ``७``) is leakage.
+* **net leakage** — leakage less the queries whose true and top-1 entries are declared glyph
+  twins (``configs/homoglyph_twins.json``: characters of different scripts drawn with the same
+  glyph, e.g. the Bengali and Devanagari nukta; :func:`load_twins`). No reader of an isolated
+  crop can separate twins, so they set a floor under the leakage that no model can go below.
 
 Groups: per script of the *true* entry (Common queries form their own ``Zyyy`` row), per
 language, per subtype (letter / diacritic / digit / punctuation), and overall. Each table also
@@ -40,8 +44,8 @@ from mstr.errors import UserError
 from mstr.scripts import COMMON_SCRIPT, UNKNOWN_SCRIPT
 
 __all__ = [
-    "SPLITS", "TOPK", "N_CONFUSIONS", "DEFINITIONS", "split_path", "missing_split_error",
-    "evaluate_retrieval", "score_retrieval", "format_retrieval", "display_token",
+    "SPLITS", "TOPK", "N_CONFUSIONS", "DEFINITIONS", "TWINS_FILE", "split_path", "missing_split_error",
+    "load_twins", "evaluate_retrieval", "score_retrieval", "format_retrieval", "display_token",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,12 +61,47 @@ DEFINITIONS: dict[str, str] = {
     "leakage": "% of queries whose top-1 row is script-specific and of another script than the "
                "true entry: script(top-1) not in {script(true), Zyyy}; Common predictions never "
                "leak, and a Common query predicted as a script-specific row does",
+    "leakage_net": "leakage less the queries whose true and top-1 entries are declared cross-script "
+                   "glyph twins (one group of the twins file)",
     "similarity": "cosine similarity = dot product of L2-normalised image embedding and bank row",
     "true_entry": "(script of the language, label) if in the bank, else (Zyyy, label)",
     "near_neighbour": "wrong top-1 pairs in which the true or the predicted entry is a diacritic",
     "combined": "sample-weighted over all queries",
     "macro": "unweighted mean over the table's rows",
 }
+
+
+TWINS_FILE = Path(__file__).resolve().parents[1] / "configs" / "homoglyph_twins.json"
+
+Twins = list[frozenset[tuple[str, str]]]
+
+
+def load_twins(path: str | Path | None = None) -> Twins:
+    """The declared cross-script glyph twins: groups of ``(script, character)`` bank keys
+    (``Zyyy`` for Common characters) that share a glyph. ``path`` defaults to the shipped
+    :data:`TWINS_FILE` (made by ``tools/homoglyph_floor.py``; see its ``about``)."""
+    import json
+
+    path = Path(path) if path is not None else TWINS_FILE
+    fix = "give a JSON file {\"groups\": [[[\"Beng\", \"০\"], [\"Deva\", \"०\"]], ...]}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"twins file {path} not found; {fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"twins file {path} is unreadable ({exc}); {fix}") from None
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, list):
+        raise UserError(f"twins file {path} has no list \"groups\"; {fix}")
+    out: Twins = []
+    for i, group in enumerate(groups):
+        ok = isinstance(group, list) and len(group) >= 2 and all(
+            isinstance(k, list) and len(k) == 2 and all(isinstance(v, str) and v for v in k) for k in group)
+        if not ok:
+            raise UserError(f"twins file {path}: group {i} is not a list of two or more [script, character] "
+                            f"pairs ({group!r}); {fix}")
+        out.append(frozenset((script, ch) for script, ch in group))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,14 +173,14 @@ def _model_device(model: Any) -> torch.device:
 def evaluate_retrieval(model: Any, bank: Any, data_root: str | Path, langs: str | Sequence[str], *,
                        split: str = "test", batch_size: int = 512, max_per_lang: int | None = None,
                        progress: bool = True, workers: int = 0, image_size: int | None = None,
-                       device: str | torch.device | None = None) -> dict[str, Any]:
+                       device: str | torch.device | None = None, twins: Twins | None = None) -> dict[str, Any]:
     """Retrieval of the ``split`` character crops of ``langs`` against ``bank`` (see the module).
 
     ``model`` needs ``encode_image(B, 3, S, S in [-1, 1]) -> B, D`` (an :class:`~mstr.models.
     mclip.MClip`); ``S`` is ``image_size``, else ``model.cfg.image_size``. Runs in eval mode
     under ``torch.no_grad`` on ``device`` (default: the model's). ``max_per_lang`` keeps that
     many evenly spaced samples per language. Labels outside the language's charset or the bank
-    are skipped and counted. Returns the JSON-able report of :func:`score_retrieval` plus
+    are skipped and counted. ``twins`` (:func:`load_twins`) are left out of the net leakage. Returns the JSON-able report of :func:`score_retrieval` plus
     ``split``, ``data_root`` and per-language ``skipped`` counts.
 
     Raises UserError for an unknown split, a language the bank lacks, missing LMDBs (naming
@@ -233,7 +272,7 @@ def evaluate_retrieval(model: Any, bank: Any, data_root: str | Path, langs: str 
 
     true = np.concatenate(true_rows) if true_rows else np.zeros(0, dtype=np.int64)
     top = np.concatenate(top_rows) if top_rows else np.zeros((0, k), dtype=np.int64)
-    report = score_retrieval(bank, true, top, query_langs, lang_order=langs)
+    report = score_retrieval(bank, true, top, query_langs, lang_order=langs, twins=twins)
     report.update(split=split, data_root=str(data_root), skipped=skipped,
                   max_per_lang=max_per_lang, image_size=size)
     return report
@@ -248,17 +287,17 @@ def _pct(x: int | float, n: int) -> float | None:
 
 
 def _group(mask: np.ndarray, hit1: np.ndarray, hit5: np.ndarray, leak: np.ndarray,
-           pred_script: np.ndarray) -> dict[str, Any]:
+           net_leak: np.ndarray, pred_script: np.ndarray) -> dict[str, Any]:
     n = int(mask.sum())
     leaked = Counter(pred_script[mask & leak].tolist())
     return {"n": n, "top1": _pct(hit1[mask].sum(), n), "top5": _pct(hit5[mask].sum(), n),
-            "leakage": _pct(leak[mask].sum(), n),
+            "leakage": _pct(leak[mask].sum(), n), "leakage_net": _pct(net_leak[mask].sum(), n),
             "leaked_to": dict(sorted(leaked.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
 def _macro(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": sum(r["n"] for r in rows)}
-    for key in ("top1", "top5", "leakage"):
+    for key in ("top1", "top5", "leakage", "leakage_net"):
         vals = [r[key] for r in rows if r[key] is not None]
         out[key] = round(float(np.mean(vals)), 4) if vals else None
     return out
@@ -273,9 +312,11 @@ def _token_info(bank: Any, row: int) -> dict[str, Any]:
 
 def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
                     query_langs: Sequence[str], *, lang_order: Sequence[str] | None = None,
-                    n_confusions: int = N_CONFUSIONS) -> dict[str, Any]:
+                    n_confusions: int = N_CONFUSIONS, twins: Twins | None = None) -> dict[str, Any]:
     """The report for retrieved bank rows ``top_rows`` [Q, K] (best first) of queries whose
-    true rows are ``true_rows`` [Q] and languages ``query_langs`` [Q].
+    true rows are ``true_rows`` [Q] and languages ``query_langs`` [Q]. ``twins``: groups of
+    ``(script, character)`` keys (:func:`load_twins`) whose leaks the net leakage leaves out
+    (none when None).
 
     Returns ``{"n", "bank", "overall", "per_script", "per_lang", "per_subtype", "combined"/
     "macro" rows per table, "confusions", "near_neighbour", "definitions"}`` (JSON-able).
@@ -287,6 +328,8 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
         raise ValueError(f"{len(true)} true rows but {len(langs_q)} query languages")
     scripts = np.asarray([e.script for e in bank.entries], dtype=object)
     subtypes = np.asarray([e.subtype for e in bank.entries], dtype=object)
+    group_of = {key: g for g, group in enumerate(twins or []) for key in group}
+    twin_group = np.asarray([group_of.get((e.script, e.token), -1) for e in bank.entries], dtype=np.int64)
     q = len(true)
     if q:
         pred = top[:, 0]
@@ -294,17 +337,18 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
         hit5 = (top[:, :TOPK] == true[:, None]).any(axis=1)
         true_script, pred_script = scripts[true], scripts[pred]
         leak = (pred_script != true_script) & (pred_script != COMMON_SCRIPT)
+        net_leak = leak & ~((twin_group[true] >= 0) & (twin_group[true] == twin_group[pred]))
         true_sub = subtypes[true]
     else:
         pred = np.zeros(0, dtype=np.int64)
-        hit1 = hit5 = leak = np.zeros(0, dtype=bool)
+        hit1 = hit5 = leak = net_leak = np.zeros(0, dtype=bool)
         true_script = pred_script = true_sub = np.zeros(0, dtype=object)
     everything = np.ones(q, dtype=bool)
 
     def table(values: np.ndarray, order: Sequence[str], key: str) -> list[dict[str, Any]]:
         present = set(values.tolist())
         ordered = [v for v in order if v in present] + sorted(present - set(order))
-        return [{key: v, **_group(values == v, hit1, hit5, leak, pred_script)} for v in ordered]
+        return [{key: v, **_group(values == v, hit1, hit5, leak, net_leak, pred_script)} for v in ordered]
 
     from mstr.scripts import SCRIPT_NAMES
 
@@ -316,7 +360,7 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
     for row in per_lang:
         row["script"] = bank.lang_script(row["lang"])
     per_subtype = table(true_sub, ["letter", DIACRITIC, "digit", "punctuation"], "subtype")
-    overall = _group(everything, hit1, hit5, leak, pred_script)
+    overall = _group(everything, hit1, hit5, leak, net_leak, pred_script)
 
     wrong = ~hit1
     pairs = Counter(zip(true[wrong].tolist(), pred[wrong].tolist()))
@@ -348,6 +392,7 @@ def score_retrieval(bank: Any, true_rows: np.ndarray, top_rows: np.ndarray,
         "bank": {"size": len(bank.entries), "candidates": int((subtypes != "special").sum()),
                  "dim": int(bank.dim), "fingerprint": bank.fingerprint()},
         "langs": list(lang_order) if lang_order is not None else sorted(set(langs_q.tolist())),
+        "twin_groups": len(twins or []),
         "overall": overall,
         "per_script": per_script,
         "per_script_macro": _macro(per_script),
@@ -376,6 +421,12 @@ def display_token(token: str) -> str:
 
 def _f(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
+
+
+def _scores(r: dict[str, Any]) -> str:
+    """``top-1 | top-5 | leakage | net of twins`` cells of one row (reports written before the
+    net leakage existed show –)."""
+    return " | ".join(_f(r.get(k)) for k in ("top1", "top5", "leakage", "leakage_net"))
 
 
 def _leaked(d: dict[str, int]) -> str:
@@ -408,30 +459,29 @@ def format_retrieval(report: dict[str, Any]) -> str:
         lines.append(f"Note: the {split} split is rendered with training fonts; the held-out "
                      "test split is the honest measure.")
     lines += ["", "### Per script (of the true entry)", "",
-              "| script | n | top-1 | top-5 | leakage | leaked to |", "|---|---:|---:|---:|---:|---|"]
+              "| script | n | top-1 | top-5 | leakage | net of twins | leaked to |",
+              "|---|---:|---:|---:|---:|---:|---|"]
     for r in report["per_script"]:
-        lines.append(f"| {r['script']} ({r['name']}) | {r['n']} | {_f(r['top1'])} | {_f(r['top5'])} | "
-                     f"{_f(r['leakage'])} | {_leaked(r['leaked_to'])} |")
+        lines.append(f"| {r['script']} ({r['name']}) | {r['n']} | {_scores(r)} | {_leaked(r['leaked_to'])} |")
     m = report["per_script_macro"]
-    lines.append(f"| **Combined** | {o['n']} | {_f(o['top1'])} | {_f(o['top5'])} | {_f(o['leakage'])} | "
-                 f"{_leaked(o['leaked_to'])} |")
-    lines.append(f"| **Macro** | {m['n']} | {_f(m['top1'])} | {_f(m['top5'])} | {_f(m['leakage'])} | |")
+    lines.append(f"| **Combined** | {o['n']} | {_scores(o)} | {_leaked(o['leaked_to'])} |")
+    lines.append(f"| **Macro** | {m['n']} | {_scores(m)} | |")
 
     lines += ["", "### Per language", "",
-              "| lang | script | n | top-1 | top-5 | leakage | skipped |", "|---|---|---:|---:|---:|---:|---|"]
+              "| lang | script | n | top-1 | top-5 | leakage | net of twins | skipped |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
     skipped = report.get("skipped", {})
     for r in report["per_lang"]:
         sk = ", ".join(f"{k} {v}" for k, v in skipped.get(r["lang"], {}).items()) or "–"
-        lines.append(f"| {r['lang']} | {r['script']} | {r['n']} | {_f(r['top1'])} | {_f(r['top5'])} | "
-                     f"{_f(r['leakage'])} | {sk} |")
+        lines.append(f"| {r['lang']} | {r['script']} | {r['n']} | {_scores(r)} | {sk} |")
     m = report["per_lang_macro"]
-    lines.append(f"| **Combined** | | {o['n']} | {_f(o['top1'])} | {_f(o['top5'])} | {_f(o['leakage'])} | |")
-    lines.append(f"| **Macro** | | {m['n']} | {_f(m['top1'])} | {_f(m['top5'])} | {_f(m['leakage'])} | |")
+    lines.append(f"| **Combined** | | {o['n']} | {_scores(o)} | |")
+    lines.append(f"| **Macro** | | {m['n']} | {_scores(m)} | |")
 
-    lines += ["", "### Per subtype", "", "| subtype | n | top-1 | top-5 | leakage |",
-              "|---|---:|---:|---:|---:|"]
+    lines += ["", "### Per subtype", "", "| subtype | n | top-1 | top-5 | leakage | net of twins |",
+              "|---|---:|---:|---:|---:|---:|"]
     for r in report["per_subtype"]:
-        lines.append(f"| {r['subtype']} | {r['n']} | {_f(r['top1'])} | {_f(r['top5'])} | {_f(r['leakage'])} |")
+        lines.append(f"| {r['subtype']} | {r['n']} | {_scores(r)} |")
 
     conf = report["confusions"]
     lines += ["", f"### Most confused pairs (true → top-1; {report['errors']} errors in all)", ""]
@@ -445,5 +495,7 @@ def format_retrieval(report: dict[str, Any]) -> str:
     lines += ["", "Definitions: top-1 / top-5 = % of queries whose true entry is the nearest / among "
               "the 5 nearest non-special bank rows (cosine). Leakage = % of queries whose top-1 row "
               "is script-specific and of another script than the true entry (script(top-1) ∉ "
-              "{script(true), Zyyy}). Combined = sample-weighted; Macro = mean over the rows above.", ""]
+              "{script(true), Zyyy}); net of twins = the same less the queries whose true and top-1 "
+              f"entries are declared glyph twins ({report.get('twin_groups', 0)} groups). "
+              "Combined = sample-weighted; Macro = mean over the rows above.", ""]
     return "\n".join(lines)

@@ -60,6 +60,7 @@ class GenSpec:
     version: int = 1              # bump when the rendering changes what a seed produces
     recipe: str = "v1"            # rendering recipe (mstr.synth.pipeline.RECIPES); v1 is unchanged
     backgrounds: str | None = None  # recipe v2: the background bank folder (resolved, absolute)
+    font_pool: str | None = None    # the font pool folder drawn from (resolved, absolute); None: system fonts
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -201,7 +202,7 @@ def _report(progress: Any, k: int) -> None:
         progress.put(k)
 
 
-_NEW_FIELDS = {"recipe": "v1", "backgrounds": None}  # absent from spec.json files written before them
+_NEW_FIELDS = {"recipe": "v1", "backgrounds": None, "font_pool": None}  # absent from older spec.json files
 
 
 def _check_spec(out: Path, spec: GenSpec) -> None:

@@ -69,33 +69,40 @@ class TextMask:
 def render_mask(text: str, font: ImageFont.FreeTypeFont, stroke_width: int = 0) -> TextMask:
     """Shape and draw ``text`` as a coverage mask tightly cropped to its ink.
 
-    The drawing canvas is padded by the font's full ascender + descender on every side and the
-    ink box is measured from the pixels, so tall matras, stacked conjuncts and descending
-    marks are never clipped, whatever the font's metrics claim. Raises ValueError for text
-    that leaves no ink (nothing to read).
+    The drawing canvas is padded by the font's full ascender + descender on every side (more,
+    for designs whose ink overflows their declared metrics) and the ink box is measured from
+    the pixels, so tall matras, stacked conjuncts and descending marks are never clipped,
+    whatever the font's metrics claim. Raises ValueError for text that leaves no ink (nothing
+    to read).
     """
     shaped = unicodedata.normalize("NFC", text)
     ascent, descent = font.getmetrics()
-    pad = ascent + descent + 2 * stroke_width
     direction = _direction(shaped)
     length = font.getlength(shaped, direction=direction)
-    width = int(length) + 2 * pad
-    height = ascent + descent + 2 * pad
-    origin = (pad, pad + ascent)
-    canvas = Image.new("L", (width, height), 0)
-    draw = ImageDraw.Draw(canvas)
-    draw.text(origin, shaped, font=font, fill=255, anchor="ls", direction=direction)
-    stroke_img = None
-    if stroke_width > 0:
-        stroke_img = Image.new("L", (width, height), 0)
-        ImageDraw.Draw(stroke_img).text(origin, shaped, font=font, fill=255, anchor="ls",
-                                        direction=direction, stroke_width=stroke_width, stroke_fill=255)
-    box = (stroke_img or canvas).getbbox()
-    if box is None:
-        raise ValueError(f"text {text!r} leaves no ink with font {font.path}")
-    left, top, right, bottom = box
-    if left == 0 or top == 0 or right == width or bottom == height:  # pragma: no cover - defensive
-        raise ValueError(f"ink of {text!r} touches the canvas edge with font {font.path}")
+    # Display faces (e.g. swashes, heavy Tamil designs) may draw ink well beyond their declared
+    # metrics: when the ink reaches the canvas edge, draw again on a canvas twice as padded.
+    line = max(ascent + descent, int(getattr(font, "size", 0)))
+    for grow in (1, 2, 4, 8):
+        pad = grow * line + 2 * stroke_width
+        width = int(length) + 2 * pad
+        height = ascent + descent + 2 * pad
+        origin = (pad, pad + ascent)
+        canvas = Image.new("L", (width, height), 0)
+        draw = ImageDraw.Draw(canvas)
+        draw.text(origin, shaped, font=font, fill=255, anchor="ls", direction=direction)
+        stroke_img = None
+        if stroke_width > 0:
+            stroke_img = Image.new("L", (width, height), 0)
+            ImageDraw.Draw(stroke_img).text(origin, shaped, font=font, fill=255, anchor="ls",
+                                            direction=direction, stroke_width=stroke_width, stroke_fill=255)
+        box = (stroke_img or canvas).getbbox()
+        if box is None:
+            raise ValueError(f"text {text!r} leaves no ink with font {font.path}")
+        left, top, right, bottom = box
+        if left > 0 and top > 0 and right < width and bottom < height:
+            break
+    else:
+        raise ValueError(f"ink of {text!r} overflows a canvas padded by 8 em with font {font.path}")
     fill = np.asarray(canvas.crop(box))
     stroke = np.asarray(stroke_img.crop(box)) if stroke_img is not None else None
     return TextMask(fill=fill, stroke=stroke, baseline=origin[1] - top)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The two CPU fine-tuning stages that made the default model v5 from the GPU-trained v5 preview
+# (docs/ablation.md, arm small-48), as they ran on this project's 2-core machine:
+#   bash tools/finetune_v5.sh b INIT_BUNDLE [WORK=runs/v5]   # stage b (2026-12-05, session 10): 1 h 50 min
+#   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05, session 11), from b's bundle
+# INIT for stage b is the preview: `git archive 535a7e5 src/mstr/resources/models/v5-preview | tar -x -C /tmp`.
+# Needs `make fonts` (fontpool/), `make backgrounds` (out/backgrounds) and ../shared/data (real English
+# fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STAGE=${1:?stage b or c}
+INIT=${2:?the bundle to start from}
+WORK=${3:-runs/v5}
+M=.venv/bin/mstr
+LANGS=en,hi,mr,bn,ta,te,ml,kn
+S="--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --fonts train --height 48 --shard-size 1000 --val-frac 0 --no-merge --workers 2"
+[ -d fontpool ] || make fonts
+[ -d out/backgrounds ] || make backgrounds
+mkdir -p "$WORK"
+
+# 5,149 real English crops (the fixed fine-tuning splits; the dev splits are never trained on), height 48
+if [ ! -f "$WORK/p/real/meta.json" ]; then
+  .venv/bin/python tools/gpu/pack_real.py --out "$WORK/real" --height 48 \
+    configs/splits/iiit5k_train/finetune.jsonl=../shared/data/real \
+    configs/splits/icdar15_train/finetune.jsonl=../shared/data/real-extra/en/icdar15_train
+  $M data pack "$WORK/real" --size 48x192 --out "$WORK/p/real"
+fi
+
+render() {  # render OUT SEED N LANGS: one seeded font-pool v2 render, skipped when it is complete
+  [ -f "$WORK/$1/done.json" ] || $M synth words --langs "$4" $S --n "$3" --seed "$2" --out "$WORK/$1"
+}
+
+# stage b: 148,000 words (28 k for each of bn, te, ml, kn; 16 k hi, mr; 12 k en, ta)
+render v2a 11 8000 hi,mr,bn,te,ml,kn
+render v2b 12 4000 en,ta
+render v2c 21 15000 bn,te,ml,kn
+render v2d 22 8000 en,hi,mr,ta
+[ -f "$WORK/p/synth2/meta.json" ] || $M data pack "$WORK"/v2{a,b,c,d}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth2"
+REAL="{name: real, packed: $WORK/p/real, weight: 0.15}"
+
+train() {  # train STAGE SOURCES LANG_WEIGHTS MAX_STEPS WARMUP LR MAX_TIME: one fine-tune from INIT, batch 64
+  $M train spotter init_bundle="$INIT" out="$WORK/$1" name=mstr-v5 data.langs=$LANGS "data.sources=[$2]" \
+    "data.lang_weights={$3}" data.val_sources=null data.batch_size=64 data.workers=1 optim.max_steps="$4" \
+    optim.warmup_steps="$5" optim.lr="$6" optim.encoder_lr_scale=0.3 trainer.max_time="$7" \
+    trainer.log_every=25 trainer.progress_bar=false trainer.ckpt_every=500
+}
+
+case $STAGE in
+b)
+  train b "{name: synth, packed: $WORK/p/synth2}, $REAL" \
+    "en: 0.7, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.5, kn: 1.2" 4500 200 0.0007 00:01:50:00
+  ;;
+c)
+  # 80,000 fresh words (14 k for each of te, ml, bn, kn; 6 k for each of en, hi, mr, ta) beside stage b's
+  render r1 31 14000 te,ml,bn,kn
+  render r2 32 6000 en,hi,mr,ta
+  [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
+  train c "{name: synth3, packed: $WORK/p/synth3, weight: 0.55}, {name: synth2, packed: $WORK/p/synth2, weight: 0.3}, $REAL" \
+    "en: 0.6, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.6, kn: 1.1" 4000 150 0.0005 00:02:05:00
+  ;;
+*) echo "unknown stage $STAGE: use b or c" >&2; exit 2 ;;
+esac
