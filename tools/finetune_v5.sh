@@ -3,6 +3,7 @@
 # (docs/ablation.md, arm small-48), as they ran on this project's 2-core machine:
 #   bash tools/finetune_v5.sh b INIT_BUNDLE [WORK=runs/v5]   # stage b (2026-12-05, session 10): 1 h 50 min
 #   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05, session 11), from b's bundle
+#   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # INIT for stage b is the preview: `git archive 535a7e5 src/mstr/resources/models/v5-preview | tar -x -C /tmp`.
 # Needs `make fonts` (fontpool/), `make backgrounds` (out/backgrounds) and ../shared/data (real English
 # fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
@@ -18,24 +19,27 @@ S="--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --fonts train 
 [ -d out/backgrounds ] || make backgrounds
 mkdir -p "$WORK"
 
-# 5,149 real English crops (the fixed fine-tuning splits; the dev splits are never trained on), height 48
-if [ ! -f "$WORK/p/real/meta.json" ]; then
-  .venv/bin/python tools/gpu/pack_real.py --out "$WORK/real" --height 48 \
-    configs/splits/iiit5k_train/finetune.jsonl=../shared/data/real \
-    configs/splits/icdar15_train/finetune.jsonl=../shared/data/real-extra/en/icdar15_train
-  $M data pack "$WORK/real" --size 48x192 --out "$WORK/p/real"
-fi
-
 render() {  # render OUT SEED N LANGS: one seeded font-pool v2 render, skipped when it is complete
   [ -f "$WORK/$1/done.json" ] || $M synth words --langs "$4" $S --n "$3" --seed "$2" --out "$WORK/$1"
 }
 
-# stage b: 148,000 words (28 k for each of bn, te, ml, kn; 16 k hi, mr; 12 k en, ta)
-render v2a 11 8000 hi,mr,bn,te,ml,kn
-render v2b 12 4000 en,ta
-render v2c 21 15000 bn,te,ml,kn
-render v2d 22 8000 en,hi,mr,ta
-[ -f "$WORK/p/synth2/meta.json" ] || $M data pack "$WORK"/v2{a,b,c,d}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth2"
+# 5,149 real English crops (the fixed fine-tuning splits; the dev splits are never trained on), height 48
+real_data() {
+  [ -f "$WORK/p/real/meta.json" ] && return 0
+  .venv/bin/python tools/gpu/pack_real.py --out "$WORK/real" --height 48 \
+    configs/splits/iiit5k_train/finetune.jsonl=../shared/data/real \
+    configs/splits/icdar15_train/finetune.jsonl=../shared/data/real-extra/en/icdar15_train
+  $M data pack "$WORK/real" --size 48x192 --out "$WORK/p/real"
+}
+
+stage_b_data() {  # stage b's 148,000 words (28 k for each of bn, te, ml, kn; 16 k hi, mr; 12 k en, ta)
+  real_data
+  render v2a 11 8000 hi,mr,bn,te,ml,kn
+  render v2b 12 4000 en,ta
+  render v2c 21 15000 bn,te,ml,kn
+  render v2d 22 8000 en,hi,mr,ta
+  [ -f "$WORK/p/synth2/meta.json" ] || $M data pack "$WORK"/v2{a,b,c,d}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth2"
+}
 REAL="{name: real, packed: $WORK/p/real, weight: 0.15}"
 
 train() {  # train STAGE SOURCES LANG_WEIGHTS MAX_STEPS WARMUP LR MAX_TIME: one fine-tune from INIT, batch 64
@@ -47,16 +51,26 @@ train() {  # train STAGE SOURCES LANG_WEIGHTS MAX_STEPS WARMUP LR MAX_TIME: one 
 
 case $STAGE in
 b)
+  stage_b_data
   train b "{name: synth, packed: $WORK/p/synth2}, $REAL" \
     "en: 0.7, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.5, kn: 1.2" 4500 200 0.0007 00:01:50:00
   ;;
 c)
   # 80,000 fresh words (14 k for each of te, ml, bn, kn; 6 k for each of en, hi, mr, ta) beside stage b's
+  stage_b_data
   render r1 31 14000 te,ml,bn,kn
   render r2 32 6000 en,hi,mr,ta
   [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
   train c "{name: synth3, packed: $WORK/p/synth3, weight: 0.55}, {name: synth2, packed: $WORK/p/synth2, weight: 0.3}, $REAL" \
     "en: 0.6, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.6, kn: 1.1" 4000 150 0.0005 00:02:05:00
   ;;
-*) echo "unknown stage $STAGE: use b or c" >&2; exit 2 ;;
+cal)
+  # 2,400 words in the pool's training designs, a seed no stage trained on; the power goes into INIT/config.json
+  CAL="--langs $LANGS --n 300 --fonts train --font-pool fontpool --seed 7 --height 48 --recipe v2 --val-frac 0"
+  [ -f "$WORK/calib/done.json" ] || $M synth words $CAL --backgrounds out/backgrounds --workers 2 --out "$WORK/calib"
+  $M eval --bundle "$INIT" --lmdb "$WORK/calib" --out "$WORK/calib-eval"
+  .venv/bin/python tools/calibrate.py --bundle "$INIT" --predictions "$WORK/calib-eval/predictions.jsonl" --write \
+    --about "mstr synth words $CAL (2,400 words in training designs, not trained on)"
+  ;;
+*) echo "unknown stage $STAGE: use b, c or cal" >&2; exit 2 ;;
 esac

@@ -177,9 +177,12 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
     from mstr.reading.recognizer import Recognizer
     from mstr.reading.refine_policy import RefineSettings
 
+    from mstr.reading.calibration import confidence_power
+
     folder = Path(folder)
     cfg = read_config(folder)
     verify_bundle(folder, cfg, refiner=refiner)
+    confidence_power(cfg, folder / "config.json")  # a malformed calibration fails here, naming the file
     bank = Bank.load(folder / "bank", expected_fingerprint=cfg.get("bank_fingerprint"))
     _check_langs(folder, cfg, bank)
     try:

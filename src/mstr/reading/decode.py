@@ -68,10 +68,12 @@ def cut_at_eos(ids: Sequence[int], probs: Sequence[float]) -> Reading:
 
 
 def to_predictions(bank: Bank, readings: Sequence[Reading], top_i: torch.Tensor, top_p: torch.Tensor,
-                   tokens: Sequence[str] | None = None) -> list[Prediction]:
+                   tokens: Sequence[str] | None = None, power: float = 1.0) -> list[Prediction]:
     """One Prediction per reading, with the Spotter's top-K per position (``top_i``, ``top_p``:
     ``B, L, K``) up to its first EOS, probabilities rounded to 4 decimals; the tensors become
-    nested lists once per batch. ``tokens``: the bank's token per row (computed when not given)."""
+    nested lists once per batch. ``tokens``: the bank's token per row (computed when not given);
+    ``power``: the bundle's confidence calibration (:mod:`mstr.reading.calibration`), applied to
+    the word confidence only."""
     tokens = [e.token for e in bank.entries] if tokens is None else tokens
     first = top_i[..., 0] == EOS_ID                                     # B, L
     n_top = torch.where(first.any(1), first.int().argmax(1) + 1, first.shape[1]).tolist()
@@ -80,6 +82,7 @@ def to_predictions(bank: Bank, readings: Sequence[Reading], top_i: torch.Tensor,
     preds = []
     for (char_ids, char_p, conf), rows_i, rows_p, m in zip(readings, top_ids, top_probs, n_top):
         topk = [list(zip([tokens[i] for i in rows_i[t]], rows_p[t])) for t in range(m)]
-        preds.append(Prediction(text=bank.decode(char_ids), confidence=float(conf), script=bank.script_vote(char_ids),
+        preds.append(Prediction(text=bank.decode(char_ids), confidence=float(conf) ** power,
+                                script=bank.script_vote(char_ids),
                                 chars=[(tokens[i], float(q)) for i, q in zip(char_ids, char_p)], topk=topk))
     return preds

@@ -23,6 +23,7 @@ import torch
 from mstr.bank import Bank
 from mstr.inputs import read_images
 from mstr.photo import PhotoReader
+from mstr.reading.calibration import confidence_power
 from mstr.reading.decode import Reading, cut_at_eos, spotter_decode, to_predictions
 from mstr.reading.lang_decode import LangSettings, decode_words, leaves, mask_logits
 from mstr.reading.prediction import Prediction
@@ -50,11 +51,14 @@ class Reader(PhotoReader):
     device: str
     #: True when this reader runs in bfloat16 autocast (the torch recognizers; float32 elsewhere)
     bf16: bool = False
+    #: the word-confidence calibration of the bundle (``config["calibration"]``; 1.0: none)
+    confidence_power: float = 1.0
 
     def _init_reader(self, bank: Bank, *, config: dict[str, Any] | None, name: str, device: str,
                      image_size: Sequence[int]) -> None:
         self.bank = bank
         self.config = config or {}
+        self.confidence_power = confidence_power(self.config, f"the config of {name}")
         self.name = name
         self.device = device
         self.langs = bank.langs()
@@ -133,7 +137,7 @@ class SpotterReader(Reader, LangSettings):
         readings, top_i, top_p = decode_words(self.bank, logits, decode, allowed=self.lang_mask(langs),
                                               consistency=self._consistency(script_consistency),
                                               margin=self.script_margin)
-        return to_predictions(self.bank, readings, top_i, top_p, self._tokens)
+        return to_predictions(self.bank, readings, top_i, top_p, self._tokens, self.confidence_power)
 
     @property
     def _tokens(self) -> list[str]:
