@@ -217,6 +217,17 @@ def test_fonts_for_lang_reads_the_pool_split(toy_pool, monkeypatch):
     assert pool_fonts[0].lacks == {"hi": "₹"} and pool_fonts[0].licence == "OFL-1.1"
 
 
+def test_an_excluded_design_is_on_neither_side(toy_pool, monkeypatch):
+    monkeypatch.delenv(fontpool.POOL_ENV, raising=False)
+    data = json.loads((toy_pool / fontpool.POOL_FILE).read_text())
+    data["fonts"].append({**data["fonts"][1], "design": "Old Lipi", "split": "excluded", "orthography": "traditional"})
+    (toy_pool / fontpool.POOL_FILE).write_text(json.dumps(data))
+    fontpool._CACHE.clear()
+    assert [Path(f.path).name for f in F.fonts_for_lang("hi", "train", pool=toy_pool)] == ["a.ttf"]
+    assert [Path(f.path).name for f in F.fonts_for_lang("hi", "heldout", pool=toy_pool)] == ["b.ttf"]
+    assert len(F.fonts_for_lang("hi", "all", pool=toy_pool)) == 3
+
+
 def test_no_pool_means_system_fonts(monkeypatch, hi_fonts):
     monkeypatch.delenv(fontpool.POOL_ENV, raising=False)
     assert F.fonts_for_lang("hi", "train") == hi_fonts
@@ -278,6 +289,35 @@ def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
         held = tool.split_pool("Taml", taken, system)
     assert held & set(sys_designs) == held_sys
     assert len(held - set(sys_designs)) == 3  # a quarter of 12
+
+
+def _system_font(name: str) -> str:
+    path = next((f.path for f in F.discover_fonts() if Path(f.path).name == name), None)
+    if path is None:
+        pytest.skip(f"{name} is not installed (make setup)")
+    return path
+
+
+def test_malayalam_orthography_tells_the_ligated_u_sign_from_the_detached_one():
+    from mstr.synth.shapecheck import malayalam_orthography
+
+    assert malayalam_orthography(_system_font("Rachana-Regular.ttf")) == "traditional"   # കു one glyph
+    assert malayalam_orthography(_system_font("Karumbi-Regular.ttf")) == "traditional"
+    assert malayalam_orthography(_system_font("NotoSansMalayalam-Regular.ttf")) == "reformed"
+    assert malayalam_orthography(_system_font("Lohit-Malayalam.ttf")) == "reformed"
+
+
+def test_traditional_malayalam_held_out_designs_are_excluded_from_the_test_only():
+    with tool_module("build_font_pool") as tool:
+        orth = {"Rachana": "traditional", "Lohit Malayalam": "reformed", "Gayathri": "traditional"}
+        assert tool.excluded_designs("Mlym", {"Rachana", "Lohit Malayalam"}, orth) == {"Rachana"}
+        assert tool.excluded_designs("Taml", {"Rachana"}, orth) == set()       # other scripts: unchanged
+        rec = {"out": _system_font("Rachana-Regular.ttf"), "family": "Rachana", "langs": ["ml"],
+               "licence": "OFL-1.1", "source": "test", "bytes": 1}
+        out_dir = Path(rec["out"]).parent
+        split = {d: tool._record(out_dir, d, rec, {"Rachana", "Lohit"}, "Mlym", {"Rachana"})["split"]
+                 for d in ("Rachana", "Lohit", "Gayathri")}
+    assert split == {"Rachana": "excluded", "Lohit": "heldout", "Gayathri": "train"}
 
 
 def test_build_cache_reuses_results_until_a_source_changes(small_deva_path, tmp_path):

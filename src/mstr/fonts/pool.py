@@ -16,7 +16,9 @@ circles.
 
 ``langs`` are the languages whose charset letters and diacritics the font has and shapes;
 ``lacks`` lists, per language, the charset's digits / punctuation the font does not have (the
-renderer can avoid them). ``split`` is by design, per script (see ``tools/build_font_pool.py``).
+renderer can avoid them). ``split`` is by design, per script (see ``tools/build_font_pool.py``):
+``train``, ``heldout``, or ``excluded`` (out of both: held-out Malayalam designs of the traditional
+orthography, recorded in ``orthography``; only the split ``all`` lists them).
 
 How a renderer selects pool fonts: :func:`mstr.fonts.fonts_for_lang` takes
 ``pool=DIR``; without it the environment variable ``MSTR_FONT_POOL`` names the pool; with
@@ -49,7 +51,7 @@ class PoolFont:
     info: FontInfo
     script: str
     langs: tuple[str, ...]
-    split: str  # "train" or "heldout"
+    split: str  # "train", "heldout" or "excluded" (in neither: only the split "all" lists it)
     licence: str
     source: str
     lacks: dict[str, str]
@@ -96,7 +98,7 @@ def read_pool(folder: Path) -> tuple[list[PoolFont], dict[str, Any]]:
 
 def _record(folder: Path, rec: dict[str, Any]) -> PoolFont:
     split = rec["split"]
-    if split not in ("train", "heldout"):
+    if split not in ("train", "heldout", "excluded"):
         raise ValueError(f"{rec['file']}: split {split!r}")
     info = FontInfo(path=str((folder / rec["file"]).resolve()), index=0, family=rec["family"],
                     design=rec["design"], style=rec.get("style", ""),

@@ -28,7 +28,7 @@ from typing import Any
 from mstr.errors import UserError
 from mstr.scripts import INDIC_BLOCK_START
 
-__all__ = ["ClusterSet", "cluster_samples", "check_font", "sfnt_bytes", "MIN_FORMED"]
+__all__ = ["ClusterSet", "cluster_samples", "check_font", "sfnt_bytes", "MIN_FORMED", "malayalam_orthography"]
 
 #: Smallest share of conjunct (or joined-letter) samples a font must shape to other glyphs.
 MIN_FORMED = 0.5
@@ -174,6 +174,19 @@ def check_font(path: str | Path, lang: str, *, index: int = 0, data: bytes | Non
             problems.append(f"no {word}: {len(same)} of {len(group)} samples keep the letters' "
                             f"own glyphs (e.g. {' '.join(same[:max_examples])})")
     return problems
+
+
+#: consonants whose vowel sign u (U+0D41) a traditional-orthography Malayalam font ligates
+_ML_CONSONANTS = "കഗചജടതനപമരലശസ"
+
+
+def malayalam_orthography(path: str | Path, *, index: int = 0, data: bytes | None = None) -> str:
+    """``"traditional"`` when the Malayalam font joins the vowel sign u to most consonants in one
+    glyph (കു drawn as a ligature, the pre-1971 orthography), else ``"reformed"`` (the sign drawn
+    apart, as signs and schoolbooks print today)."""
+    shaper = _Shaper(sfnt_bytes(path, index) if data is None else data, index)
+    joined = sum(len(shaper.shape(c + "\u0d41")) == 1 for c in _ML_CONSONANTS)
+    return "traditional" if joined > len(_ML_CONSONANTS) // 2 else "reformed"
 
 
 def font_ot_tags(tt: Any) -> list[str]:
