@@ -114,3 +114,29 @@ def test_cli_preview_writes_png(tmp_path):
     assert main(["synth", "preview", "--lang", "bn", "--n", "4", "--out", str(png)]) == 0
     img = Image.open(png)
     assert img.width > 100 and img.height > 60
+
+
+def test_a_text_a_font_cannot_draw_is_replaced_and_a_font_that_draws_nothing_is_one_error():
+    from mstr.synth.generate import SampleMaker
+
+    maker = SampleMaker(_spec(langs=("en",)), "en")
+    real_render = maker.synth.render_word
+    calls = {"n": 0}
+
+    def flaky(text, rng, font=None):  # the first two texts leave no ink, as a broken glyph would
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ValueError(f"text {text!r} leaves no ink with font X.ttf")
+        return real_render(text, rng, font)
+
+    maker.synth.render_word = flaky
+    png, label = maker.make(0)
+    assert png[:4] == b"\x89PNG" and label and maker.retries == 2
+
+    def blank(text, rng, font=None):
+        raise ValueError(f"text {text!r} leaves no ink with font X.ttf")
+
+    maker.synth.render_word = blank
+    with pytest.raises(UserError, match="en: 50 sampled texts in a row could not be drawn") as info:
+        maker.make(1)
+    assert "X.ttf" in str(info.value) and "mstr synth fonts --langs en" in str(info.value)

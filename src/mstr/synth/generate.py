@@ -137,14 +137,19 @@ class SampleMaker:
             img = self.synth.render_char(ch, rng)
             label = ch
         else:
+            last = "no font covers them"
             for _ in range(50):
                 label = self.sampler.sample(rng)
-                img = self.synth.render_word(label, rng)
+                try:  # a text that leaves no ink in the drawn font: draw another (rare, counted)
+                    img = self.synth.render_word(label, rng)
+                except ValueError as exc:
+                    img, last = None, str(exc)
                 if img is not None:
                     break
                 self.retries += 1
             else:
-                raise RuntimeError(f"{self.lang}: no font renders 50 sampled texts in a row")
+                raise UserError(f"{self.lang}: 50 sampled texts in a row could not be drawn (last: {last}); "
+                                f"check the {self.spec.fonts} fonts with 'mstr synth fonts --langs {self.lang}'")
         buf = io.BytesIO()
         img.save(buf, format="PNG", compress_level=1)
         return buf.getvalue(), label
