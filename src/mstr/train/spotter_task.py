@@ -47,22 +47,54 @@ class CtcAux(torch.nn.Module):
 class SpotterSystem(WordSystem):
     """The Spotter: cross-entropy per position over the bank's rows (label smoothing
     ``optim.label_smoothing``), plus ``optim.ctc_weight`` × the auxiliary :class:`CtcAux` reader; the
-    encoder's learning rate scaled by ``optim.encoder_lr_scale``."""
+    encoder's learning rate scaled by ``optim.encoder_lr_scale``.
+
+    With a ``teacher`` (a trained Spotter over the same bank, e.g. the default model's, read
+    frozen), training distils it: the loss is ``(1 − w) × cross-entropy + w × T² × KL(teacher ‖
+    student)`` over the label positions (end of word included), with the temperature ``T`` and
+    weight ``w`` of the ``distill`` section; the teacher reads the same batch resized to its input
+    size. The teacher is not part of the checkpoint or the bundle."""
 
     logs_val_loss = False
 
-    def __init__(self, cfg: dict[str, Any], spotter: Spotter) -> None:
+    def __init__(self, cfg: dict[str, Any], spotter: Spotter, teacher: Spotter | None = None) -> None:
         super().__init__(cfg)
         self.ctc_weight = float(cfg["optim"].get("ctc_weight", 0.0) or 0.0)
         self.smoothing = float(cfg["optim"].get("label_smoothing", 0.0))
         self.spotter = spotter
         self.ctc = CtcAux(spotter.encoder.channels[0], spotter.cfg.d_model, spotter.cfg.dim) \
             if self.ctc_weight > 0 else None
+        distill = cfg.get("distill") or {}
+        self.distill_weight = float(distill.get("weight", 0.5)) if teacher is not None else 0.0
+        self.temperature = float(distill.get("temperature", 2.0))
+        # a tuple, not a submodule: the teacher stays out of the optimiser, the checkpoint and .to()
+        self._teacher = (teacher.eval().requires_grad_(False),) if teacher is not None else ()
+
+    def distillation_loss(self, x: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``T² × KL(teacher ‖ student)`` per label position (``y != IGNORE``), averaged; ``<pad>``
+        (never an output) is left out of both distributions."""
+        teacher = self._teacher[0]
+        size = tuple(teacher.cfg.image_size)
+        with torch.no_grad():
+            teacher.to(x.device)
+            t_in = x if tuple(x.shape[-2:]) == size else F.interpolate(x, size=size, mode="bilinear",
+                                                                      align_corners=False)
+            t_logits = teacher(t_in).logits.float()
+        keep = ~self.spotter.never.to(logits.device)
+        t = self.temperature
+        log_s = (logits.float()[..., keep] / t).log_softmax(-1)
+        log_t = (t_logits[..., keep] / t).log_softmax(-1)
+        kl = F.kl_div(log_s, log_t, log_target=True, reduction="none").sum(-1)   # B, L
+        mask = y != IGNORE
+        return (kl * mask).sum() / mask.sum().clamp_min(1) * t * t
 
     def step(self, x, y, train: bool):
         out = self.spotter(x)
         loss = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
                                label_smoothing=self.smoothing)
+        if train and self._teacher and self.distill_weight > 0:
+            w = self.distill_weight
+            loss = (1 - w) * loss + w * self.distillation_loss(x, out.logits, y)
         acc = word_accuracy(self.spotter.decodable(out.logits).argmax(-1), y)
         aux = self.ctc(out.features[0], self.spotter, y) if (train and self.ctc is not None) else None
         return loss, acc, aux
@@ -122,6 +154,30 @@ def init_encoder(spotter: Spotter, init: str) -> None:
 
 
 
+def load_teacher(cfg: dict[str, Any], bank: Bank, spotter: Spotter) -> Spotter | None:
+    """The ``distill.teacher`` bundle's Spotter (None when not set), checked against the student:
+    the same bank (fingerprint) and the same number of positions; a weight in [0, 1] and a
+    temperature > 0. Every mismatch is a UserError saying what to change."""
+    from mstr.bundle import load_bundle
+
+    distill = cfg.get("distill") or {}
+    if not distill.get("teacher"):
+        return None
+    path = distill["teacher"]
+    weight, temp = float(distill.get("weight", 0.5)), float(distill.get("temperature", 2.0))
+    if not 0.0 <= weight <= 1.0 or temp <= 0:
+        raise UserError(f"distill.weight must be in [0, 1] and distill.temperature > 0 (got {weight}, {temp})")
+    teacher = load_bundle(path, refiner=False)
+    if teacher.bank.fingerprint() != bank.fingerprint():
+        raise UserError(f"the teacher {path} reads another bank than this model: train the student on the "
+                        f"teacher's bank (bank={path}/bank)")
+    if teacher.spotter.cfg.max_len != spotter.cfg.max_len:
+        raise UserError(f"the teacher {path} reads {teacher.spotter.cfg.max_len} positions, this model "
+                        f"{spotter.cfg.max_len}: set model.max_len={teacher.spotter.cfg.max_len}")
+    log.info("distilling %s (weight %.2f, temperature %.1f)", path, weight, temp)
+    return teacher.spotter
+
+
 def train_spotter(cfg: dict[str, Any]) -> Path:
     """Train the Spotter on a frozen bank; writes ``<out>/bundle``."""
     from mstr.bundle import load_bundle, save_bundle
@@ -156,7 +212,7 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
         if cfg.get("init_weights"):
             load_weights(spotter, cfg["init_weights"])
     train, val = word_loaders(cfg, bank, spotter.cfg.max_len, tuple(spotter.cfg.image_size))
-    module = SpotterSystem(cfg, spotter)
+    module = SpotterSystem(cfg, spotter, teacher=load_teacher(cfg, bank, spotter))
     trainer = build_trainer(cfg, out)
     fit(trainer, module, train, val, out)
     if trainer.is_global_zero:
