@@ -151,3 +151,20 @@ def tiny_bundle(folder, *, langs=("en", "hi"), dim: int = 32, max_len: int = 10,
         cfg = {**TINY_REFINER, **refiner_cfg}
         ref = Refiner(RefinerConfig(dim=bank.dim, max_len=max_len, **cfg), bank.vectors, PAD_ID)
     return save_bundle(folder, spotter=spotter, bank=bank, refiner=ref, name=name)
+
+
+def demo_manifest(folder, n: int, lang: str = "en"):
+    """The first ``n`` ``lang`` crops of ``samples/demo`` copied into ``folder`` with a manifest
+    ``folder/train.jsonl`` (returned) whose root is ``folder``: a small real-image training source."""
+    import json
+    import shutil
+
+    src = ROOT / "samples" / "demo"
+    rows = [json.loads(line) for line in (src / "manifest.jsonl").open(encoding="utf-8")]
+    rows = [r for r in rows if r["lang"] == lang][:n]
+    for r in rows:
+        (folder / r["path_rel"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / r["path_rel"], folder / r["path_rel"])
+    manifest = folder / "train.jsonl"
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return manifest

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_SPOTTER, tiny_bank, tiny_bundle
+from conftest import TINY_SPOTTER, demo_manifest, tiny_bank, tiny_bundle
 
 import mstr.cli.main as cli_main
 from mstr.bank import PAD_ID
@@ -17,7 +15,6 @@ from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.train.spotter_task import SpotterSystem
 from mstr.train.words import IGNORE
 
-ROOT = Path(__file__).resolve().parents[1]
 CFG = {"optim": {"lr": 1e-3, "label_smoothing": 0.0}, "distill": {"weight": 1.0, "temperature": 2.0}}
 
 
@@ -57,22 +54,10 @@ def test_a_student_equal_to_its_teacher_has_no_distillation_loss_and_only_the_st
     assert system.step(x, y, train=False)[0].item() == pytest.approx(ce.step(x, y, train=False)[0].item(), rel=1e-5)
 
 
-def _manifest(tmp_path: Path) -> Path:
-    src = ROOT / "samples" / "demo"
-    rows = [json.loads(line) for line in (src / "manifest.jsonl").open(encoding="utf-8")]
-    rows = [r for r in rows if r["lang"] == "en"][:8]
-    for r in rows:
-        (tmp_path / r["path_rel"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src / r["path_rel"], tmp_path / r["path_rel"])
-    manifest = tmp_path / "train.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return manifest
-
-
 def test_training_with_a_teacher_checks_it_and_runs(tmp_path, capsys):
     teacher = tiny_bundle(tmp_path / "teacher", langs=("en",), refiner=False)
     other = tiny_bundle(tmp_path / "other", langs=("en",), refiner=False, seed=5)   # another bank
-    manifest = _manifest(tmp_path)
+    manifest = demo_manifest(tmp_path, 8)
     argv = ["train", "spotter", f"bank={teacher / 'bank'}", "model.d_model=32", "model.widths=[8,8,16,16]",
             "model.dec_layers=1", "model.heads=2", "model.max_len=10", "optim.max_steps=3", "optim.warmup_steps=1",
             "data.batch_size=4", "data.workers=0", "data.val_sources=null", "data.langs=en",

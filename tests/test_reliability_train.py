@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import V4_BUNDLE
+from conftest import V4_BUNDLE, demo_manifest
 
 import mstr.cli.main as cli_main
 from mstr.errors import UserError
@@ -24,15 +23,9 @@ SRC = str(Path(cli_main.__file__).resolve().parents[2])  # the mstr under test, 
 @pytest.fixture
 def real_manifest(tmp_path):
     """The demo's English crops as a manifest source, with one 0-byte image among them."""
-    src = ROOT / "samples" / "demo"
-    rows = [json.loads(line) for line in (src / "manifest.jsonl").open(encoding="utf-8")]
-    rows = [r for r in rows if r["lang"] == "en"][:16]
-    for r in rows:
-        (tmp_path / r["path_rel"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src / r["path_rel"], tmp_path / r["path_rel"])
+    manifest = demo_manifest(tmp_path, 16)
+    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
     (tmp_path / rows[3]["path_rel"]).write_bytes(b"")
-    manifest = tmp_path / "train.jsonl"
-    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return manifest
 
 
