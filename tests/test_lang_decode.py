@@ -242,3 +242,17 @@ def test_onnx_reader_matches_torch_under_a_hint(bundle, tmp_path):
         assert np.allclose([p.confidence for p in got], [p.confidence for p in want], atol=1e-4)
     with pytest.raises(UserError, match="unknown language"):
         onnx_rec.read(images, langs=["ta"])
+
+
+def test_a_hint_for_a_language_added_by_bank_extend_reads_the_scripts_shared_rows():
+    """`mstr bank extend --langs mr` appends only Marathi's own letters (ळ, ॲ…) and leaves the shared
+    Devanagari rows tagged hi: the hint must still allow them (the v5 bank read Marathi at 7 % with a hint)."""
+    from mstr.bank.build import extend_spread
+
+    bank = extend_spread(tiny_bank(("en", "hi")), ["mr"], seed=0)
+    ka, lla = bank.index("क", "Deva"), bank.index("ळ", "Deva")
+    assert "mr" not in bank.entries[ka].langs and "mr" in bank.entries[lla].langs   # the tags as extend leaves them
+    mr = allowed_rows(bank, langs=["mr"])
+    hi = allowed_rows(bank, langs=["hi"])
+    assert bool(mr[ka]) and bool(mr[lla]) and not bool(mr[bank.index("k", "Latn")])
+    assert bool(hi[ka]) and not bool(hi[lla])                                     # ळ is not a Hindi letter

@@ -2,7 +2,8 @@
 
 * **A language hint** (``read(images, langs=["hi"])``, ``mstr read --lang hi``): the Spotter's
   logits ``B, L, N`` are masked to the bank rows of those languages (entries whose ``langs``
-  include one of them), the Common rows (script ``Zyyy``: digits, punctuation, dandas) and the
+  include one of them, or that the language's charset reads — a bank extended to a language
+  shares the script's existing rows without tagging them), the Common rows (script ``Zyyy``: digits, punctuation, dandas) and the
   specials (``<eos>``) before decoding; the Refiner's teacher-forced logits are masked the same
   way, and a Refiner reading that still leaves the allowed rows (its greedy mode, which cannot be
   masked inside the loop) gives way to the Spotter's reading. A hinted reading never holds a row
@@ -54,10 +55,15 @@ def parse_lang_hint(langs: str | Iterable[str] | None, available: Sequence[str])
 
 
 def allowed_rows(bank: Bank, *, langs: Iterable[str] = (), scripts: Iterable[str] = ()) -> torch.Tensor:
-    """``N`` booleans: the bank rows of ``langs`` or of ``scripts``, plus Common and the specials."""
+    """``N`` booleans: the bank rows of ``langs`` (tagged with one of them, or a character of one
+    of their charsets) or of ``scripts``, plus Common and the specials."""
+    from mstr.bank import bank_entries
+
     langs, scripts = set(langs), set(scripts)
+    charset_keys = {e.key for e in bank_entries(sorted(langs))} if langs else set()
     return torch.tensor([e.script in (COMMON_SCRIPT, SPECIAL_SCRIPT) or e.script in scripts
-                         or not langs.isdisjoint(e.langs) for e in bank.entries], dtype=torch.bool)
+                         or not langs.isdisjoint(e.langs) or e.key in charset_keys for e in bank.entries],
+                        dtype=torch.bool)
 
 
 def mask_logits(logits: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
