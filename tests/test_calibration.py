@@ -93,3 +93,19 @@ def test_the_tool_fits_from_eval_predictions_and_refits_from_calibrated_ones(tmp
         preds.write_text("not json\n")
         assert tool.main(["--bundle", str(folder), "--predictions", str(preds)]) == 2
     assert "line 1 is not an 'mstr eval' prediction" in capsys.readouterr().err
+
+
+def test_an_onnx_export_keeps_the_calibration(tmp_path):
+    import mstr.cli.main as cli_main
+
+    folder = tiny_bundle(tmp_path / "b", refiner=False)
+    _set_calibration(folder, {"confidence_power": 0.5})
+    assert cli_main.main(["export", "onnx", "--bundle", str(folder), "--out", str(tmp_path / "e")]) == 0
+    crops = [noise_png((80, 32), rng=s) for s in range(4)]
+    onnx = mstr.load(tmp_path / "e", backend="onnx")
+    assert onnx.confidence_power == 0.5
+    torch_preds = mstr.load(folder, bf16=False).read(crops)
+    assert [p.confidence for p in onnx.read(crops)] == pytest.approx([p.confidence for p in torch_preds], abs=1e-3)
+    _set_calibration(tmp_path / "e", {"confidence_power": "high"})
+    with pytest.raises(UserError, match="e/config.json: calibration.confidence_power"):
+        mstr.load(tmp_path / "e", backend="onnx")
