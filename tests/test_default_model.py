@@ -2,7 +2,6 @@
 Refiner, 6 languages), each self-describing and small enough; the default reads the bundled demo
 sample, and reads its real English crops better than v4 does."""
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from conftest import V4_BUNDLE
 
 import mstr
 from mstr.api import default_bundle_path
+from mstr.eval.metrics import apply_convention
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "samples" / "demo"
@@ -17,7 +17,7 @@ CARD_SECTIONS = ("## Training", "## Compute", "## Measured results", "## Targets
 
 
 def _alnum(text: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", text.lower())
+    return apply_convention(text, "en-benchmark")
 
 
 def _real_demo() -> list[dict]:

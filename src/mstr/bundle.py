@@ -177,12 +177,9 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
     from mstr.reading.recognizer import Recognizer
     from mstr.reading.refine_policy import RefineSettings
 
-    from mstr.reading.calibration import confidence_power
-
     folder = Path(folder)
     cfg = read_config(folder)
     verify_bundle(folder, cfg, refiner=refiner)
-    confidence_power(cfg, folder / "config.json")  # a malformed calibration fails here, naming the file
     bank = Bank.load(folder / "bank", expected_fingerprint=cfg.get("bank_fingerprint"))
     _check_langs(folder, cfg, bank)
     try:
@@ -200,4 +197,4 @@ def load_bundle(folder: str | Path, *, refiner: bool = True, device: str = "cpu"
         ref = Refiner(r_cfg, bank.vectors, PAD_ID)
         load_weights(ref, folder / "refiner.safetensors")
     return Recognizer(spotter, bank, ref, config=cfg, name=cfg.get("name", folder.name), device=device, bf16=bf16,
-                      refine=refine if refine is not None else RefineSettings())
+                      refine=refine if refine is not None else RefineSettings(), config_path=folder / "config.json")

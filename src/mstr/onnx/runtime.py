@@ -34,7 +34,6 @@ from mstr.bank import EOS_ID, Bank
 from mstr.errors import UserError
 from mstr.onnx.format import find_export, read_export
 from mstr.onnx.graphs import forced_log_probs, greedy_loop, memory_feeds
-from mstr.reading.calibration import confidence_power
 from mstr.reading.lang_decode import mask_logits
 from mstr.reading.prediction import Prediction
 from mstr.reading.reader import Forced, Greedy, SpotterReader
@@ -75,10 +74,9 @@ class OnnxRecognizer(SpotterReader):
             raise UserError(f"{folder} holds no int8 graphs: export with `mstr export onnx --int8`")
         self.folder = folder
         self.manifest = manifest
-        confidence_power(config, folder / "config.json")  # a malformed calibration fails here, naming the file
         self._init_reader(Bank.load(folder / "bank", expected_fingerprint=config.get("bank_fingerprint")),
                           config=config, name=manifest.get("name") or config.get("name", folder.name), device="cpu",
-                          image_size=manifest["image_size"])
+                          image_size=manifest["image_size"], config_path=folder / "config.json")
         self.topk = int(manifest["topk"])
         self.int8 = int8
         self.backend = "onnx-int8" if int8 else "onnx"

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
-from mstr.bank import COMMON_SCRIPT, SPECIAL_SCRIPT, Bank
+from mstr.bank import COMMON_SCRIPT, SPECIAL_SCRIPT, Bank, bank_entries
 from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
 from mstr.errors import UserError
 from mstr.reading.decode import Reading, sequence_logprob
@@ -57,8 +57,6 @@ def parse_lang_hint(langs: str | Iterable[str] | None, available: Sequence[str])
 def allowed_rows(bank: Bank, *, langs: Iterable[str] = (), scripts: Iterable[str] = ()) -> torch.Tensor:
     """``N`` booleans: the bank rows of ``langs`` (tagged with one of them, or a character of one
     of their charsets) or of ``scripts``, plus Common and the specials."""
-    from mstr.bank import bank_entries
-
     langs, scripts = set(langs), set(scripts)
     charset_keys = {e.key for e in bank_entries(sorted(langs))} if langs else set()
     return torch.tensor([e.script in (COMMON_SCRIPT, SPECIAL_SCRIPT) or e.script in scripts

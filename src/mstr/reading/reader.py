@@ -55,10 +55,11 @@ class Reader(PhotoReader):
     confidence_power: float = 1.0
 
     def _init_reader(self, bank: Bank, *, config: dict[str, Any] | None, name: str, device: str,
-                     image_size: Sequence[int]) -> None:
+                     image_size: Sequence[int], config_path: Any = None) -> None:
         self.bank = bank
         self.config = config or {}
-        self.confidence_power = confidence_power(self.config, f"the config of {name}")
+        # a malformed calibration is a UserError naming config_path (the file), else the model
+        self.confidence_power = confidence_power(self.config, config_path or f"the config of {name}")
         self.name = name
         self.device = device
         self.langs = bank.langs()

@@ -83,7 +83,7 @@ class Recognizer(SpotterReader):
     def __init__(self, spotter: Spotter, bank: Bank, refiner: Refiner | None = None, *,
                  config: dict[str, Any] | None = None, name: str = "mstr", device: str = "cpu",
                  bf16: bool = False, refine: RefineSettings = RefineSettings(),
-                 channels_last: bool | None = None) -> None:
+                 channels_last: bool | None = None, config_path: Any = None) -> None:
         self.refine_settings = refine
         self.spotter = spotter.eval().to(device)
         self._reader = fold_batchnorm(self.spotter)
@@ -92,7 +92,8 @@ class Recognizer(SpotterReader):
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self._reader.to(memory_format=self._memory_format)
         self.refiner = refiner.eval().to(device) if refiner is not None else None
-        self._init_reader(bank, config=config, name=name, device=device, image_size=spotter.cfg.image_size)
+        self._init_reader(bank, config=config, name=name, device=device, image_size=spotter.cfg.image_size,
+                          config_path=config_path)
         self.bf16 = bf16
         self.topk = spotter.cfg.topk
 
