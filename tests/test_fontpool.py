@@ -338,3 +338,41 @@ def test_build_cache_reuses_results_until_a_source_changes(small_deva_path, tmp_
         assert cache.get("X", {**cand, "langs": ["hi", "mr"]}, "Deva", [], tmp_path / "b.woff2") is None
         os.utime(src, ns=(1, 1))
         assert cache.get("X", cand, "Deva", [], tmp_path / "c.woff2") is None
+
+
+def _build_or_die(key, sources, index, script, langs, out, references=()):
+    """A stand-in for build_and_check whose process dies on the design named 'crashes', as a
+    font whose tables crash FreeType or HarfBuzz would (picklable: module level)."""
+    from mstr.synth.poolbuild import BuildResult
+
+    if key == "crashes":
+        os._exit(11)
+    Path(out).write_bytes(b"wOF2 pretend")
+    return BuildResult(key, out, list(langs), {lang: [] for lang in langs}, size=12)
+
+
+def test_a_font_that_kills_its_checking_process_is_rejected_alone(tmp_path):
+    from mstr.synth.poolbuild import build_alone
+
+    res = build_alone("crashes", [], 0, "Deva", ["hi"], str(tmp_path / "x.woff2"), worker=_build_or_die)
+    assert res.rejected.startswith("WorkerCrash") and res.langs == []
+    ok = build_alone("fine", [], 0, "Deva", ["hi"], str(tmp_path / "y.woff2"), worker=_build_or_die)
+    assert ok.rejected is None and ok.langs == ["hi"]
+
+
+def test_the_pool_build_survives_a_crashing_font(tmp_path, monkeypatch):
+    import functools
+
+    from mstr.synth.poolbuild import build_alone
+
+    designs = [f"design {i}" for i in range(20)] + ["crashes"]
+    cands = {d: {"files": [], "langs": ["hi"], "family": d, "source": "test"} for d in designs}
+    with tool_module("build_font_pool") as tool:
+        monkeypatch.setattr(tool, "build_and_check", _build_or_die)
+        monkeypatch.setattr(tool, "build_alone", functools.partial(build_alone, worker=_build_or_die))
+        rejected: dict = {}
+        taken = tool.build_script("Deva", cands, tmp_path, budget=10.0, jobs=2, rejected=rejected,
+                                  references=[])
+    assert set(taken) == set(designs) - {"crashes"}  # the chunk's other designs and later chunks
+    assert [r["font"] for r in rejected["Deva"]] == ["crashes"]
+    assert rejected["Deva"][0]["reason"].startswith("WorkerCrash")

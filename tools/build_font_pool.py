@@ -38,6 +38,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from mstr.charsets import ALL_LANGS, load_charset
@@ -48,7 +49,7 @@ from mstr.fonts.discover import read_font_file
 from mstr.fonts.info import FontInfo, design_of, from_ranges
 from mstr.fonts.pool import POOL_FILE, POOL_VERSION
 from mstr.fonts.split import script_split, split_designs
-from mstr.synth.poolbuild import BuildResult, build_and_check, limit_worker_memory
+from mstr.synth.poolbuild import BuildResult, build_alone, build_and_check, limit_worker_memory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from font_pool_sources import DEBIAN_PACKAGES, debian_sources, npm_sources, sha  # noqa: E402
@@ -178,7 +179,8 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
     cap = MAX_FILE_KB.get(script, MAX_FILE_KB["*"]) * 1000
     taken: dict[str, dict] = {}
     used, skipped, full = 0, 0, False
-    with ProcessPoolExecutor(max_workers=jobs, initializer=limit_worker_memory) as ex:
+    ex = ProcessPoolExecutor(max_workers=jobs, initializer=limit_worker_memory)
+    try:
         for start in range(0, len(order), 8 * jobs):
             if full:
                 skipped += len(order) - start
@@ -191,9 +193,17 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
                 hit = cache.get(d, c, script, references, out) if cache else None
                 futs.append(hit or ex.submit(build_and_check, d, c["files"], c.get("index", 0),
                                              script, c["langs"], str(out), references))
+            broken = False
             for d, fut in zip(chunk, futs):
-                res: BuildResult = fut if isinstance(fut, BuildResult) else fut.result()
                 c = cands[d]
+                try:
+                    res: BuildResult = fut if isinstance(fut, BuildResult) else fut.result()
+                except BrokenProcessPool:  # a font killed a worker: this chunk's rest, one at a time
+                    broken = True
+                    res = build_alone(d, c["files"], c.get("index", 0), script, c["langs"],
+                                      str(out_dir / script / f"{names[d]}.woff2"), references)
+                    if res.rejected:
+                        log.warning("%s: %s rejected: %s", script, d, res.rejected)
                 if cache and not isinstance(fut, BuildResult):
                     cache.put(d, c, script, references, res)
                 if not res.rejected and res.size > cap:
@@ -211,6 +221,11 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
                     used += res.size
                     taken[d] = {**c, "out": res.out, "langs": res.langs, "bytes": res.size,
                                 "failed_langs": {k: v for k, v in res.problems.items() if v}}
+            if broken:  # a broken pool takes no more work
+                ex.shutdown(cancel_futures=True)
+                ex = ProcessPoolExecutor(max_workers=jobs, initializer=limit_worker_memory)
+    finally:
+        ex.shutdown(cancel_futures=True)
     log.info("%s: %d designs, %.2f MB, %d over budget", script, len(taken), used / 1e6, skipped)
     for d, rec in taken.items():
         rec["budget_skipped"] = skipped

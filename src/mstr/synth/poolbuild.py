@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from mstr.scripts import SCRIPT_RANGES
 
 __all__ = ["keep_codepoints", "make_pool_font", "case_problem", "legibility", "debian_licence",
-           "BuildResult", "build_and_check", "limit_worker_memory", "MIN_LEGIBILITY"]
+           "BuildResult", "build_and_check", "build_alone", "limit_worker_memory", "MIN_LEGIBILITY"]
 
 #: Kept in every pool file: ASCII, no-break space, dashes, quotes, ellipsis, ₹, ◌, ZWNJ / ZWJ,
 #: the dandas.
@@ -197,6 +197,26 @@ def limit_worker_memory(gib: float = MEMORY_LIMIT_GIB) -> None:
 
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (int(gib * 2**30), hard))
+
+
+def build_alone(key: str, sources: Sequence[str], index: int, script: str, langs: Sequence[str],
+                out: str, references: Sequence[str] = (), worker: Any = None) -> BuildResult:
+    """:func:`build_and_check` in a process of its own (under the memory cap): a font whose
+    tables crash FreeType, HarfBuzz or fontTools (a segfault, an abort on a failed allocation)
+    kills that process only, and the font is rejected instead of the whole build stopping.
+    ``worker`` replaces :func:`build_and_check` (tests)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(max_workers=1, initializer=limit_worker_memory) as one:
+        try:
+            return one.submit(worker or build_and_check, key, sources, index, script, langs, out,
+                              references).result()
+        except BrokenProcessPool:
+            Path(out).unlink(missing_ok=True)
+            return BuildResult(key, out, [], {}, rejected=(
+                "WorkerCrash: the process checking this font died (a crash in the font's tables, "
+                f"or over the {MEMORY_LIMIT_GIB:g} GiB memory cap)"))
 
 
 def _build_and_check(key: str, sources: Sequence[str], index: int, script: str,
