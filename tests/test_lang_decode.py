@@ -158,6 +158,9 @@ def test_lexicon_exact_near_far_and_weighted(tmp_path):
     assert near.confidence == _pred("statlon", [0.99] * 4 + [0.3, 0.99, 0.99]).confidence  # the model's
     far = lex.correct(_pred("zebra", [0.99] * 5))
     assert far.text == "zebra" and far.lexicon_from is None
+    # by default a letter read with confidence is not changed, even into a listed word one edit away
+    assert lex.correct(_pred("carx", [0.99] * 4)).text == "carx"
+    assert lex.correct(_pred("carx", [0.99, 0.99, 0.99, 0.2])).text == "cart"
     # under a tighter limit, changing an unsure letter is allowed, changing a sure one is not
     tight = Lexicon.load(words, max_distance=0.6)
     assert tight.correct(_pred("carx", [0.99, 0.99, 0.99, 0.1])).text == "cart"   # tie: the word listed first
