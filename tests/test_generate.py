@@ -140,3 +140,46 @@ def test_a_text_a_font_cannot_draw_is_replaced_and_a_font_that_draws_nothing_is_
     with pytest.raises(UserError, match="en: 50 sampled texts in a row could not be drawn") as info:
         maker.make(1)
     assert "X.ttf" in str(info.value) and "mstr synth fonts --langs en" in str(info.value)
+
+
+def test_a_character_whose_glyph_leaves_no_ink_in_one_font_is_drawn_in_another():
+    """A display face with an empty '_' (Italiana in the pool) stopped a whole Stage 1 render."""
+    from mstr.synth.generate import SampleMaker
+
+    maker = SampleMaker(_spec(kind="chars", langs=("en",)), "en")
+    assert len({f.path for f in maker.fonts}) > 1
+    g = maker.chars.index("_")
+    real_render = maker.synth.render_char
+    seen = []
+
+    def empty_in_first_font(ch, rng, font=None):
+        seen.append(font.path)
+        if font.path == seen[0]:
+            raise ValueError(f"text {ch!r} leaves no ink with font {font.path}")
+        return real_render(ch, rng, font)
+
+    maker.synth.render_char = empty_in_first_font
+    png, label = maker.make(g)
+    assert png[:4] == b"\x89PNG" and label == "_"
+    assert maker.retries == 1 and len(seen) == 2 and seen[1] != seen[0]
+
+    def never(ch, rng, font=None):
+        raise ValueError(f"text {ch!r} leaves no ink with font {font.path}")
+
+    maker.synth.render_char = never
+    with pytest.raises(UserError, match=r"en: no .* font draws '_' \(U\+005F\) with ink") as info:
+        maker.make(g)
+    assert "mstr synth fonts --langs en" in str(info.value)
+
+
+def test_a_char_crop_is_the_same_as_before_when_its_font_draws_it():
+    from mstr.synth.generate import SampleMaker, sample_rng
+
+    spec = _spec(kind="chars", langs=("en",))
+    maker = SampleMaker(spec, "en")
+    png, label = maker.make(5)
+    rng = sample_rng(spec, "en", 5)
+    import io
+    expected = io.BytesIO()
+    maker.synth.render_char(label, rng).save(expected, format="PNG", compress_level=1)
+    assert png == expected.getvalue() and maker.retries == 0

@@ -133,9 +133,8 @@ class SampleMaker:
         """PNG bytes and label of sample ``g``."""
         rng = sample_rng(self.spec, self.lang, g)
         if self.spec.kind == "chars":
-            ch = self.chars[g % len(self.chars)]
-            img = self.synth.render_char(ch, rng)
-            label = ch
+            ch = label = self.chars[g % len(self.chars)]
+            img = self._char_image(ch, rng)
         else:
             last = "no font covers them"
             for _ in range(50):
@@ -153,6 +152,28 @@ class SampleMaker:
         buf = io.BytesIO()
         img.save(buf, format="PNG", compress_level=1)
         return buf.getvalue(), label
+
+
+    def _char_image(self, ch: str, rng: np.random.Generator):
+        """A crop of ``ch``; a font whose glyph leaves no ink (an empty ``_`` in a display face)
+        is passed over for another font that has the character (counted in :attr:`retries`)."""
+        from mstr.synth.render import char_render_text
+
+        text = char_render_text(ch)
+        font = self.synth.pick_font(text, rng)  # the draw render_char would make: seeded crops unchanged
+        failed, last = [], ""
+        while True:
+            try:
+                return self.synth.render_char(ch, rng, font=font)
+            except ValueError as exc:
+                failed.append(font.path)
+                last = str(exc)
+                self.retries += 1
+            others = [f for f in self.fonts if f.has(text) and f.path not in failed]
+            if not others or len(failed) >= 50:
+                raise UserError(f"{self.lang}: no {self.spec.fonts} font draws {ch!r} (U+{ord(ch[0]):04X}) with ink "
+                                f"(last: {last}); check the fonts with 'mstr synth fonts --langs {self.lang}'")
+            font = others[int(rng.integers(len(others)))]
 
 
 def make_sample(spec: GenSpec, lang: str, g: int) -> tuple[bytes, str]:
