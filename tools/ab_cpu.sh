@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The synthetic-engine A/B (issue "Synthetic engine v2") at a CPU budget: the same small Spotter
+# (the pretrained PP-OCRv6 *tiny* encoder at 48×192, d_model 128 — the configuration v5 is built on,
+# at a third of its size) trained for the same number of steps, the same batch and the same number of
+# words per language on recipe v1 (system fonts' training designs, flat backgrounds, the v1 vocabulary)
+# or on recipe v2 (the font pool's training designs, photo backgrounds, the realism recipe, the
+# signboard vocabulary); synthetic words only, no real data. Evaluated on the two real English dev
+# splits (case-insensitive alphanumeric) and on a held-out-font synthetic test (TEST, default the
+# v2 test of the model card: recipe v2 in the held-out designs of the v1 fonts, 500 words per language).
+#
+#   bash tools/ab_cpu.sh [STEPS=1200] [N=6000] [WORK=runs/ab-cpu] [TEST=runs/data/v2_test]
+#
+# N: words per language per arm (8 languages); batch 64. Both arms train at once (one thread each).
+# Prints the table (tools/gpu/ablation_table.py; 'test xx': WRR on TEST per language) into WORK/table.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${1:-1200}
+N=${2:-6000}
+WORK=${3:-runs/ab-cpu}
+TEST=${4:-runs/data/v2_test}
+M=.venv/bin/mstr
+LANGS=en,hi,mr,bn,ta,te,ml,kn
+BANK=src/mstr/resources/models/default/bank
+SHARED=${SHARED:-../shared/data}
+[ -d fontpool ] || make fonts
+[ -d out/backgrounds ] || make backgrounds
+[ -d "$SHARED/real" ] || { echo "needs $SHARED/real and $SHARED/real-extra (the real English dev splits)" >&2; exit 2; }
+mkdir -p "$WORK"
+if [ ! -f "$TEST/done.json" ]; then
+  $M synth words --langs $LANGS --n 500 --fonts heldout --seed 1 --height 48 --recipe v2 \
+    --backgrounds out/backgrounds --out "$TEST"
+fi
+
+C="--langs $LANGS --n $N --fonts train --height 48 --shard-size 1000 --val-frac 0 --no-merge --workers 2 --seed 41"
+[ -f "$WORK/v1/done.json" ] || $M synth words $C --recipe v1 --out "$WORK/v1"
+[ -f "$WORK/v2/done.json" ] || $M synth words $C --recipe v2 --backgrounds out/backgrounds --font-pool fontpool --out "$WORK/v2"
+for a in v1 v2; do
+  [ -f "$WORK/p/$a/meta.json" ] || $M data pack "$WORK/$a"/shards/*/shard-* --size 48x192 --out "$WORK/p/$a"
+done
+
+arm() {  # arm NAME: train on WORK/p/NAME
+  [ -f "$WORK/arms/$1/bundle/spotter.safetensors" ] && return 0
+  $M train spotter bank="$BANK" out="$WORK/arms/$1" name="ab-$1" data.langs=$LANGS \
+    "data.sources=[{name: synth, packed: $WORK/p/$1}]" data.val_sources=null data.batch_size=64 data.workers=0 \
+    model.encoder=ppocr-tiny model.encoder_init=wheel model.image_size=[48,192] model.d_model=128 \
+    optim.max_steps="$STEPS" optim.warmup_steps=100 optim.lr=0.002 optim.encoder_lr_scale=0.3 \
+    trainer.threads=1 trainer.log_every=50 trainer.ckpt_every=100000 trainer.progress_bar=false \
+    > "$WORK/$1.log" 2>&1
+}
+arm v1 & P1=$!
+arm v2 & P2=$!
+wait $P1 $P2
+
+for a in v1 v2; do
+  B=$WORK/arms/$a/bundle; E=$WORK/arms/$a/eval
+  [ -f "$E/iiit5k-dev/report.json" ] || $M eval --bundle "$B" --manifest configs/splits/iiit5k_train/dev.jsonl \
+    --root "$SHARED/real" --langs en --convention en-benchmark --out "$E/iiit5k-dev" > /dev/null
+  [ -f "$E/icdar15-dev/report.json" ] || $M eval --bundle "$B" --manifest configs/splits/icdar15_train/dev.jsonl \
+    --root "$SHARED/real-extra/en/icdar15_train" --langs en --convention en-benchmark --out "$E/icdar15-dev" > /dev/null
+  [ -f "$E/synth-test/report.json" ] || $M eval --bundle "$B" --lmdb "$TEST" --out "$E/synth-test" > /dev/null
+done
+.venv/bin/python tools/gpu/ablation_table.py "$WORK/arms" | tee "$WORK/table.md"
