@@ -376,3 +376,33 @@ def test_the_pool_build_survives_a_crashing_font(tmp_path, monkeypatch):
     assert set(taken) == set(designs) - {"crashes"}  # the chunk's other designs and later chunks
     assert [r["font"] for r in rejected["Deva"]] == ["crashes"]
     assert rejected["Deva"][0]["reason"].startswith("WorkerCrash")
+
+
+def test_an_empty_glyph_behind_a_listed_code_point_is_not_claimed_by_the_pool(latin_font_path, tmp_path):
+    """Italiana lists '_' but draws nothing: a crop of it came out blank and stopped a render."""
+    from mstr.synth.poolbuild import inkless
+
+    assert inkless(latin_font_path, ["_", "a", " ", "5"]) == []
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    tt = TTFont(latin_font_path)
+    if "glyf" not in tt:
+        pytest.skip("needs a TrueType-outline Latin font")
+    pen = TTGlyphPen(None)          # '_' becomes an outline of no height: listed, drawn, no ink
+    pen.moveTo((100, 0))
+    pen.lineTo((400, 0))
+    pen.lineTo((250, 0))
+    pen.closePath()
+    tt["glyf"][tt.getBestCmap()[ord("_")]] = pen.glyph()
+    tt.save(str(tmp_path / "blank_low_line.ttf"))
+    font = tmp_path / "blank_low_line.ttf"
+    assert inkless(font, ["_", "a", " ", "5"]) == ["_"]
+    from mstr.fonts.info import from_ranges
+    assert ord("_") in from_ranges(read_font_file(str(font))[0]["cps"])  # the cmap still lists it
+    with tool_module("build_font_pool") as tool:
+        rec = {"out": str(font), "family": "Blank Low Line", "langs": ["en"], "licence": "OFL-1.1",
+               "source": "test", "bytes": 1}
+        record = tool._record(tmp_path, "Blank Low Line", rec, set(), "Latn")
+    assert "_" in record["lacks"]["en"]
+    cps = from_ranges(record["cps"])
+    assert ord("_") not in cps and ord("a") in cps and ord("5") in cps

@@ -46,10 +46,10 @@ from mstr.errors import UserError
 from mstr.scripts import SCRIPT_NAMES
 from mstr.fonts.coverage import classify
 from mstr.fonts.discover import read_font_file
-from mstr.fonts.info import FontInfo, design_of, from_ranges
+from mstr.fonts.info import FontInfo, design_of, from_ranges, to_ranges
 from mstr.fonts.pool import POOL_FILE, POOL_VERSION
 from mstr.fonts.split import script_split, split_designs
-from mstr.synth.poolbuild import BuildResult, build_alone, build_and_check, limit_worker_memory
+from mstr.synth.poolbuild import BuildResult, build_alone, build_and_check, inkless, limit_worker_memory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from font_pool_sources import DEBIAN_PACKAGES, debian_sources, npm_sources, sha  # noqa: E402
@@ -257,17 +257,23 @@ def _record(out_dir: Path, design: str, rec: dict, held: set[str], script: str,
             excluded: set[str] = frozenset()) -> dict:
     info = read_font_file(rec["out"])[0]
     cps = from_ranges(info["cps"])
+    needed = {lang: [*dict.fromkeys((*cs.digits, *cs.punctuation, *cs.common))]
+              for lang in rec["langs"] for cs in [load_charset(lang)]}
+    # a listed code point whose glyph is empty counts as missing: the pool does not claim it
+    blank = set(inkless(rec["out"], sorted({c for cs in needed.values() for c in cs
+                                            if all(ord(x) in cps for x in c)})))
+    if blank:
+        cps = cps - {ord(c) for c in blank if len(c) == 1}
     lacks = {}
-    for lang in rec["langs"]:
-        cs = load_charset(lang)
-        miss = [c for c in (*cs.digits, *cs.punctuation, *cs.common) if not all(ord(x) in cps for x in c)]
+    for lang, chars in needed.items():
+        miss = [c for c in chars if c in blank or not all(ord(x) in cps for x in c)]
         if miss:
             lacks[lang] = "".join(miss)
     return {"file": str(Path(rec["out"]).relative_to(out_dir)), "family": rec["family"],
             "design": design, "style": rec.get("style") or info["style"], "script": script,
             "langs": rec["langs"],
             "split": "excluded" if design in excluded else "heldout" if design in held else "train",
-            "licence": rec["licence"], "source": rec["source"], "cps": info["cps"],
+            "licence": rec["licence"], "source": rec["source"], "cps": to_ranges(cps) if blank else info["cps"],
             "ot": info["ot"], "variable": info["var"], "lacks": lacks, "bytes": rec["bytes"]}
 
 

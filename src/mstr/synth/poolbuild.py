@@ -258,6 +258,24 @@ def _glyph_bitmaps(path: str | Path, chars: str, side: int = 16) -> Any:
     return out
 
 
+def inkless(path: str | Path, texts: Sequence[str], size: int = 32) -> list[str]:
+    """The texts of ``texts`` (spaces aside) that the font at ``path`` draws without ink: a code
+    point its cmap lists but whose glyph is empty (Italiana's ``_``), which a crop of it would
+    leave blank."""
+    from mstr.synth.render import load_font, render_mask
+
+    font = load_font(str(path), size)
+    out = []
+    for text in texts:
+        if text.isspace():
+            continue
+        try:
+            render_mask(text, font)
+        except ValueError:
+            out.append(text)
+    return out
+
+
 def legibility(path: str | Path, references: Sequence[str | Path]) -> float:
     """Share of letters and digits of a Latin font that a nearest-neighbour reader trained on
     ``references`` (ordinary fonts) reads right, case folded (0..1).
