@@ -210,6 +210,26 @@ def test_read_cli_flags(bundle, tmp_path, capsys):
     assert cli_main.main(["read", str(path), "--bundle", str(bundle), "--no-script-consistency",
                           "--script-margin", "3", "--lexicon", str(words)]) == 0
     assert cli_main.main(["read", str(path), "--bundle", str(bundle), "--lexicon", str(tmp_path / "no.txt")]) == 2
+    capsys.readouterr()
+    assert cli_main.main(["read", str(path), "--bundle", str(bundle), "--lexicon-limit", "2"]) == 2
+    assert "give the word list with --lexicon" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # argparse: "must be at least 0"
+        cli_main.main(["read", str(path), "--bundle", str(bundle), "--lexicon-limit", "-1", "--lexicon", str(words)])
+    assert info.value.code == 2 and "must be at least 0" in capsys.readouterr().err
+
+
+def test_lexicon_limit_option_reaches_the_reader(bundle, tmp_path, capsys):
+    """--lexicon-limit 0 keeps every reading; a large limit turns every reading into the one listed word."""
+    path = tmp_path / "w.png"
+    _images(1)[0].save(path)
+    words = tmp_path / "words.txt"
+    words.write_text("zzzzzzzzzzzzzzzzzz\n", encoding="utf-8")
+    base = ["read", str(path), "--bundle", str(bundle), "--json", "--lexicon", str(words)]
+    assert cli_main.main(base + ["--lexicon-limit", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] != "zzzzzzzzzzzzzzzzzz"
+    assert cli_main.main(base + ["--lexicon-limit", "100"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["text"] == "zzzzzzzzzzzzzzzzzz" and record["lexicon_from"] is not None
 
 
 def test_eval_lang_hint(bundle, tmp_path, capsys):

@@ -7,6 +7,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mstr.errors import UserError
+from mstr.reading.lexicon import DEFAULT_MAX_DISTANCE
+
 __all__ = ["DEFAULT_SCRIPT_CONSISTENCY", "DEFAULT_SCRIPT_MARGIN", "add_decoding_arguments",
            "decoding_command_parts", "decoding_load_kwargs"]
 
@@ -27,7 +30,7 @@ def _margin(text: str) -> float:
 
 
 def add_decoding_arguments(p: argparse.ArgumentParser, *, hint_per_sample: bool = False) -> None:
-    """``--lang``, ``--no-script-consistency``, ``--script-margin``, ``--lexicon`` (and, for
+    """``--lang``, ``--no-script-consistency``, ``--script-margin``, ``--lexicon``, ``--lexicon-limit`` (and, for
     evaluation, ``--lang-hint``: each sample's own language as the hint)."""
     p.add_argument("--lang", default=None, metavar="CODES",
                    help="language hint, e.g. hi or hi,en: read only those languages' characters (+ digits and "
@@ -44,6 +47,10 @@ def add_decoding_arguments(p: argparse.ArgumentParser, *, hint_per_sample: bool 
     p.add_argument("--lexicon", type=Path, default=None, metavar="WORDS.txt",
                    help="word list (one per line): replace each reading by the closest listed word within the "
                         "confidence-weighted edit distance limit (needs rapidfuzz)")
+    p.add_argument("--lexicon-limit", type=_margin, default=DEFAULT_MAX_DISTANCE, metavar="D",
+                   help=f"with --lexicon: the largest weighted edit distance a listed word may replace a reading "
+                        f"at (default {DEFAULT_MAX_DISTANCE:g}: only letters read with confidence below 2/3 change; "
+                        f"1.5 or more for a closed vocabulary that holds every word; docs/decoding.md)")
 
 
 def decoding_command_parts(args: argparse.Namespace) -> list[str]:
@@ -59,10 +66,20 @@ def decoding_command_parts(args: argparse.Namespace) -> list[str]:
         parts += ["--script-margin", f"{args.script_margin:g}"]
     if args.lexicon is not None:
         parts += ["--lexicon", str(args.lexicon)]
+        if args.lexicon_limit != DEFAULT_MAX_DISTANCE:
+            parts += ["--lexicon-limit", f"{args.lexicon_limit:g}"]
     return parts
 
 
 def decoding_load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`mstr.load` keywords for ``args``' decoding options."""
+    lexicon = args.lexicon
+    if lexicon is None and args.lexicon_limit != DEFAULT_MAX_DISTANCE:
+        raise UserError("--lexicon-limit sets how far --lexicon may correct a reading: give the word list "
+                        "with --lexicon WORDS.txt too")
+    if lexicon is not None and args.lexicon_limit != DEFAULT_MAX_DISTANCE:
+        from mstr.reading.lexicon import Lexicon
+
+        lexicon = Lexicon.load(lexicon, max_distance=args.lexicon_limit)
     return {"script_consistency": not args.no_script_consistency, "script_margin": args.script_margin,
-            "lexicon": args.lexicon}
+            "lexicon": lexicon}
