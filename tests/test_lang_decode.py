@@ -279,3 +279,20 @@ def test_a_hint_for_a_language_added_by_bank_extend_reads_the_scripts_shared_row
     hi = allowed_rows(bank, langs=["hi"])
     assert bool(mr[ka]) and bool(mr[lla]) and not bool(mr[bank.index("k", "Latn")])
     assert bool(hi[ka]) and not bool(hi[lla])                                     # ळ is not a Hindi letter
+
+
+def test_make_lexicons_writes_the_documented_lists(tmp_path, monkeypatch):
+    from conftest import ROOT, tool_module
+
+    monkeypatch.chdir(ROOT)  # the dev split manifests are read from configs/splits
+    with tool_module("make_lexicons") as tool:
+        assert tool.main(["--out", str(tmp_path), "--v2-test", str(tmp_path / "absent")]) == 0
+        dev_labels = [w for s in tool.DEV_SPLITS for w in tool.manifest_labels(ROOT / s)]
+    read = {n: (tmp_path / f"{n}.txt").read_text(encoding="utf-8").splitlines()
+            for n in ("lex_en_distractors", "lex_en_dev", "lex_4lang_distractors")}
+    assert not (tmp_path / "lex_8lang_test.txt").exists()
+    assert len(read["lex_en_distractors"]) == 10000 and "the" in read["lex_en_distractors"]
+    dev = read["lex_en_dev"]
+    assert len(dev) == len(set(dev)) and set(dev_labels) <= set(dev)       # every answer listed, once
+    assert dev[:3] == list(dict.fromkeys(dev_labels))[:3] and set(read["lex_en_distractors"]) <= set(dev)
+    assert any("\u0900" <= c <= "\u097f" for w in read["lex_4lang_distractors"] for c in w)  # Hindi words too
