@@ -10,7 +10,9 @@
 #
 #   bash tools/ab_cpu.sh [STEPS=1200] [N=6000] [WORK=runs/ab-cpu] [TEST=runs/data/v2_test]
 #
-# N: words per language per arm (8 languages); batch 64. Both arms train at once (one thread each).
+# N: words per language per arm (8 languages); batch 64. The arms train at once, THREADS threads each
+# (default 1). ARMS (default "v1 v2"): also v1pool, recipe v1 drawn in the font pool's training designs
+# (tells the fonts' part from the rest of recipe v2). An arm whose bundle exists is not trained again.
 # Prints the table (tools/gpu/ablation_table.py; 'test xx': WRR on TEST per language) into WORK/table.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,8 @@ STEPS=${1:-1200}
 N=${2:-6000}
 WORK=${3:-runs/ab-cpu}
 TEST=${4:-runs/data/v2_test}
+ARMS=${ARMS:-v1 v2}
+THREADS=${THREADS:-1}
 M=.venv/bin/mstr
 LANGS=en,hi,mr,bn,ta,te,ml,kn
 BANK=src/mstr/resources/models/default/bank
@@ -32,10 +36,19 @@ if [ ! -f "$TEST/done.json" ]; then
 fi
 
 C="--langs $LANGS --n $N --fonts train --height 48 --shard-size 1000 --val-frac 0 --no-merge --workers 2 --seed 41"
-[ -f "$WORK/v1/done.json" ] || $M synth words $C --recipe v1 --out "$WORK/v1"
-[ -f "$WORK/v2/done.json" ] || $M synth words $C --recipe v2 --backgrounds out/backgrounds --font-pool fontpool --out "$WORK/v2"
-for a in v1 v2; do
-  [ -f "$WORK/p/$a/meta.json" ] || $M data pack "$WORK/$a"/shards/*/shard-* --size 48x192 --out "$WORK/p/$a"
+recipe() {  # the render options of an arm
+  case $1 in
+    v1) echo "--recipe v1" ;;                                   # system fonts' training designs
+    v2) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool" ;;
+    v1pool) echo "--recipe v1 --font-pool fontpool" ;;          # v1's rendering, the pool's fonts
+    *) echo "unknown arm $1 (v1, v2, v1pool)" >&2; exit 2 ;;
+  esac
+}
+for a in $ARMS; do  # render and pack, skipped once the pack is complete
+  opts=$(recipe "$a")
+  [ -f "$WORK/p/$a/meta.json" ] && continue
+  $M synth words $C $opts --out "$WORK/$a"
+  $M data pack "$WORK/$a"/shards/*/shard-* --size 48x192 --out "$WORK/p/$a"
 done
 
 arm() {  # arm NAME: train on WORK/p/NAME
@@ -44,14 +57,14 @@ arm() {  # arm NAME: train on WORK/p/NAME
     "data.sources=[{name: synth, packed: $WORK/p/$1}]" data.val_sources=null data.batch_size=64 data.workers=0 \
     model.encoder=ppocr-tiny model.encoder_init=wheel model.image_size=[48,192] model.d_model=128 \
     optim.max_steps="$STEPS" optim.warmup_steps=100 optim.lr=0.002 optim.encoder_lr_scale=0.3 \
-    trainer.threads=1 trainer.log_every=50 trainer.ckpt_every=100000 trainer.progress_bar=false \
+    trainer.threads="$THREADS" trainer.log_every=50 trainer.ckpt_every=100000 trainer.progress_bar=false \
     > "$WORK/$1.log" 2>&1
 }
-arm v1 & P1=$!
-arm v2 & P2=$!
-wait $P1 $P2
+pids=()
+for a in $ARMS; do arm "$a" & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid"; done
 
-for a in v1 v2; do
+for a in $ARMS; do
   B=$WORK/arms/$a/bundle; E=$WORK/arms/$a/eval
   [ -f "$E/iiit5k-dev/report.json" ] || $M eval --bundle "$B" --manifest configs/splits/iiit5k_train/dev.jsonl \
     --root "$SHARED/real" --langs en --convention en-benchmark --out "$E/iiit5k-dev" > /dev/null
