@@ -262,8 +262,7 @@ def _record(out_dir: Path, design: str, rec: dict, held: set[str], script: str,
     # a listed code point whose glyph is empty counts as missing: the pool does not claim it
     blank = set(inkless(rec["out"], sorted({c for cs in needed.values() for c in cs
                                             if all(ord(x) in cps for x in c)})))
-    if blank:
-        cps = cps - {ord(c) for c in blank if len(c) == 1}
+    cps = cps - {ord(c) for c in blank if len(c) == 1}
     lacks = {}
     for lang, chars in needed.items():
         miss = [c for c in chars if c in blank or not all(ord(x) in cps for x in c)]
@@ -273,7 +272,7 @@ def _record(out_dir: Path, design: str, rec: dict, held: set[str], script: str,
             "design": design, "style": rec.get("style") or info["style"], "script": script,
             "langs": rec["langs"],
             "split": "excluded" if design in excluded else "heldout" if design in held else "train",
-            "licence": rec["licence"], "source": rec["source"], "cps": to_ranges(cps) if blank else info["cps"],
+            "licence": rec["licence"], "source": rec["source"], "cps": to_ranges(cps),
             "ot": info["ot"], "variable": info["var"], "lacks": lacks, "bytes": rec["bytes"]}
 
 

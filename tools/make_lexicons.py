@@ -1,6 +1,6 @@
 """Write the word lists of the lexicon measurements in docs/decoding.md (one word per line, UTF-8).
 
-    .venv/bin/python tools/make_lexicons.py --out /tmp [--shared ../shared/data] [--v2-test runs/data/v2_test]
+    .venv/bin/python tools/make_lexicons.py --out /tmp [--v2-test runs/data/v2_test]
 
 - ``lex_en_distractors.txt``: ``wordfreq.top_n_list("en", 10000)`` — a list that does not know the answers;
 - ``lex_en_dev.txt``: the labels of both real English dev splits (``configs/splits/*/dev.jsonl``), then
@@ -8,7 +8,7 @@
 - ``lex_4lang_distractors.txt``: ``top_n_list(lang, 2500)`` for en, hi, bn, ta (wordfreq has no Telugu,
   Malayalam, Kannada or Marathi list);
 - ``lex_8lang_test.txt``: the labels of the held-out v2 test (``--v2-test``, made by
-  ``tools/measure_default.sh``), then those 10,000 words. Skipped when the test is absent.
+  ``tools/measure_default.sh``), then the four languages' words above. Skipped when the test is absent.
 
 Duplicates are dropped, first occurrence kept. wordfreq's lists are CC BY-SA 4.0 (docs/data.md).
 """

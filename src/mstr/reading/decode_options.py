@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mstr.errors import UserError
-from mstr.reading.lexicon import DEFAULT_MAX_DISTANCE
+from mstr.reading.lexicon import DEFAULT_MAX_DISTANCE, Lexicon
 
 __all__ = ["DEFAULT_SCRIPT_CONSISTENCY", "DEFAULT_SCRIPT_MARGIN", "add_decoding_arguments",
            "decoding_command_parts", "decoding_load_kwargs"]
@@ -74,12 +74,10 @@ def decoding_command_parts(args: argparse.Namespace) -> list[str]:
 def decoding_load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`mstr.load` keywords for ``args``' decoding options."""
     lexicon = args.lexicon
-    if lexicon is None and args.lexicon_limit != DEFAULT_MAX_DISTANCE:
-        raise UserError("--lexicon-limit sets how far --lexicon may correct a reading: give the word list "
-                        "with --lexicon WORDS.txt too")
-    if lexicon is not None and args.lexicon_limit != DEFAULT_MAX_DISTANCE:
-        from mstr.reading.lexicon import Lexicon
-
+    if args.lexicon_limit != DEFAULT_MAX_DISTANCE:
+        if lexicon is None:
+            raise UserError("--lexicon-limit sets how far --lexicon may correct a reading: give the word list "
+                            "with --lexicon WORDS.txt too")
         lexicon = Lexicon.load(lexicon, max_distance=args.lexicon_limit)
     return {"script_consistency": not args.no_script_consistency, "script_margin": args.script_margin,
             "lexicon": lexicon}

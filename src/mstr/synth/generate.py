@@ -153,7 +153,6 @@ class SampleMaker:
         img.save(buf, format="PNG", compress_level=1)
         return buf.getvalue(), label
 
-
     def _char_image(self, ch: str, rng: np.random.Generator):
         """A crop of ``ch``; a font whose glyph leaves no ink (an empty ``_`` in a display face)
         is passed over for another font that has the character (counted in :attr:`retries`)."""
