@@ -215,3 +215,59 @@ def test_v2_character_crops(tiny_bank):
     assert a[0][1] == v1[1] and a[0][0] != v1[0]      # same character, drawn differently
     for data, _ in a:
         assert Image.open(io.BytesIO(data)).size == (32, 32)
+
+
+def test_effects_scale_only_the_effects():
+    from mstr.synth import camera, projective
+    from mstr.synth.recipe_v2 import P, SOURCES, scaled_probs
+
+    p, warps, cam = scaled_probs(1.0)
+    assert (p, warps, cam) == (P, projective.DEFAULT_PROBS, camera.CAMERA_PROBS)
+    p, warps, cam = scaled_probs(0.0)
+    assert all(v == 0 for k, v in p.items() if k not in SOURCES) and not any(warps.values()) and not any(cam.values())
+    assert all(p[k] == P[k] > 0 for k in SOURCES)       # panels, photos and measured colours stay
+    p, _, cam = scaled_probs(2.0)
+    assert p["lighting"] == 0.9 and max(cam.values()) <= 1.0 and p["pair"] == P["pair"]
+
+
+def test_effects_zero_draws_no_effect(tiny_bank, monkeypatch):
+    from mstr.synth import camera, recipe_v2
+
+    called = []
+    for name in ("lighting", "soft_shadow", "extrusion", "displace"):
+        monkeypatch.setattr(recipe_v2.realism, name, lambda *a, _n=name, **k: called.append(_n) or a[0])
+    real_finish = camera.finish
+    monkeypatch.setattr(recipe_v2.camera, "finish",
+                        lambda img, rng, probs: called.extend(k for k, v in probs.items() if v > 0) or real_finish(img, rng, probs))
+
+    def render(effects):
+        called.clear()
+        spec = GenSpec(kind="words", langs=("en",), n=40, seed=5, recipe="v2", backgrounds=str(tiny_bank), effects=effects)
+        maker = SampleMaker(spec, "en")
+        return [maker.make(g) for g in range(40)]
+
+    mild = render(0.0)
+    assert called == []
+    full = render(1.0)
+    assert {"lighting", "displace", "jpeg"} <= set(called)
+    assert [lab for _, lab in mild] == [lab for _, lab in full]     # same words, drawn differently
+    assert [d for d, _ in mild] != [d for d, _ in full]
+
+
+def test_effects_recorded_validated_and_old_specs_resume(tmp_path, tiny_bank, capsys):
+    spec = GenSpec(kind="words", langs=("en",), n=2, recipe="v2", backgrounds="/b")
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "spec.json").write_text(json.dumps({k: v for k, v in spec.to_json().items() if k != "effects"}))
+    _check_spec(out, spec)    # written before the field: resumes at strength 1
+    with pytest.raises(UserError, match="effects"):
+        _check_spec(out, GenSpec(kind="words", langs=("en",), n=2, recipe="v2", backgrounds="/b", effects=0.5))
+    for bad in (["--effects", "3"], ["--effects", "-1"], ["--recipe", "v1", "--effects", "0.5"]):
+        args = ["synth", "words", "--langs", "en", "--n", "2", "--out", str(tmp_path / "o"),
+                "--recipe", "v2", "--backgrounds", str(tiny_bank), *bad]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "--effects" in err and "Traceback" not in err
+    assert main(["synth", "words", "--langs", "en", "--n", "2", "--out", str(tmp_path / "m"), "--recipe", "v2",
+                 "--backgrounds", str(tiny_bank), "--effects", "0.5"]) == 0
+    assert json.loads((tmp_path / "m" / "done.json").read_text())["spec"]["effects"] == 0.5

@@ -112,6 +112,10 @@ def _recipe_args(p: argparse.ArgumentParser) -> None:
                         "from real crops, realism effects, legibility check; needs a background bank)")
     p.add_argument("--backgrounds", default=None, metavar="DIR",
                    help="recipe v2's background bank (default: $MSTR_BACKGROUNDS, else out/backgrounds)")
+    p.add_argument("--effects", type=float, default=1.0, metavar="S",
+                   help="recipe v2's effect strength, 0 to 2: each effect's probability (warps, outline, shadow, "
+                        "neighbours, lighting, blur, noise, JPEG, ...) times S, capped at 1 (default 1: the recipe "
+                        "as designed; 0: photo backgrounds and measured colours without effects)")
 
 
 def _bank_path(args: argparse.Namespace) -> str | None:
@@ -161,7 +165,7 @@ def _generate(args: argparse.Namespace) -> int:
                    fonts=args.fonts, shard_size=args.shard_size, val_frac=args.val_frac,
                    height=args.height, char_size=args.char_size, augment=not args.no_augment,
                    recipe=args.recipe, backgrounds=_bank_path(args),
-                   font_pool=str(pool) if pool is not None else None)
+                   font_pool=str(pool) if pool is not None else None, effects=args.effects)
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     report = generate(spec, args.out, workers=args.workers, part=args.part, merge_after=not args.no_merge)
@@ -191,7 +195,7 @@ def _preview(args: argparse.Namespace) -> int:
         raise UserError("--n must be at least 1")
     img = preview_grid(args.lang, kind=args.kind, n=args.n, seed=args.seed, fonts=args.fonts,
                        augment=not args.no_augment, recipe=args.recipe, backgrounds=_bank_path(args),
-                       height=args.height)
+                       height=args.height, effects=args.effects)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     img.save(args.out)
     print(f"wrote {args.out} ({img.width}x{img.height})")
@@ -208,10 +212,10 @@ def _bench(args: argparse.Namespace) -> int:
     bank = _bank_path(args)
     print(f"# mstr synth bench: one process, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, kind={args.kind}, augment={not args.no_augment}, recipe={args.recipe}, "
-          f"height={args.height}, fastest of {max(1, args.repeats)}")
+          f"effects={args.effects:g}, height={args.height}, fastest of {max(1, args.repeats)}")
     print("lang\tsamples\tseconds\tsamples/s/worker\tsamples/CPU-s")
     for lang in parse_langs(args.langs):
         r = bench(lang, kind=args.kind, n=args.n, augment=not args.no_augment, recipe=args.recipe,
-                  backgrounds=bank, height=args.height, repeats=args.repeats)
+                  backgrounds=bank, height=args.height, repeats=args.repeats, effects=args.effects)
         print(f"{lang}\t{r['n']}\t{r['seconds']:.2f}\t{r['per_second']:.0f}\t{r['cpu_per_second']:.0f}")
     return 0

@@ -61,6 +61,7 @@ class GenSpec:
     recipe: str = "v1"            # rendering recipe (mstr.synth.pipeline.RECIPES); v1 is unchanged
     backgrounds: str | None = None  # recipe v2: the background bank folder (resolved, absolute)
     font_pool: str | None = None    # the font pool folder drawn from (resolved, absolute); None: system fonts
+    effects: float = 1.0            # recipe v2's effect strength (SynthOptions.effects)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -75,6 +76,8 @@ class GenSpec:
             raise UserError(f"--val-frac must be in [0, 1), got {self.val_frac}")
         if self.recipe not in ("v1", "v2"):
             raise UserError(f"--recipe must be v1 or v2, got {self.recipe!r}")
+        from mstr.synth.pipeline import check_effects
+        check_effects(self.effects, self.recipe)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -114,7 +117,8 @@ class SampleMaker:
         if not self.fonts:
             raise UserError(f"no {spec.fonts} font renders language {lang!r}: run 'mstr synth fonts --langs {lang}'")
         options = SynthOptions(height=spec.height, char_size=spec.char_size, augment=spec.augment,
-                               font_px=tuple(spec.font_px), recipe=spec.recipe, backgrounds=spec.backgrounds)
+                               font_px=tuple(spec.font_px), recipe=spec.recipe, backgrounds=spec.backgrounds,
+                               effects=spec.effects)
         self.synth = Synthesizer(self.fonts, options)
         self.sampler = None
         if spec.kind == "words":
@@ -227,7 +231,7 @@ def _report(progress: Any, k: int) -> None:
         progress.put(k)
 
 
-_NEW_FIELDS = {"recipe": "v1", "backgrounds": None, "font_pool": None}  # absent from older spec.json files
+_NEW_FIELDS = {"recipe": "v1", "backgrounds": None, "font_pool": None, "effects": 1.0}  # absent from older spec.json files
 
 
 def _check_spec(out: Path, spec: GenSpec) -> None:
@@ -383,14 +387,14 @@ def merge(out: str | Path, *, keep_shards: bool = False) -> dict[str, Any]:
 
 def bench(lang: str, kind: str = "words", n: int = 300, seed: int = 0, augment: bool = True,
           recipe: str = "v1", backgrounds: str | None = None, height: int = 32,
-          repeats: int = 1) -> dict[str, float]:
+          repeats: int = 1, effects: float = 1.0) -> dict[str, float]:
     """Single-process throughput of rendering + PNG encoding (samples per second).
 
     With ``repeats`` > 1 the same ``n`` samples are timed that many times and the fastest
     run counts (the CPU may be shared); ``cpu_per_second`` uses this process's CPU time.
     """
     spec = GenSpec(kind=kind, langs=(lang,), n=n, seed=seed, augment=augment, recipe=recipe,
-                   backgrounds=backgrounds, height=height)
+                   backgrounds=backgrounds, height=height, effects=effects)
     maker = SampleMaker(spec, lang)
     maker.make(0)  # warm font caches (and load the background bank)
     best, best_cpu = float("inf"), float("inf")

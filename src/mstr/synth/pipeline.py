@@ -52,10 +52,23 @@ class SynthOptions:
     photometric: dict[str, float] = field(default_factory=dict)  # per-effect probability overrides
     recipe: str = "v1"                 # "v2": photo backgrounds, real colours, realism effects
     backgrounds: str | None = None     # v2's background bank folder (default: $MSTR_BACKGROUNDS)
+    effects: float = 1.0               # v2's effect probabilities × this (mstr.synth.recipe_v2.scaled_probs)
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
             raise UserError(f"unknown rendering recipe {self.recipe!r}: use one of {', '.join(RECIPES)}")
+        check_effects(self.effects, self.recipe)
+
+
+MAX_EFFECTS = 2.0
+
+
+def check_effects(effects: float, recipe: str) -> None:
+    """A one-line UserError unless ``effects`` is a strength recipe ``recipe`` can use."""
+    if not (isinstance(effects, (int, float)) and 0.0 <= effects <= MAX_EFFECTS):
+        raise UserError(f"--effects must be a number from 0 to {MAX_EFFECTS:g} (1: recipe v2 as designed), got {effects!r}")
+    if effects != 1.0 and recipe != "v2":
+        raise UserError(f"--effects scales recipe v2's effects; it has no meaning with --recipe {recipe}")
 
 
 RECIPES = ("v1", "v2")

@@ -14,7 +14,7 @@ _REF_H = 64       # height of the clean reference rendering
 
 def preview_grid(lang: str, *, kind: str = "words", n: int = 24, seed: int = 0, fonts: str = "train",
                  augment: bool = True, columns: int = 2, recipe: str = "v1", backgrounds: str | None = None,
-                 height: int = 32) -> Image.Image:
+                 height: int = 32, effects: float = 1.0) -> Image.Image:
     """A grid of ``n`` samples. Each cell: the sample (×2), then the label rendered cleanly.
 
     The reference uses the same shaping path with the first font of the split, so a
@@ -23,7 +23,7 @@ def preview_grid(lang: str, *, kind: str = "words", n: int = 24, seed: int = 0, 
     import io
 
     spec = GenSpec(kind=kind, langs=(lang,), n=max(n, 1), seed=seed, fonts=fonts, augment=augment,
-                   recipe=recipe, backgrounds=backgrounds, height=height)
+                   recipe=recipe, backgrounds=backgrounds, height=height, effects=effects)
     maker = SampleMaker(spec, lang)
     clean = SampleMaker(GenSpec(kind="words", langs=(lang,), n=1, fonts=fonts, augment=False,
                                 height=_REF_H), lang, maker.fonts)

@@ -39,7 +39,7 @@ from mstr.synth.render import load_font, render_mask
 if TYPE_CHECKING:  # pragma: no cover
     from mstr.synth.pipeline import FontLike, SynthOptions
 
-__all__ = ["RecipeV2", "MIN_LEGIBILITY", "REDRAWS", "neighbour_text"]
+__all__ = ["RecipeV2", "MIN_LEGIBILITY", "REDRAWS", "neighbour_text", "scaled_probs"]
 
 MIN_LEGIBILITY = 1.3
 # font sizes before scaling, × output height (v1: 28-48 px for any height). The crop is scaled to
@@ -53,6 +53,18 @@ P = {  # probabilities of v2's steps
     "shadow": 0.2, "extrude": 0.1, "text_gradient": 0.15, "text_texture": 0.15, "overlay": 0.3,
     "lighting": 0.45, "pair": 0.85,
 }
+#: the steps of :data:`P` that are choices of source, not effects: ``SynthOptions.effects`` leaves them alone
+SOURCES = ("panel", "procedural", "pair")
+
+
+def scaled_probs(effects: float) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Recipe v2's probabilities at strength ``effects`` (``SynthOptions.effects``): every effect's
+    probability × ``effects``, capped at 1: (:data:`P`, warps of :mod:`mstr.synth.projective`,
+    :data:`mstr.synth.camera.CAMERA_PROBS`). 1 is the recipe as designed, 0 draws no effect at all
+    (photo backgrounds, measured colours and the signboard vocabulary stay)."""
+    def scale(d: dict[str, float], keep: tuple[str, ...] = ()) -> dict[str, float]:
+        return {k: v if k in keep else min(1.0, v * effects) for k, v in d.items()}
+    return scale(P, SOURCES), scale(projective.DEFAULT_PROBS), scale(camera.CAMERA_PROBS)
 
 
 def neighbour_text(text: str, rng: np.random.Generator) -> str:
@@ -81,6 +93,10 @@ class RecipeV2:
     def __init__(self, options: "SynthOptions", bank: BackgroundBank | None = None,
                  colours: ColourPairs | None = None) -> None:
         self.options = options
+        p, warps, cam = scaled_probs(options.effects)
+        self.p = p                                       # P at this strength
+        self.warps = {**warps, **options.geometric}      # explicit overrides win
+        self.camera = {**cam, **options.photometric}
         self.bank = bank if bank is not None else load_bank(options.backgrounds)
         self.colours = colours or load_colour_pairs()
         self.redraws = 0       # samples redrawn by the legibility check (this process)
@@ -91,11 +107,11 @@ class RecipeV2:
         """(masks ``C, H, W`` float32 at output height: fill [+ outline]; neighbour ``H, W``)."""
         o = self.options
         size = round(FONT_PX[int(rng.integers(len(FONT_PX)))] * o.height)
-        stroke = int(rng.integers(1, max(2, size // 10) + 1)) if rng.random() < P["stroke"] else 0
+        stroke = int(rng.integers(1, max(2, size // 10) + 1)) if rng.random() < self.p["stroke"] else 0
         pil_font = _font(font.path, size, font.index)
         tm = render_mask(text, pil_font, stroke_width=stroke)
         masks = np.stack([tm.fill, tm.stroke]) if tm.stroke is not None else tm.fill[None]
-        masks = projective.warp(masks, rng, o.geometric)
+        masks = projective.warp(masks, rng, self.warps)
         h, w = masks.shape[1:]
         style = rng.random()   # tight, normal or loose crop
         v_lo, v_hi, h_lo, h_hi = ((0.0, 0.05, 0.0, 0.06) if style < 0.25 else
@@ -104,7 +120,7 @@ class RecipeV2:
         left, right = (int(v) for v in np.round(rng.uniform(h_lo, h_hi, 2) * h))
         # other text cut by the crop edge: (row, column) of its mask's top left on the canvas, mask
         others: list[tuple[int, int, np.ndarray]] = []
-        if rng.random() < P["neighbour"]:     # the next word on the line, left or right
+        if rng.random() < self.p["neighbour"]:     # the next word on the line, left or right
             nm = self._other(text, pil_font, stroke, rng)[:h]
             gap = int(rng.uniform(0.25, 0.6) * size)
             extra = min(nm.shape[1], int(rng.uniform(0.3, 1.2) * h))   # how much of it shows
@@ -114,7 +130,7 @@ class RecipeV2:
             else:
                 left = gap + extra
                 others.append((0, -gap - extra, nm[:, nm.shape[1] - extra:]))
-        if rng.random() < P["line"]:          # the line above or below, its edge in the crop (only
+        if rng.random() < self.p["line"]:          # the line above or below, its edge in the crop (only
             nm = masks.max(axis=0)            # an edge shows: the word's own ink will do)
             gap = int(rng.uniform(0.1, 0.35) * h)
             shown = min(nm.shape[0], max(1, int(rng.uniform(0.1, 0.35) * h)))
@@ -135,7 +151,7 @@ class RecipeV2:
             if y1 > y0 + ys and x1 > x0 + xs:
                 canvas[2, y0 + ys:y1, x0 + xs:x1] = np.maximum(canvas[2, y0 + ys:y1, x0 + xs:x1],
                                                                nm[ys:y1 - y0, xs:x1 - x0])
-        if rng.random() < P["displace"]:
+        if rng.random() < self.p["displace"]:
             canvas = realism.displace(canvas, rng, elastic=rng.uniform(0.2, 0.8), spacing=rng.uniform(0.0, 0.08))
         out_h = o.height
         out_w = int(np.clip(round(canvas.shape[2] * out_h / canvas.shape[1]), 4, out_h * o.max_aspect))
@@ -158,7 +174,7 @@ class RecipeV2:
         means (greyer than any member); drawn before our blur and noise, they are pushed apart
         and their chroma stretched, so the finished crops end up near the measured ones.
         """
-        if rng.random() >= P["pair"]:
+        if rng.random() >= self.p["pair"]:
             return rng.random(3).astype(np.float32), rng.random(3).astype(np.float32)
         text, bg = self.colours.sample(rng)
         mid, half = (text + bg) / 2, (text - bg) / 2 * np.float32(rng.uniform(1.2, 2.0))
@@ -173,10 +189,10 @@ class RecipeV2:
         (softened, sometimes hue-shifted or inverted) or one of v1's procedural backgrounds."""
         text, bg_col = self.colours_pair(rng)
         kind = rng.random()
-        if kind < P["panel"]:   # a painted panel: the measured colour, a faint ramp across it
+        if kind < self.p["panel"]:   # a painted panel: the measured colour, a faint ramp across it
             other = np.clip(bg_col + rng.normal(0, 0.06, 3), 0, 1).astype(np.float32)
             return realism.gradient_layer(h, w, bg_col, other, rng.uniform(0, np.pi)), text
-        if kind < P["panel"] + P["procedural"]:
+        if kind < self.p["panel"] + self.p["procedural"]:
             bg = make_background(rng, h, w)
             mean = bg.mean((0, 1))
             if abs(float(realism.luminance(mean) - realism.luminance(text))) < 0.2:
@@ -204,10 +220,10 @@ class RecipeV2:
     def text_layer(self, rng: np.random.Generator, colour: np.ndarray, h: int, w: int) -> np.ndarray:
         """The text fill: plain, a gradient, or a colour with a photo texture in it (``H, W, 3``)."""
         r = rng.random()
-        if r < P["text_gradient"]:
+        if r < self.p["text_gradient"]:
             other = np.clip(colour + rng.normal(0, 0.15, 3), 0, 1).astype(np.float32)
             return realism.gradient_layer(h, w, colour, other, rng.uniform(0, np.pi))
-        if r < P["text_gradient"] + P["text_texture"]:
+        if r < self.p["text_gradient"] + self.p["text_texture"]:
             tex = self.bank.crop(rng, h, w)
             mode = ("multiply", "screen", "overlay")[int(rng.integers(3))]
             return np.clip(realism.blend(np.broadcast_to(colour, (h, w, 3)), tex, mode, rng.uniform(0.2, 0.5)), 0, 1)
@@ -221,11 +237,11 @@ class RecipeV2:
         bg, colour = self.background(rng, h, w)
         img = bg
         ink = np.maximum(fill, near)
-        if rng.random() < P["shadow"]:
+        if rng.random() < self.p["shadow"]:
             sh = realism.soft_shadow(masks[-1], rng)
             img = img * (1 - sh[..., None] * rng.uniform(0.4, 0.85))
             ink = np.maximum(ink, sh)
-        if rng.random() < P["extrude"]:
+        if rng.random() < self.p["extrude"]:
             ex = realism.extrusion(masks[-1], rng)
             side = np.clip(colour * rng.uniform(0.3, 0.7), 0, 1) if realism.luminance(colour) > 0.4 \
                 else np.clip(colour + rng.uniform(0.2, 0.4), 0, 1)
@@ -240,13 +256,13 @@ class RecipeV2:
         img = img + (layer - img) * a
         if near.any():
             img = img + (colour - img) * near[..., None]
-        if rng.random() < P["overlay"]:
+        if rng.random() < self.p["overlay"]:
             mode = realism.BLEND_MODES[int(rng.integers(len(realism.BLEND_MODES)))]
             alpha = rng.uniform(0.05, 0.25) if mode == "normal" else rng.uniform(0.15, 0.45)
             img = realism.blend(img, self.bank.crop(rng, h, w), mode, alpha)
-        if rng.random() < P["lighting"]:
+        if rng.random() < self.p["lighting"]:
             img = realism.lighting(img, rng)
-        return camera.finish(img, rng, self.options.photometric), ink
+        return camera.finish(img, rng, self.camera), ink
 
     def plain_image(self, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The fallback after :data:`REDRAWS` illegible draws: dark on light or light on dark."""
