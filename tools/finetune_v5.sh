@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The two CPU fine-tuning stages that made the default model v5 from the GPU-trained v5 preview
+# The CPU fine-tuning stages (b, c) and the calibration that made the default model v5 from the GPU-trained v5 preview
 # (docs/ablation.md, arm small-48), as they ran on this project's 2-core machine:
 #   bash tools/finetune_v5.sh b INIT_BUNDLE [WORK=runs/v5]   # stage b (2026-12-05, session 10): 1 h 50 min
-#   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05, session 11), from b's bundle
+#   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05): 2,800 steps, 59 min, from b's bundle
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
+# Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
+# default 00:01:35:00).
 # INIT for stage b is the preview: `git archive 535a7e5 src/mstr/resources/models/v5-preview | tar -x -C /tmp`.
 # Needs `make fonts` (fontpool/), `make backgrounds` (out/backgrounds) and ../shared/data (real English
 # fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
@@ -62,7 +64,7 @@ c)
   render r2 32 6000 en,hi,mr,ta
   [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
   train c "{name: synth3, packed: $WORK/p/synth3, weight: 0.55}, {name: synth2, packed: $WORK/p/synth2, weight: 0.3}, $REAL" \
-    "en: 0.6, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.6, kn: 1.1" 4000 150 0.0005 00:02:05:00
+    "en: 0.6, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.6, kn: 1.1" "${C_STEPS:-2800}" 150 0.0005 "${C_TIME:-00:01:35:00}"
   ;;
 cal)
   # 2,400 words in the pool's training designs, a seed no stage trained on; the power goes into INIT/config.json
