@@ -3,15 +3,16 @@
 # (docs/ablation.md, arm small-48), as they ran on this project's 2-core machine:
 #   bash tools/finetune_v5.sh b INIT_BUNDLE [WORK=runs/v5]   # stage b (2026-12-05, session 10): 1 h 50 min
 #   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05): 2,800 steps, 59 min, from b's bundle
+#   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d: 2,800 more steps from c's bundle
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
-# default 00:01:35:00).
+# default 00:01:35:00); stage d's: D_STEPS (default 2800) and D_TIME (default 00:01:20:00).
 # INIT for stage b is the preview: `git archive 535a7e5 src/mstr/resources/models/v5-preview | tar -x -C /tmp`.
 # Needs `make fonts` (fontpool/), `make backgrounds` (out/backgrounds) and ../shared/data (real English
 # fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGE=${1:?stage b or c}
+STAGE=${1:?stage b, c, d or cal}
 INIT=${2:?the bundle to start from}
 WORK=${3:-runs/v5}
 M=.venv/bin/mstr
@@ -74,5 +75,19 @@ cal)
   .venv/bin/python tools/calibrate.py --bundle "$INIT" --predictions "$WORK/calib-eval/predictions.jsonl" --write \
     --about "mstr synth words $CAL (2,400 words in training designs, not trained on)"
   ;;
-*) echo "unknown stage $STAGE: use b, c or cal" >&2; exit 2 ;;
+d)
+  # 80,000 more fresh words, most for the weakest languages (16 k each of te, ml, bn; 8 k each of hi, mr,
+  # kn; 4 k each of en, ta), beside stage c's fresh words and the real crops
+  stage_b_data
+  render r1 31 14000 te,ml,bn,kn
+  render r2 32 6000 en,hi,mr,ta
+  [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
+  render r3 41 16000 te,ml,bn
+  render r4 42 8000 hi,mr,kn
+  render r5 43 4000 en,ta
+  [ -f "$WORK/p/synth4/meta.json" ] || $M data pack "$WORK"/r{3,4,5}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth4"
+  train d "{name: synth4, packed: $WORK/p/synth4, weight: 0.55}, {name: synth3, packed: $WORK/p/synth3, weight: 0.3}, $REAL" \
+    "en: 0.6, hi: 0.8, mr: 0.9, ta: 0.7, bn: 1.3, te: 1.5, ml: 1.7, kn: 1.0" "${D_STEPS:-2800}" 150 0.0004 "${D_TIME:-00:01:20:00}"
+  ;;
+*) echo "unknown stage $STAGE: use b, c, d or cal" >&2; exit 2 ;;
 esac
