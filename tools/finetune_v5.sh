@@ -3,7 +3,7 @@
 # (docs/ablation.md, arm small-48), as they ran on this project's 2-core machine:
 #   bash tools/finetune_v5.sh b INIT_BUNDLE [WORK=runs/v5]   # stage b (2026-12-05, session 10): 1 h 50 min
 #   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05): 2,800 steps, 59 min, from b's bundle
-#   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d: 2,800 more steps from c's bundle
+#   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d (2026-12-06): 2,800 more steps, 66 min, from c's bundle
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
 # default 00:01:35:00); stage d's: D_STEPS (default 2800) and D_TIME (default 00:01:20:00).
