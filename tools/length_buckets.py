@@ -14,6 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 
 
+NEEDED = {"lang", "len_gt", "correct"}  # the fields of a predictions.jsonl line this reads
+
+
 def buckets(rows: list[dict], width: int, last: int) -> dict[str, dict[int, list[int]]]:
     """lang -> bucket start -> [right, total]; lengths from ``len_gt`` (the scored label's code points)."""
     out: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -37,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lines = args.predictions.read_text(encoding="utf-8").splitlines()
         rows = [json.loads(line) for line in lines if line.strip()]
+        if not all(isinstance(r, dict) and NEEDED <= r.keys() for r in rows):
+            raise ValueError(f"a line lacks one of the fields {sorted(NEEDED)}")
         rows = [r for r in rows if r.get("error") is None]
-        for r in rows:
-            r["len_gt"], r["correct"], r["lang"]  # noqa: B018 - the fields this needs
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError) as e:
         print(f"error: {args.predictions}: not an `mstr eval` predictions.jsonl ({e!r}); "
               "pass the predictions.jsonl of `mstr eval --out DIR`", file=sys.stderr)
         return 2

@@ -93,8 +93,7 @@ class RecipeV2:
     def __init__(self, options: "SynthOptions", bank: BackgroundBank | None = None,
                  colours: ColourPairs | None = None) -> None:
         self.options = options
-        p, warps, cam = scaled_probs(options.effects)
-        self.p = p                                       # P at this strength
+        self.p, warps, cam = scaled_probs(options.effects)   # P at this strength, and the others
         self.warps = {**warps, **options.geometric}      # explicit overrides win
         self.camera = {**cam, **options.photometric}
         self.bank = bank if bank is not None else load_bank(options.backgrounds)
