@@ -4,15 +4,16 @@
 #   bash tools/finetune_v5.sh b INIT_BUNDLE [WORK=runs/v5]   # stage b (2026-12-05, session 10): 1 h 50 min
 #   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05): 2,800 steps, 59 min, from b's bundle
 #   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d (2026-12-06): 2,800 more steps, 66 min, from c's bundle
+#   bash tools/finetune_v5.sh e INIT_BUNDLE [WORK=runs/v5]   # stage e (2026-12-06, session 15): 2,800 more steps from d's (the shipped default)
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
-# default 00:01:35:00); stage d's: D_STEPS (default 2800) and D_TIME (default 00:01:20:00).
+# default 00:01:35:00); stage d's and e's: D_STEPS (default 2800) and D_TIME (default 00:01:20:00).
 # INIT for stage b is the preview: `git archive 535a7e5 src/mstr/resources/models/v5-preview | tar -x -C /tmp`.
 # Needs `make fonts` (fontpool/), `make backgrounds` (out/backgrounds) and ../shared/data (real English
 # fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGE=${1:?stage b, c, d or cal}
+STAGE=${1:?stage b, c, d, e or cal}
 INIT=${2:?the bundle to start from}
 WORK=${3:-runs/v5}
 M=.venv/bin/mstr
@@ -89,5 +90,16 @@ d)
   train d "{name: synth4, packed: $WORK/p/synth4, weight: 0.55}, {name: synth3, packed: $WORK/p/synth3, weight: 0.3}, $REAL" \
     "en: 0.6, hi: 0.8, mr: 0.9, ta: 0.7, bn: 1.3, te: 1.5, ml: 1.7, kn: 1.0" "${D_STEPS:-2800}" 150 0.0004 "${D_TIME:-00:01:20:00}"
   ;;
-*) echo "unknown stage $STAGE: use b, c, d or cal" >&2; exit 2 ;;
+e)
+  # 80,000 more fresh words in the same shares as stage d, new seeds, beside stage d's words and the real crops
+  render r6 51 16000 te,ml,bn
+  render r7 52 8000 hi,mr,kn
+  render r8 53 4000 en,ta
+  [ -f "$WORK/p/synth5/meta.json" ] || $M data pack "$WORK"/r{6,7,8}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth5"
+  real_data
+  [ -f "$WORK/p/synth4/meta.json" ] || { echo "stage e mixes in stage d's words: run stage d first" >&2; exit 2; }
+  train e "{name: synth5, packed: $WORK/p/synth5, weight: 0.55}, {name: synth4, packed: $WORK/p/synth4, weight: 0.3}, $REAL" \
+    "en: 0.6, hi: 0.8, mr: 0.9, ta: 0.7, bn: 1.3, te: 1.5, ml: 1.7, kn: 1.0" "${D_STEPS:-2800}" 150 0.0004 "${D_TIME:-00:01:20:00}"
+  ;;
+*) echo "unknown stage $STAGE: use b, c, d, e or cal" >&2; exit 2 ;;
 esac
