@@ -13,7 +13,8 @@
 # N: words per language per arm (8 languages); batch 64. The arms train at once, THREADS threads each
 # (default 1). ARMS (default "v1 v2"): also v1pool, recipe v1 drawn in the font pool's training designs
 # (tells the fonts' part from the rest of recipe v2), and v2mild, recipe v2 with its effects at half
-# strength (`--effects 0.5`: tests whether v2's distortions are too strong for a small model's budget).
+# strength (`--effects 0.5`: tests whether v2's distortions are too strong for a small model's budget),
+# and v2light, the same at a quarter strength (`--effects 0.25`).
 # An arm whose bundle exists is not trained again.
 # Prints the table (tools/gpu/ablation_table.py; 'test xx': WRR on TEST per language) into WORK/table.md.
 set -euo pipefail
@@ -44,7 +45,8 @@ recipe() {  # the render options of an arm
     v2) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool" ;;
     v1pool) echo "--recipe v1 --font-pool fontpool" ;;          # v1's rendering, the pool's fonts
     v2mild) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --effects 0.5" ;;
-    *) echo "unknown arm $1 (v1, v2, v1pool, v2mild)" >&2; exit 2 ;;
+    v2light) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --effects 0.25" ;;
+    *) echo "unknown arm $1 (v1, v2, v1pool, v2mild, v2light)" >&2; exit 2 ;;
   esac
 }
 for a in $ARMS; do  # render and pack, skipped once the pack is complete
