@@ -54,7 +54,7 @@ def test_demo_sample_covers_every_language_and_the_default_reads_it():
     preds = mstr.load().read([DEMO / r["path_rel"] for r in real])
     assert all(p.error is None for p in preds)
     right = sum(_alnum(p.text) == _alnum(r["gt_text"]) for p, r in zip(preds, real))
-    # 36-37 of 40 when shipped (case-insensitive); chance is ~0: a broken bundle, preprocessing or decoding fails this
+    # 36-38 of 40 across the shipped stages (38 after stage e; case-insensitive); chance is ~0: a broken bundle, preprocessing or decoding fails this
     assert right >= 0.75 * len(real), right
     assert sum(p.script == "Latn" for p in preds) >= 36  # English crops are read as Latin script
 

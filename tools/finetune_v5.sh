@@ -44,6 +44,12 @@ stage_b_data() {  # stage b's 148,000 words (28 k for each of bn, te, ml, kn; 16
   render v2d 22 8000 en,hi,mr,ta
   [ -f "$WORK/p/synth2/meta.json" ] || $M data pack "$WORK"/v2{a,b,c,d}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth2"
 }
+stage_c_data() {  # stage b's words and stage c's 80,000 fresh ones (14 k for each of te, ml, bn, kn; 6 k for each of en, hi, mr, ta)
+  stage_b_data
+  render r1 31 14000 te,ml,bn,kn
+  render r2 32 6000 en,hi,mr,ta
+  [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
+}
 REAL="{name: real, packed: $WORK/p/real, weight: 0.15}"
 
 train() {  # train STAGE SOURCES LANG_WEIGHTS MAX_STEPS WARMUP LR MAX_TIME: one fine-tune from INIT, batch 64
@@ -51,6 +57,17 @@ train() {  # train STAGE SOURCES LANG_WEIGHTS MAX_STEPS WARMUP LR MAX_TIME: one 
     "data.lang_weights={$3}" data.val_sources=null data.batch_size=64 data.workers=1 optim.max_steps="$4" \
     optim.warmup_steps="$5" optim.lr="$6" optim.encoder_lr_scale=0.3 trainer.max_time="$7" \
     trainer.log_every=25 trainer.progress_bar=false trainer.ckpt_every=500
+}
+
+more_words() {  # more_words STAGE R1 R2 R3 SEED NEW PREV: stages d and e: 80,000 fresh words (16 k each of
+  # te, ml, bn; 8 k each of hi, mr, kn; 4 k each of en, ta; seeds SEED..SEED+2) packed as NEW, trained at 55 %
+  # beside PREV at 30 % and the real crops at 15 %, lr 4e-4, D_STEPS steps within D_TIME
+  render "$2" "$5" 16000 te,ml,bn
+  render "$3" $(($5 + 1)) 8000 hi,mr,kn
+  render "$4" $(($5 + 2)) 4000 en,ta
+  [ -f "$WORK/p/$6/meta.json" ] || $M data pack "$WORK"/{"$2","$3","$4"}/shards/*/shard-* --size 48x192 --out "$WORK/p/$6"
+  train "$1" "{name: $6, packed: $WORK/p/$6, weight: 0.55}, {name: $7, packed: $WORK/p/$7, weight: 0.3}, $REAL" \
+    "en: 0.6, hi: 0.8, mr: 0.9, ta: 0.7, bn: 1.3, te: 1.5, ml: 1.7, kn: 1.0" "${D_STEPS:-2800}" 150 0.0004 "${D_TIME:-00:01:20:00}"
 }
 
 case $STAGE in
@@ -61,10 +78,7 @@ b)
   ;;
 c)
   # 80,000 fresh words (14 k for each of te, ml, bn, kn; 6 k for each of en, hi, mr, ta) beside stage b's
-  stage_b_data
-  render r1 31 14000 te,ml,bn,kn
-  render r2 32 6000 en,hi,mr,ta
-  [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
+  stage_c_data
   train c "{name: synth3, packed: $WORK/p/synth3, weight: 0.55}, {name: synth2, packed: $WORK/p/synth2, weight: 0.3}, $REAL" \
     "en: 0.6, hi: 0.8, mr: 0.8, ta: 0.8, bn: 1.2, te: 1.5, ml: 1.6, kn: 1.1" "${C_STEPS:-2800}" 150 0.0005 "${C_TIME:-00:01:35:00}"
   ;;
@@ -79,27 +93,14 @@ cal)
 d)
   # 80,000 more fresh words, most for the weakest languages (16 k each of te, ml, bn; 8 k each of hi, mr,
   # kn; 4 k each of en, ta), beside stage c's fresh words and the real crops
-  stage_b_data
-  render r1 31 14000 te,ml,bn,kn
-  render r2 32 6000 en,hi,mr,ta
-  [ -f "$WORK/p/synth3/meta.json" ] || $M data pack "$WORK"/r{1,2}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth3"
-  render r3 41 16000 te,ml,bn
-  render r4 42 8000 hi,mr,kn
-  render r5 43 4000 en,ta
-  [ -f "$WORK/p/synth4/meta.json" ] || $M data pack "$WORK"/r{3,4,5}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth4"
-  train d "{name: synth4, packed: $WORK/p/synth4, weight: 0.55}, {name: synth3, packed: $WORK/p/synth3, weight: 0.3}, $REAL" \
-    "en: 0.6, hi: 0.8, mr: 0.9, ta: 0.7, bn: 1.3, te: 1.5, ml: 1.7, kn: 1.0" "${D_STEPS:-2800}" 150 0.0004 "${D_TIME:-00:01:20:00}"
+  stage_c_data
+  more_words d r3 r4 r5 41 synth4 synth3
   ;;
 e)
   # 80,000 more fresh words in the same shares as stage d, new seeds, beside stage d's words and the real crops
-  render r6 51 16000 te,ml,bn
-  render r7 52 8000 hi,mr,kn
-  render r8 53 4000 en,ta
-  [ -f "$WORK/p/synth5/meta.json" ] || $M data pack "$WORK"/r{6,7,8}/shards/*/shard-* --size 48x192 --out "$WORK/p/synth5"
   real_data
   [ -f "$WORK/p/synth4/meta.json" ] || { echo "stage e mixes in stage d's words: run stage d first" >&2; exit 2; }
-  train e "{name: synth5, packed: $WORK/p/synth5, weight: 0.55}, {name: synth4, packed: $WORK/p/synth4, weight: 0.3}, $REAL" \
-    "en: 0.6, hi: 0.8, mr: 0.9, ta: 0.7, bn: 1.3, te: 1.5, ml: 1.7, kn: 1.0" "${D_STEPS:-2800}" 150 0.0004 "${D_TIME:-00:01:20:00}"
+  more_words e r6 r7 r8 51 synth5 synth4
   ;;
 *) echo "unknown stage $STAGE: use b, c, d, e or cal" >&2; exit 2 ;;
 esac
