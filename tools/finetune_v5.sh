@@ -5,6 +5,7 @@
 #   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05): 2,800 steps, 59 min, from b's bundle
 #   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d (2026-12-06): 2,800 more steps, 66 min, from c's bundle
 #   bash tools/finetune_v5.sh e INIT_BUNDLE [WORK=runs/v5]   # stage e (2026-12-06, session 15): 2,800 more steps from d's (the shipped default)
+#   bash tools/finetune_v5.sh f INIT_BUNDLE [WORK=runs/v5]   # stage f (2026-12-06, session 16): 2,800 more steps from e's
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
 # default 00:01:35:00); stage d's and e's: D_STEPS (default 2800) and D_TIME (default 00:01:20:00).
@@ -13,7 +14,7 @@
 # fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGE=${1:?stage b, c, d, e or cal}
+STAGE=${1:?stage b, c, d, e, f or cal}
 INIT=${2:?the bundle to start from}
 WORK=${3:-runs/v5}
 M=.venv/bin/mstr
@@ -102,5 +103,11 @@ e)
   [ -f "$WORK/p/synth4/meta.json" ] || { echo "stage e mixes in stage d's words: run stage d first" >&2; exit 2; }
   more_words e r6 r7 r8 51 synth5 synth4
   ;;
-*) echo "unknown stage $STAGE: use b, c, d, e or cal" >&2; exit 2 ;;
+f)
+  # 80,000 more fresh words in the same shares as stages d and e, new seeds, beside stage e's words and the real crops
+  real_data
+  [ -f "$WORK/p/synth5/meta.json" ] || { echo "stage f mixes in stage e's words: run stage e first" >&2; exit 2; }
+  more_words f r9 r10 r11 61 synth6 synth5
+  ;;
+*) echo "unknown stage $STAGE: use b, c, d, e, f or cal" >&2; exit 2 ;;
 esac
