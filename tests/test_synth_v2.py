@@ -271,3 +271,29 @@ def test_effects_recorded_validated_and_old_specs_resume(tmp_path, tiny_bank, ca
     assert main(["synth", "words", "--langs", "en", "--n", "2", "--out", str(tmp_path / "m"), "--recipe", "v2",
                  "--backgrounds", str(tiny_bank), "--effects", "0.5"]) == 0
     assert json.loads((tmp_path / "m" / "done.json").read_text())["spec"]["effects"] == 0.5
+
+
+def test_vocab_chooses_the_words_profile_and_is_validated(tmp_path, tiny_bank, capsys):
+    def weights(**kw):
+        spec = GenSpec(kind="words", langs=("en",), n=2, recipe="v2", backgrounds=str(tiny_bank), **kw)
+        return SampleMaker(spec, "en").sampler.describe()["mode_weights"]
+
+    assert weights()["sign"] > 0 and weights(vocab="v2") == weights()        # default: the recipe's
+    assert weights(vocab="v1")["sign"] == 0 and weights(vocab="v1")["word"] > weights()["word"]
+    with pytest.raises(UserError, match="--vocab"):
+        GenSpec(kind="chars", langs=("en",), n=2, vocab="v1")
+    with pytest.raises(UserError, match="--vocab"):
+        GenSpec(kind="words", langs=("en",), n=2, vocab="v3")
+    spec = GenSpec(kind="words", langs=("en",), n=2, recipe="v2", backgrounds="/b")
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "spec.json").write_text(json.dumps({k: v for k, v in spec.to_json().items() if k != "vocab"}))
+    _check_spec(out, spec)    # written before the field: resumes with the recipe's vocabulary
+    with pytest.raises(UserError, match="vocab"):
+        _check_spec(out, GenSpec(kind="words", langs=("en",), n=2, recipe="v2", backgrounds="/b", vocab="v1"))
+    assert main(["synth", "words", "--langs", "en", "--n", "2", "--out", str(tmp_path / "o"), "--recipe", "v2",
+                 "--backgrounds", str(tiny_bank), "--vocab", "v1"]) == 0
+    assert json.loads((tmp_path / "o" / "done.json").read_text())["spec"]["vocab"] == "v1"
+    with pytest.raises(SystemExit):
+        main(["synth", "chars", "--langs", "en", "--n", "2", "--out", str(tmp_path / "c"), "--vocab", "v1"])
+    assert "--vocab" in capsys.readouterr().err

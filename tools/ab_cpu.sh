@@ -15,7 +15,8 @@
 # (tells the fonts' part from the rest of recipe v2), and v2mild, recipe v2 with its effects at half
 # strength (`--effects 0.5`: tests whether v2's distortions are too strong for a small model's budget),
 # v2light, the same at a quarter strength (`--effects 0.25`), and v2plain, with no effects at all
-# (`--effects 0`: v2's fonts, backgrounds, colour pairs and vocabulary alone).
+# (`--effects 0`: v2's fonts, backgrounds, colour pairs and vocabulary alone), and v2lightv1vocab,
+# v2light drawing v1's vocabulary (`--vocab v1`: tells the signboard vocabulary's part).
 # An arm whose bundle exists is not trained again.
 # Prints the table (tools/gpu/ablation_table.py; 'test xx': WRR on TEST per language) into WORK/table.md.
 set -euo pipefail
@@ -48,7 +49,8 @@ recipe() {  # the render options of an arm
     v2mild) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --effects 0.5" ;;
     v2light) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --effects 0.25" ;;
     v2plain) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --effects 0" ;;
-    *) echo "unknown arm $1 (v1, v2, v1pool, v2mild, v2light, v2plain)" >&2; exit 2 ;;
+    v2lightv1vocab) echo "--recipe v2 --backgrounds out/backgrounds --font-pool fontpool --effects 0.25 --vocab v1" ;;
+    *) echo "unknown arm $1 (v1, v2, v1pool, v2mild, v2light, v2plain, v2lightv1vocab)" >&2; exit 2 ;;
   esac
 }
 for a in $ARMS; do  # render and pack, skipped once the pack is complete

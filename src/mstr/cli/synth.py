@@ -58,6 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         g.add_argument("--char-size", type=int, default=32, help="character crop side in pixels (default 32)")
         g.add_argument("--no-augment", action="store_true", help="clean renders (no background, warps or effects)")
         _recipe_args(g)
+        if kind == "words":
+            g.add_argument("--vocab", choices=("v1", "v2"), default=None,
+                           help="the words' vocabulary: v1 (dictionary words, numbers, punctuation, random "
+                                "strings) or v2 (v1's plus shop signs, loanwords, names, phone numbers, "
+                                "abbreviations, rare clusters); default: the recipe's")
         g.add_argument("--part", type=_part, default=(0, 1),
                        help="K/M: make only shards i with i %% M == K (spread over M machines), then 'mstr synth merge'")
         g.add_argument("--no-merge", action="store_true", help="stop after the shards (merge later)")
@@ -165,7 +170,8 @@ def _generate(args: argparse.Namespace) -> int:
                    fonts=args.fonts, shard_size=args.shard_size, val_frac=args.val_frac,
                    height=args.height, char_size=args.char_size, augment=not args.no_augment,
                    recipe=args.recipe, backgrounds=_bank_path(args),
-                   font_pool=str(pool) if pool is not None else None, effects=args.effects)
+                   font_pool=str(pool) if pool is not None else None, effects=args.effects,
+                   vocab=getattr(args, "vocab", None))
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     report = generate(spec, args.out, workers=args.workers, part=args.part, merge_after=not args.no_merge)

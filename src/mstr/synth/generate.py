@@ -62,6 +62,7 @@ class GenSpec:
     backgrounds: str | None = None  # recipe v2: the background bank folder (resolved, absolute)
     font_pool: str | None = None    # the font pool folder drawn from (resolved, absolute); None: system fonts
     effects: float = 1.0            # recipe v2's effect strength (SynthOptions.effects)
+    vocab: str | None = None        # words: the text sampler's profile (mstr.synth.vocab.PROFILES); None: the recipe's
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -78,6 +79,12 @@ class GenSpec:
             raise UserError(f"--recipe must be v1 or v2, got {self.recipe!r}")
         from mstr.synth.pipeline import check_effects
         check_effects(self.effects, self.recipe)
+        if self.vocab is not None:
+            from mstr.synth.vocab import PROFILES
+            if self.kind != "words":
+                raise UserError(f"--vocab chooses the words' vocabulary; it has no meaning for {self.kind}")
+            if self.vocab not in PROFILES:
+                raise UserError(f"--vocab must be one of {', '.join(PROFILES)}, got {self.vocab!r}")
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -123,7 +130,8 @@ class SampleMaker:
         self.sampler = None
         if spec.kind == "words":
             from mstr.synth.vocab import TextSampler
-            self.sampler = TextSampler(lang, profile=spec.recipe)  # v2 renders draw the signboard vocabulary
+            # v2 renders draw the signboard vocabulary unless --vocab says otherwise
+            self.sampler = TextSampler(lang, profile=spec.vocab or spec.recipe)
         else:
             chars = load_charset(lang).chars()
             self.chars = [c for c in chars if any(f.has(char_render_text(c)) for f in self.fonts)]
@@ -231,7 +239,7 @@ def _report(progress: Any, k: int) -> None:
         progress.put(k)
 
 
-_NEW_FIELDS = {"recipe": "v1", "backgrounds": None, "font_pool": None, "effects": 1.0}  # absent from older spec.json files
+_NEW_FIELDS = {"recipe": "v1", "backgrounds": None, "font_pool": None, "effects": 1.0, "vocab": None}  # absent from older spec.json files
 
 
 def _check_spec(out: Path, spec: GenSpec) -> None:
