@@ -10,7 +10,8 @@
 # v1 render sees; POOL: the font pool of recipe v2 (make fonts; without it v2 uses V1_FONTS too);
 # BG: background bank (make backgrounds); REAL: real fine-tuning crops (tools/gpu/pack_real.py);
 # BANK: the bank every arm trains against; PPOCR: ppocrv6_rec_{small,tiny}.safetensors
-# (tools/extract_ppocr.py). Evaluate the bundles afterwards with tools/gpu/evaluate.sh.
+# (tools/extract_ppocr.py); V2_OPTS: more options of the v2 render (e.g. "--effects 0.25", "--vocab v1";
+# see docs/ablation.md for the CPU arms that chose them). Evaluate the bundles afterwards with tools/gpu/evaluate.sh.
 set -u
 : "${V1_FONTS:?}" "${BG:?}" "${REAL:?}" "${BANK:?}" "${PPOCR:?}" "${OUT_DIR:?}"
 W=${WORK:-/tmp/ablation}; LANGS=${LANGS:-en,hi,mr,bn,ta,te,ml,kn}
@@ -25,7 +26,7 @@ t "render v1 ($V1_WORKERS workers) and v2 ($V2_WORKERS workers) for ${RENDER_S}s
   --height 48 --shard-size 500 --val-frac 0 --no-merge --workers "$V1_WORKERS" --out "$W/v1" > "$W/v1.log" 2>&1) &
 V2_FONTS=${POOL:+--font-pool $POOL}
 (MSTR_FONT_DIRS=$V1_FONTS timeout -s INT "$RENDER_S" $M synth words --langs "$LANGS" --n 200000 --recipe v2 \
-  --backgrounds "$BG" ${V2_FONTS:---fonts all} --height 48 --shard-size 500 --val-frac 0 --no-merge \
+  --backgrounds "$BG" ${V2_FONTS:---fonts all} ${V2_OPTS:-} --height 48 --shard-size 500 --val-frac 0 --no-merge \
   --workers "$V2_WORKERS" --out "$W/v2" > "$W/v2.log" 2>&1) &
 wait
 tail -n 3 "$W/v1.log" "$W/v2.log"
