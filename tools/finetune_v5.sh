@@ -5,7 +5,7 @@
 #   bash tools/finetune_v5.sh c INIT_BUNDLE [WORK=runs/v5]   # stage c (2026-12-05): 2,800 steps, 59 min, from b's bundle
 #   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d (2026-12-06): 2,800 more steps, 66 min, from c's bundle
 #   bash tools/finetune_v5.sh e INIT_BUNDLE [WORK=runs/v5]   # stage e (2026-12-06, session 15): 2,800 more steps from d's (the shipped default)
-#   bash tools/finetune_v5.sh f INIT_BUNDLE [WORK=runs/v5]   # stage f (2026-12-06, session 16): 2,800 more steps from e's
+#   bash tools/finetune_v5.sh f INIT_BUNDLE [WORK=runs/v5]   # stage f (2026-12-06): 2,800 more steps from e's; flat, not shipped
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
 # default 00:01:35:00); stage d's and e's: D_STEPS (default 2800) and D_TIME (default 00:01:20:00).
