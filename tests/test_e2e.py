@@ -122,3 +122,20 @@ def test_light_refiner_trains_from_config_and_bad_levels_are_refused(pipeline, t
                      f"out={tmp_path / 'bad'}", *common]) != 0
         err = capsys.readouterr().err
         assert word in err and "Traceback" not in err
+
+
+def test_fine_tune_at_a_wider_input(pipeline, tmp_path, capsys):
+    """``init_image_size`` continues a bundle at another input size: the new bundle records and reads
+    at it; without an init_bundle it is a one-line error."""
+    common = [f"data.sources=[{{name: synth, root: {pipeline / 'words'}, split: train}}]", "data.val_sources=null",
+              "data.batch_size=16", "optim.max_steps=3", "optim.warmup_steps=1", "trainer.precision=32-true", *TINY]
+    assert main(["train", "spotter", f"init_bundle={pipeline / 'spotter' / 'bundle'}", "init_image_size=[32,160]",
+                 f"out={tmp_path / 'wide'}", *common]) == 0
+    rec = mstr.load(tmp_path / "wide" / "bundle")
+    assert tuple(rec.spotter.cfg.image_size) == (32, 160)
+    assert len(rec.read([Image.new("RGB", (200, 32), "white")])) == 1
+    capsys.readouterr()
+    assert main(["train", "spotter", f"bank={pipeline / 'bank'}", "init_image_size=[32,160]",
+                 f"out={tmp_path / 'bad'}", *common]) != 0
+    err = capsys.readouterr().err
+    assert "init_image_size" in err and "Traceback" not in err

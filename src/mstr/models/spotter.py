@@ -117,6 +117,7 @@ class FeatureTokens(nn.Module):
         self.proj = nn.ModuleList(nn.Conv2d(c, d_model, 1) for c in channels)
         self.level = nn.Parameter(torch.zeros(len(channels), d_model))
         self.pos = nn.ParameterList(nn.Parameter(torch.randn(h * w, d_model) * 0.02) for h, w in shapes)
+        self.shapes = shapes   # (rows, columns) of each map's tokens: pos[i] is their row-major grid
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:

