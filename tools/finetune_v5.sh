@@ -6,10 +6,10 @@
 #   bash tools/finetune_v5.sh d INIT_BUNDLE [WORK=runs/v5]   # stage d (2026-12-06): 2,800 more steps, 66 min, from c's bundle
 #   bash tools/finetune_v5.sh e INIT_BUNDLE [WORK=runs/v5]   # stage e (2026-12-06, session 15): 2,800 more steps from d's (the shipped default)
 #   bash tools/finetune_v5.sh f INIT_BUNDLE [WORK=runs/v5]   # stage f (2026-12-06): 2,800 more steps from e's; flat, not shipped
-#   bash tools/finetune_v5.sh w INIT_BUNDLE [WORK=runs/v5]   # stage w: e's bundle continued at 48×256 (not run yet)
+#   bash tools/finetune_v5.sh w INIT_BUNDLE [WORK=runs/v5]   # stage w (2026-12-06, session 17): e's bundle continued at 48×256, 2,400 steps, 66 min
 #   bash tools/finetune_v5.sh cal BUNDLE [WORK=runs/v5]      # fit BUNDLE's confidence calibration (tools/calibrate.py)
 # Stage c's length: C_STEPS (cosine schedule length, default 2800, as shipped) and C_TIME (wall-clock limit,
-# default 00:01:35:00); stages d, e, f and w: D_STEPS (default 2800) and D_TIME (default 00:01:20:00; w 00:01:55:00).
+# default 00:01:35:00); stages d, e, f and w: D_STEPS (default 2800; w 2400) and D_TIME (default 00:01:20:00; w 00:01:35:00).
 # INIT for stage b is the preview: `git archive 535a7e5 src/mstr/resources/models/v5-preview | tar -x -C /tmp`.
 # Needs `make fonts` (fontpool/), `make backgrounds` (out/backgrounds) and ../shared/data (real English
 # fine-tuning splits). Every render is deterministic (seeded); the bundle lands in WORK/<stage>/bundle.
@@ -122,7 +122,7 @@ w)
   # squeezed less; stage f's words and stage e's (re-rendered when gone, the same seeds) packed at 48×256
   real_data
   words80k r6 r7 r8 51 synth5
-  D_TIME=${D_TIME:-00:01:55:00} more_words w r9 r10 r11 61 synth6 synth5
+  D_STEPS=${D_STEPS:-2400} D_TIME=${D_TIME:-00:01:35:00} more_words w r9 r10 r11 61 synth6 synth5
   ;;
 *) echo "unknown stage $STAGE: use b, c, d, e, f, w or cal" >&2; exit 2 ;;
 esac
