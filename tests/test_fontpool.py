@@ -279,6 +279,29 @@ def test_a_render_records_its_pool_and_will_not_resume_with_other_fonts(toy_pool
     assert "other settings" in err and "font_pool" in err
 
 
+def test_a_render_records_the_fonts_it_drew_from(toy_pool, tmp_path, monkeypatch):
+    from mstr.cli.main import main
+    from mstr.synth.generate import GenSpec, fonts_record
+
+    monkeypatch.setenv(fontpool.POOL_ENV, "")
+    out = tmp_path / "words"
+    assert main(["synth", "words", "--langs", "hi", "--n", "2", "--val-frac", "0",
+                 "--font-pool", str(toy_pool), "--out", str(out)]) == 0
+    monkeypatch.setenv(fontpool.POOL_ENV, "")  # the CLI exported the pool for its workers
+    done = json.loads((out / "done.json").read_text())
+    rec = done["fonts"]["hi"]
+    train = [r["design"] for r in json.loads((toy_pool / fontpool.POOL_FILE).read_text())["fonts"]
+             if r["split"] == "train"]
+    assert rec["files"] == 1 and rec["designs"] == train
+    spec = GenSpec.from_json(done["spec"])
+    assert fonts_record(spec)["hi"] == rec  # the same fonts: the same record, so two draws can be compared
+    held = fonts_record(GenSpec.from_json({**done["spec"], "fonts": "heldout"}))["hi"]
+    assert held["designs"] != rec["designs"] and held["fingerprint"] != rec["fingerprint"]
+    font = toy_pool / "a.ttf"  # a rebuilt pool: the same file name with other bytes is another draw
+    font.write_bytes(font.read_bytes() + b"\0")
+    assert fonts_record(spec)["hi"]["fingerprint"] != rec["fingerprint"]
+
+
 def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
     with tool_module("build_font_pool") as tool:
         system = [f for f in F.discover_fonts() if f.has("க")]

@@ -6,7 +6,7 @@ Layout under ``out``::
     shards/<lang>/shard-00000/        one LMDB per shard (kept until the merge succeeds)
     LMDB/<lang>/train_lmdb, val_lmdb  the result with training fonts
     LMDB/<lang>/test_lmdb             the result with held-out fonts
-    done.json                         written last: counts and problems
+    done.json                         written last: counts, problems and the fonts drawn from
 
 Sample ``g`` of language ``lang`` is a pure function of ``(seed, kind, lang, g)``: its random
 generator is seeded with exactly that, so the data do not depend on the shard size, on the
@@ -16,6 +16,7 @@ continues each shard after its last committed sample. Shards can also be spread 
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -331,6 +332,38 @@ def _shard_count(out: Path, lang: str, shard: int) -> int:
         return r.num_samples
 
 
+_FILE_SHA: dict[tuple[str, int, int], bytes] = {}
+
+
+def _file_sha(path: str) -> bytes:
+    st = Path(path).stat()
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key not in _FILE_SHA:
+        _FILE_SHA[key] = hashlib.sha256(Path(path).read_bytes()).digest()
+    return _FILE_SHA[key]
+
+
+def fonts_record(spec: GenSpec) -> dict[str, dict[str, Any]]:
+    """Per language, the font files ``spec`` draws from (its side of the split, from its pool or
+    the system fonts) and one fingerprint of their names and bytes: two renders of one spec are
+    the same draw only when their fingerprints agree (a rebuilt pool or new system fonts change it)."""
+    from mstr.fonts import discover_fonts, fonts_for_lang
+
+    record = {}
+    for lang in spec.langs:
+        if spec.font_pool is not None:
+            fonts = fonts_for_lang(lang, spec.fonts, pool=spec.font_pool)
+        else:  # system fonts, whatever $MSTR_FONT_POOL says now
+            fonts = fonts_for_lang(lang, spec.fonts, fonts=discover_fonts())
+        h = hashlib.sha256()
+        paths = sorted({f.path for f in fonts}, key=lambda p: (Path(p).name, p))
+        for path in paths:
+            h.update(Path(path).name.encode() + b"\0" + _file_sha(path))
+        record[lang] = {"files": len(paths), "designs": sorted({f.design for f in fonts}),
+                        "fingerprint": h.hexdigest()[:16]}
+    return record
+
+
 def merge(out: str | Path, *, keep_shards: bool = False) -> dict[str, Any]:
     """Merge the shards of ``out`` into ``LMDB/<lang>/<split>_lmdb`` and write ``done.json``.
 
@@ -358,6 +391,7 @@ def merge(out: str | Path, *, keep_shards: bool = False) -> dict[str, Any]:
         bank = json.loads((Path(spec.backgrounds) / "bank.json").read_text())
         report["backgrounds"] = {"path": spec.backgrounds, "fingerprint": bank.get("fingerprint"),
                                  "tiles": len(bank.get("tiles", []))}
+    report["fonts"] = fonts_record(spec)
     for lang in spec.langs:
         final_dir = out / "LMDB" / lang
         splits = ("train", "val") if spec.fonts != "heldout" else ("test",)
