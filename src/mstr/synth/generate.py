@@ -332,24 +332,14 @@ def _shard_count(out: Path, lang: str, shard: int) -> int:
         return r.num_samples
 
 
-_FILE_SHA: dict[tuple[str, int, int], bytes] = {}
-
-
-def _file_sha(path: str) -> bytes:
-    st = Path(path).stat()
-    key = (path, st.st_size, st.st_mtime_ns)
-    if key not in _FILE_SHA:
-        _FILE_SHA[key] = hashlib.sha256(Path(path).read_bytes()).digest()
-    return _FILE_SHA[key]
-
-
 def fonts_record(spec: GenSpec) -> dict[str, dict[str, Any]]:
     """Per language, the font files ``spec`` draws from (its side of the split, from its pool or
     the system fonts) and one fingerprint of their names and bytes: two renders of one spec are
     the same draw only when their fingerprints agree (a rebuilt pool or new system fonts change it)."""
+    from mstr.atomic import sha256_file
     from mstr.fonts import discover_fonts, fonts_for_lang
 
-    record = {}
+    record, digests = {}, {}  # a file shared by languages of one script is read once
     for lang in spec.langs:
         if spec.font_pool is not None:
             fonts = fonts_for_lang(lang, spec.fonts, pool=spec.font_pool)
@@ -358,7 +348,9 @@ def fonts_record(spec: GenSpec) -> dict[str, dict[str, Any]]:
         h = hashlib.sha256()
         paths = sorted({f.path for f in fonts}, key=lambda p: (Path(p).name, p))
         for path in paths:
-            h.update(Path(path).name.encode() + b"\0" + _file_sha(path))
+            if path not in digests:
+                digests[path] = bytes.fromhex(sha256_file(path))
+            h.update(Path(path).name.encode() + b"\0" + digests[path])
         record[lang] = {"files": len(paths), "designs": sorted({f.design for f in fonts}),
                         "fingerprint": h.hexdigest()[:16]}
     return record
