@@ -12,7 +12,7 @@ from mstr.bank import EOS_ID, PAD_ID, bank_entries, build_bank
 from mstr.models.refiner import Refiner, RefinerConfig
 from mstr.models.spotter import Spotter, SpotterConfig
 from mstr.onnx.graphs import RefinerMemoryGraph, RefinerStepGraph, greedy_loop, refiner_dims
-from mstr.reading.recognizer import Recognizer, fold_batchnorm
+from mstr.reading.recognizer import Recognizer, bf16_encoder_copy, fold_batchnorm
 from mstr.reading.refine_policy import RefineSettings
 
 CHANNELS = (8, 16, 16)
@@ -182,6 +182,92 @@ def test_recognizer_reads_as_the_unfolded_models():
             assert [[q for _, q in row] for row in pred.topk] == [
                 pytest.approx(top_p[b, t].tolist(), abs=2e-4) for t in range(n_top)]
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in s.modules())
+
+
+@pytest.mark.parametrize("encoder", ["resnet", "ppocr-tiny"])
+def test_bfloat16_encoder_copy_reads_bit_for_bit_as_autocast(encoder):
+    """Storing the encoder's weights in bfloat16 once gives the very numbers autocast gives by
+    converting them on every call; the float32 copy and the caller's module keep float32 weights."""
+    torch.manual_seed(1)
+    bank = F.normalize(torch.randn(20, 32), dim=-1)
+    size = (32, 128) if encoder == "resnet" else (48, 96)
+    s = (_spotter_with_batchnorm_stats(bank) if encoder == "resnet" else
+         Spotter(SpotterConfig(dim=32, d_model=32, max_len=8, image_size=size, encoder=encoder), bank).eval())
+    folded = fold_batchnorm(s).to(memory_format=torch.channels_last)
+    fast = bf16_encoder_copy(folded, fuse=False)
+    convs = [m for m in fast.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.dtype == torch.bfloat16 for m in convs)
+    assert all(p.dtype == torch.float32 for p in folded.parameters())
+    assert all(p.dtype == torch.float32 for p in s.parameters())
+    assert fast.bank.dtype == torch.float32 and fast.head.weight.dtype == torch.float32
+    x = (torch.rand(5, 3, *size) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want, got = folded(x), fast(x)
+    assert torch.equal(got.logits, want.logits)
+    assert all(torch.equal(a, b) for a, b in zip(got.features, want.features))
+
+
+@pytest.mark.parametrize("variant", ["tiny", "small"])
+def test_fused_ppocr_encoder_matches_the_plain_modules(variant):
+    from mstr.models.ppocr import PPOCRv6Backbone
+    from mstr.reading.fused import fuse_ppocr_encoder, fused_kernels_available
+
+    if not fused_kernels_available():
+        pytest.skip("this torch has no fused oneDNN convolutions")
+    torch.manual_seed(3)
+    plain = PPOCRv6Backbone(variant).eval().to(torch.bfloat16).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for m in plain.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.bias.normal_(0, 0.1)
+    fused = __import__("copy").deepcopy(plain)
+    assert not fuse_ppocr_encoder(PPOCRv6Backbone(variant))  # float32 weights: left alone
+    assert fuse_ppocr_encoder(fused)
+    assert sum(type(m).__name__ == "_FusedBlock" for m in fused.modules()) == sum(len(s) for s in fused.stages)
+    x = (torch.rand(4, 3, 48, 64) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want, got = plain(x), fused(x)
+    for a, b in zip(want, got):
+        assert a.shape == b.shape and b.dtype == torch.bfloat16
+        scale = a.float().abs().max().item()
+        assert (a.float() - b.float()).abs().max().item() <= 0.05 * scale
+        cos = F.cosine_similarity(a.float().flatten(1), b.float().flatten(1), dim=1)
+        assert cos.min().item() > 0.999
+
+
+def test_recognizer_reads_bf16_through_the_bfloat16_copy_only_when_bf16():
+    torch.manual_seed(2)
+    entries = bank_entries(["en"])
+    bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
+    s = _spotter_with_batchnorm_stats(bank.vectors)
+    images = [striped((60 + 9 * i, 32), (30 * i, 80, 190)) for i in range(4)]
+    rec = Recognizer(s, bank, None, bf16=False)
+    fp32 = rec.read(images)
+    assert rec._reader_bf16 is None  # float32 reading never makes it
+    rec.bf16 = True
+    bf16 = rec.read(images)
+    assert rec._reader_bf16 is not None
+    assert next(rec._reader_bf16.encoder.parameters()).dtype == torch.bfloat16
+    assert next(rec._reader.encoder.parameters()).dtype == torch.float32
+    rec.bf16 = False
+    assert [p.text for p in rec.read(images)] == [p.text for p in fp32]
+    assert len(bf16) == len(images)
+
+
+def test_recognizer_reads_a_ppocr_spotter_in_bf16_with_the_fused_encoder():
+    from mstr.reading.fused import fused_kernels_available
+
+    torch.manual_seed(5)
+    entries = bank_entries(["en"])
+    bank = build_bank(entries, F.normalize(torch.randn(len(entries), 32), dim=-1))
+    s = Spotter(SpotterConfig(dim=32, d_model=32, max_len=8, image_size=(48, 96), encoder="ppocr-tiny"),
+                bank.vectors).eval()
+    images = [striped((70 + 11 * i, 30), (40 * i, 120, 60)) for i in range(3)]
+    rec = Recognizer(s, bank, None, bf16=True)
+    assert len(rec.read(images)) == len(images)
+    stem = type(rec._reader_bf16.encoder.stem).__name__
+    assert stem == ("_FusedPlainStem" if fused_kernels_available() else "_PlainStem")
+    assert type(rec._reader.encoder.stem).__name__ == "_PlainStem"  # the float32 copy is left plain
 
 
 # ------------------------------------------------------------------------------------------

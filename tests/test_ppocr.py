@@ -116,6 +116,21 @@ def test_channels_strides_and_shapes():
         PPOCRv6Backbone("medium")
 
 
+def test_stem_pool_and_squeeze_excite_match_their_plain_forms():
+    """The stem's max-pool (shifted views) and the gate (matrix products) compute what Paddle's
+    graph says: a -inf-padded 2×2/1 max-pool and two 1×1 convolutions, exactly."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 5, 9)
+    x[0, 0, :, -1] = -5.0  # the pad column must never win
+    want = torch.nn.functional.max_pool2d(ppocr._same_pad(x, float("-inf")), 2, 1)
+    assert torch.equal(ppocr._max_pool_2x2_same(x), want)
+    assert torch.equal(ppocr._max_pool_2x2_same(x.to(torch.bfloat16)), want.to(torch.bfloat16))
+    se = ppocr._SqueezeExcite(8)
+    y = torch.randn(3, 8, 4, 7)
+    gate = torch.nn.functional.hardsigmoid(se.conv2(torch.relu(se.conv1(y.mean(dim=(2, 3), keepdim=True)))))
+    torch.testing.assert_close(se(y), y * gate, rtol=1e-6, atol=1e-6)
+
+
 def test_gradients_reach_every_parameter():
     model = PPOCRv6Backbone("tiny").train()
     x = torch.randn(2, 3, 48, 64, requires_grad=True)

@@ -26,7 +26,7 @@ from mstr.reading.reader import Forced, Greedy, SpotterReader
 from mstr.reading.refine import FORCED_CHUNK, forced_chunks
 from mstr.reading.refine_policy import RefineSettings
 
-__all__ = ["Recognizer", "fold_batchnorm"]
+__all__ = ["Recognizer", "fold_batchnorm", "bf16_encoder_copy"]
 
 
 def _fusable(conv: nn.Module, bn: nn.Module) -> bool:
@@ -51,6 +51,25 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
                     setattr(m, conv, fuse_conv_bn_eval(getattr(m, conv), getattr(m, bn)))
                     setattr(m, bn, nn.Identity())
     return module.requires_grad_(False)
+
+
+def bf16_encoder_copy(reader: nn.Module, *, fuse: bool = True) -> nn.Module:
+    """A copy of the reading Spotter ``reader`` whose encoder convolutions and linear layers hold
+    bfloat16 weights, for reading under bfloat16 autocast. Autocast would convert those same
+    weights to bfloat16 (round to nearest) on every call; converting them once gives the same
+    numbers, bit for bit, without the per-call copies. The rest of the Spotter (feature tokens,
+    decoder, the bank) is left in float32. With ``fuse`` on a CPU, a PP-OCRv6 encoder also gets
+    fused convolution kernels (:func:`mstr.reading.fused.fuse_ppocr_encoder`: the same numbers up to
+    bfloat16 rounding)."""
+    from mstr.reading.fused import fuse_ppocr_encoder
+
+    reader = copy.deepcopy(reader)
+    for m in reader.encoder.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.to(torch.bfloat16)
+    if fuse and next(reader.parameters()).device.type == "cpu":
+        fuse_ppocr_encoder(reader.encoder)
+    return reader
 
 
 
@@ -91,6 +110,7 @@ class Recognizer(SpotterReader):
             channels_last = torch.device(device).type == "cpu"
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self._reader.to(memory_format=self._memory_format)
+        self._reader_bf16: nn.Module | None = None   # made on the first bfloat16 read (bf16_encoder_copy)
         self.refiner = refiner.eval().to(device) if refiner is not None else None
         self._init_reader(bank, config=config, name=name, device=device, image_size=spotter.cfg.image_size,
                           config_path=config_path)
@@ -115,8 +135,17 @@ class Recognizer(SpotterReader):
         """``B, 3, H, W`` preprocessed batch → predictions (``langs``, ``script_consistency``: as
         :meth:`read`)."""
         with self._autocast():
-            out = self._reader(x.to(self.device).contiguous(memory_format=self._memory_format))
+            out = self._spotter_copy()(x.to(self.device).contiguous(memory_format=self._memory_format))
         return self._decode_batch(out.logits, out.features, use_refiner, langs, script_consistency)
+
+    def _spotter_copy(self) -> nn.Module:
+        """The Spotter copy that reads at the current precision: under bfloat16 autocast the one
+        with bfloat16 encoder weights (:func:`bf16_encoder_copy`, made once), else ``_reader``."""
+        if self._autocast_off("spotter"):
+            return self._reader
+        if self._reader_bf16 is None:
+            self._reader_bf16 = bf16_encoder_copy(self._reader)
+        return self._reader_bf16
 
     def _select_features(self, feats: Sequence[Any], rows: list[int]) -> list[Any]:
         at = torch.tensor(rows, device=self.device)
