@@ -16,7 +16,7 @@ APT_PACKAGES := libfribidi0 libraqm0 fontconfig \
 	fonts-lohit-guru fonts-lohit-knda fonts-lohit-mlym fonts-lohit-orya fonts-lohit-taml \
 	fonts-lohit-taml-classical fonts-lohit-telu fonts-indic fonts-smc fonts-teluguvijayam \
 	fonts-arabeyes fonts-kacst fonts-hosny-amiri fonts-sil-scheherazade fonts-farsiweb \
-	fonts-nafees fonts-paktype \
+	fonts-nafees fonts-paktype fonts-freefont-ttf \
 	tesseract-ocr tesseract-ocr-eng tesseract-ocr-hin tesseract-ocr-ben tesseract-ocr-tam tesseract-ocr-tel \
 	tesseract-ocr-mal tesseract-ocr-kan \
 	chromium chromium-driver

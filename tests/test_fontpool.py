@@ -137,6 +137,27 @@ def test_script_and_latin_subsets_are_merged(small_deva_path, tmp_path):
     assert check_font(out, "hi") == []
 
 
+def test_pool_files_do_not_depend_on_the_time_of_the_build(small_deva_path, tmp_path, monkeypatch):
+    """A rebuilt pool must have the same bytes (its fingerprints are compared across builds):
+    fontTools would write the build's time into each file's head table."""
+    from fontTools.ttLib.tables import _h_e_a_d
+
+    latin = _woff2_subset(small_deva_path, tmp_path / "l.woff2", list(range(0x20, 0x7F)))
+    built = []
+    from fontTools.merge import util as merge_util
+
+    for i, clock in enumerate((3_600_000_000, 3_700_000_000)):  # two builds, a day and more apart
+        monkeypatch.setattr(_h_e_a_d, "timestampNow", lambda clock=clock: clock)
+        monkeypatch.setattr(merge_util, "timestampNow", lambda clock=clock: clock)
+        single, merged = tmp_path / f"single{i}.woff2", tmp_path / f"merged{i}.woff2"
+        make_pool_font([small_deva_path], "Deva", single)
+        make_pool_font([small_deva_path, latin], "Deva", merged)
+        built.append((single.read_bytes(), merged.read_bytes()))
+    assert built[0][0] == built[1][0]
+    assert built[0][1] == built[1][1]
+    assert TTFont(str(tmp_path / "single0.woff2"))["head"].modified == TTFont(small_deva_path)["head"].modified
+
+
 def test_caps_only_font_is_detected(latin_font_path, tmp_path):
     assert case_problem(latin_font_path) is None
     tt = TTFont(latin_font_path)

@@ -57,7 +57,7 @@ from font_pool_sources import DEBIAN_PACKAGES, debian_sources, npm_sources, sha 
 log = logging.getLogger("build_font_pool")
 
 #: Bumped when the building or checking of a pool file changes (invalidates the build cache).
-BUILD_VERSION = 1
+BUILD_VERSION = 3  # 3: pool files keep their sources' head.created and head.modified (reproducible bytes)
 SCRIPTS = ("Latn", "Deva", "Beng", "Taml", "Telu", "Mlym", "Knda", "Gujr", "Guru", "Orya", "Arab")
 #: MB per script (the whole pool stays under 25 MB).
 DEFAULT_MB = {"Latn": 9.0, "Deva": 3.5, "Beng": 1.5, "Taml": 1.2, "Telu": 2.2, "Mlym": 1.5,

@@ -42,7 +42,10 @@ def make_pool_font(sources: Sequence[str | Path], script: str, out: str | Path,
     """Write ``out`` (WOFF2): ``sources`` merged (if several) and subset for ``script``.
 
     Several sources are subsets of one family (Google Fonts' ``devanagari`` and ``latin``
-    files); they are merged with ``fontTools.merge`` first.
+    files); they are merged with ``fontTools.merge`` first. The bytes depend on the sources only:
+    the ``head`` table's creation and modification times are the sources' (the earliest and the
+    latest of them; fontTools would stamp the time of the build), so that a rebuilt pool has the same files and the same fingerprints
+    (``mstr.synth.generate.fonts_record``).
     """
     from fontTools import subset
     from fontTools.ttLib import TTFont
@@ -51,13 +54,17 @@ def make_pool_font(sources: Sequence[str | Path], script: str, out: str | Path,
         from fontTools.merge import Merger, Options
 
         font = Merger(options=Options(drop_tables=["DSIG"])).merge([str(s) for s in sources])
+        heads = [TTFont(str(s), lazy=True)["head"] for s in sources]
+        font["head"].created = min(h.created for h in heads)   # the merger stamps both with the time
+        font["head"].modified = max(h.modified for h in heads)
+        font.recalcTimestamp = False
         buf = io.BytesIO()
         font.flavor = None
         font.save(buf)
         buf.seek(0)
-        font = TTFont(buf)
+        font = TTFont(buf, recalcTimestamp=False)
     else:
-        font = TTFont(str(sources[0]), fontNumber=index)
+        font = TTFont(str(sources[0]), fontNumber=index, recalcTimestamp=False)
     opts = subset.Options()
     opts.layout_features = ["*"]
     opts.layout_scripts = ["*"]
