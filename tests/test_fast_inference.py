@@ -648,6 +648,39 @@ def test_light_memory_uses_only_its_levels_and_ranks():
     torch.testing.assert_close(got[1], ref[1])
 
 
+def test_refiner_reads_the_maps_of_a_ppocr_spotter():
+    """Behind a PP-OCRv6 Spotter the Refiner's visual tokens follow the encoder's own strides
+    (48×96 input: 12×24, 6×24, 3×24, 1×12), its cached greedy decoder equals full recomputation, a
+    config saved before ``strides`` existed is the resnet encoder's, and ``fold_fine`` (2×2 cells)
+    is refused where level 1 is not twice level 0 both ways."""
+    import json
+
+    from mstr.reading.decode import spotter_decode
+
+    torch.manual_seed(6)
+    bank = F.normalize(torch.randn(14, 32), dim=-1)
+    s = Spotter(SpotterConfig(dim=32, d_model=32, max_len=8, image_size=(48, 96), encoder="ppocr-tiny"), bank).eval()
+    cfg = RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=8, topk=3, levels=(1, 2, 3),
+                        channels=tuple(s.encoder.channels), image_size=(48, 96), strides=tuple(s.encoder.strides))
+    r = Refiner(cfg, bank, PAD_ID).eval()
+    x = torch.rand(3, 3, 48, 96) * 2 - 1
+    with torch.no_grad():
+        out = s(x)
+        _, _, top_i, top_p = spotter_decode(out.logits, s.cfg.topk)
+        assert r.memory(top_i, top_p, out.features).shape[1] == 8 * 3 + 6 * 24 + 3 * 24 + 1 * 12
+        got = r.greedy(top_i, top_p, out.features, EOS_ID)
+        ref = r.greedy_reference(top_i, top_p, out.features, EOS_ID)
+    assert torch.equal(got[0], ref[0])
+    again = RefinerConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.strides == ((4, 4), (8, 4), (16, 4), (48, 8))
+    old = {k: v for k, v in RefinerConfig(channels=CHANNELS).to_dict().items() if k != "strides"}
+    assert RefinerConfig.from_dict(old).strides == ((4, 4), (8, 8), (16, 8))
+    with pytest.raises(ValueError, match="fold_fine"):
+        RefinerConfig(channels=tuple(s.encoder.channels), strides=tuple(s.encoder.strides), fold_fine=True)
+    with pytest.raises(ValueError, match="stride 48×8"):
+        RefinerConfig(channels=tuple(s.encoder.channels), strides=tuple(s.encoder.strides), levels=(4,))
+
+
 def test_fold_fine_memory_keeps_the_stride4_detail_in_fewer_tokens():
     """``fold_fine``: the stride-4 map's 2×2 cells are channels of the stride-8 tokens, so the memory
     has the light memory's size, every stride-4 cell changes it (and only the stride-8 tokens that

@@ -116,6 +116,32 @@ def test_light_refiner_memory_exports_with_same_readings(tmp_path, light):
             assert g.confidence == pytest.approx(e.confidence, abs=1e-4)
 
 
+def test_a_refiner_behind_a_ppocr_spotter_is_refused_with_the_way_out(tmp_path, capsys):
+    """The graphs carry the resnet Spotter's three maps: a Refiner reading a PP-OCRv6 Spotter's four
+    is a one-line error naming --no-refiner, and the Spotter alone exports and reads as torch."""
+    from mstr.bank import PAD_ID
+    from mstr.bundle import save_bundle
+    from mstr.models.refiner import Refiner, RefinerConfig
+    from mstr.models.spotter import Spotter, SpotterConfig
+    from conftest import tiny_bank
+
+    torch.manual_seed(0)
+    bank = tiny_bank(("en",), 32)
+    s = Spotter(SpotterConfig(dim=32, d_model=32, max_len=8, image_size=(48, 96), encoder="ppocr-tiny"), bank.vectors)
+    r = Refiner(RefinerConfig(dim=32, d_model=32, layers=1, heads=2, max_len=8, topk=3, levels=(1, 2),
+                              channels=tuple(s.encoder.channels), image_size=(48, 96),
+                              strides=tuple(s.encoder.strides)), bank.vectors, PAD_ID)
+    bundle = save_bundle(tmp_path / "bundle", spotter=s, bank=bank, refiner=r, name="ppocr-refiner")
+    args = ["export", "onnx", "--bundle", str(bundle), "--out", str(tmp_path / "export")]
+    assert cli_main.main(args) != 0
+    err = capsys.readouterr().err
+    assert "--no-refiner" in err and "Traceback" not in err
+    assert cli_main.main(args + ["--no-refiner"]) == 0
+    images = fixture_images(6)
+    want = [p.text for p in mstr.load(bundle, refiner=False).read(images)]
+    assert [p.text for p in mstr.load(tmp_path / "export", backend="onnx", refiner=False).read(images)] == want
+
+
 def test_read_tensor_accepts_numpy_and_reports_bad_paths(exported, tmp_path):
     _, out = exported
     rec = mstr.load(out, backend="onnx")

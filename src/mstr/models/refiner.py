@@ -3,8 +3,8 @@
 Its memory concatenates
 (i) **prefix memory** — for every Spotter position ``t`` and rank ``k`` of its top-K: the bank
     prototype of the hypothesis, an embedding of its probability, of ``t`` and of ``k``;
-(ii) **visual memory** — the Spotter encoder's maps chosen by ``levels`` (0, 1, 2 = strides 4, 8,
-    16; all three by default), projected, with a level embedding and learned 2-D positions, so fine
+(ii) **visual memory** — the Spotter encoder's maps chosen by ``levels`` (for the resnet encoder
+    0, 1, 2 = strides 4, 8, 16, all three by default; ``strides`` gives each map's), projected, with a level embedding and learned 2-D positions, so fine
     marks (matras, nukta, virama, anusvara) keep their spatial evidence. With ``fold_fine`` the
     stride-4 map is not a set of tokens of its own: its 2×2 cells are stacked onto the channels of
     the stride-8 tokens (space to depth), keeping its detail at a quarter of its tokens.
@@ -55,16 +55,26 @@ class RefinerConfig(JsonConfig):
     init_scale: float = 20.0
     levels: tuple[int, ...] = (0, 1, 2)
     fold_fine: bool = False
+    #: (vertical, horizontal) stride of each of the Spotter encoder's maps (``encoder.strides``);
+    #: the default is the resnet encoder's (configs saved before the field had only that encoder)
+    strides: tuple[tuple[int, int], ...] = ((4, 4), (8, 8), (16, 8))
 
     def __post_init__(self) -> None:
+        self.strides = tuple((int(sv), int(sh)) for sv, sh in self.strides)
+        if len(self.strides) != len(self.channels):
+            raise ValueError(f"refiner strides give {len(self.strides)} maps, channels {len(self.channels)}")
         levels = tuple(self.levels)
+        named = ", ".join(f"{i} = stride {sv}×{sh}" for i, (sv, sh) in enumerate(self.strides))
         if not levels or len(set(levels)) != len(levels) or any(
                 not isinstance(i, int) or not 0 <= i < len(self.channels) for i in levels):
             raise ValueError(f"refiner levels must be distinct indices of the {len(self.channels)} feature maps "
-                             f"(0 = stride 4, 1 = stride 8, 2 = stride 16), got {list(levels)}")
+                             f"({named}), got {list(levels)}")
         if self.fold_fine and not {0, 1} <= set(levels):
             raise ValueError(f"refiner fold_fine folds the stride-4 map (level 0) into the stride-8 tokens "
                              f"(level 1): levels must include both, got {list(levels)}")
+        if self.fold_fine and tuple(2 * s for s in self.strides[0]) != self.strides[1]:
+            raise ValueError(f"refiner fold_fine stacks level 0's 2×2 cells onto level 1's tokens: level 1's "
+                             f"strides must be twice level 0's, got {list(self.strides[:2])}")
         if self.topk < 1:
             raise ValueError(f"refiner topk must be at least 1, got {self.topk}")
 
@@ -82,7 +92,7 @@ class Refiner(nn.Module):
         self.cfg = cfg
         d = cfg.d_model
         h, w = cfg.image_size
-        shapes = ((h // 4, w // 4), (h // 8, w // 8), (h // 16, w // 8))
+        shapes = tuple((max(1, h // sv), w // sh) for sv, sh in cfg.strides)
         # with fold_fine the stride-4 map's 2×2 cells enter as extra channels of the stride-8 tokens
         channels = [cfg.channels[i] + (4 * cfg.channels[0] if cfg.fold_fine and i == 1 else 0)
                     for i in cfg.token_levels()]

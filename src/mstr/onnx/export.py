@@ -134,6 +134,12 @@ def export_onnx(bundle: str | Path, out: str | Path, *, opset: int = DEFAULT_OPS
     rec = load_bundle(bundle, refiner=refiner)  # checks every file and the bank fingerprint
     if out.resolve() == bundle.resolve():
         raise UserError("--out must be a folder other than the bundle itself")
+    n_maps = len(rec.spotter.encoder.channels)
+    if rec.refiner is not None and n_maps != 3:
+        raise UserError(f"{bundle}: its Refiner reads the {n_maps} feature maps of a "
+                        f"{rec.spotter.cfg.encoder} Spotter, and the ONNX graphs carry the resnet "
+                        f"Spotter's 3 (f4, f8, f16) only: export the Spotter alone (--no-refiner) and "
+                        f"read the Refiner with the torch backend")
     if (out / "bank").exists() and not (out / "bank" / "bank.json").is_file():
         raise UserError(f"{out / 'bank'} exists and is not a bank: choose an empty or new --out folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -108,7 +108,8 @@ def train_refiner(cfg: dict[str, Any]) -> Path:
         rcfg = RefinerConfig(dim=bank.dim, d_model=r["d_model"], layers=r["layers"], heads=r["heads"], topk=topk,
                              max_len=spotter.cfg.max_len, channels=tuple(spotter.encoder.channels),
                              image_size=tuple(spotter.cfg.image_size), levels=tuple(r.get("levels", (0, 1, 2))),
-                             fold_fine=flag(r.get("fold_fine", False), "refiner.fold_fine"))
+                             fold_fine=flag(r.get("fold_fine", False), "refiner.fold_fine"),
+                             strides=tuple(spotter.encoder.strides))
     except ValueError as exc:
         raise UserError(f"{exc} (set refiner.levels=[…] to a list such as [1, 2])") from None
     refiner = Refiner(rcfg, bank.vectors, PAD_ID)
