@@ -108,9 +108,9 @@ class RefinerMemoryGraph(nn.Module):
         check_refiner(refiner)
         self.refiner = refiner
 
-    def forward(self, top_ids: torch.Tensor, top_probs: torch.Tensor, f4: torch.Tensor, f8: torch.Tensor,
-                f16: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.refiner.cross_kv(self.refiner.memory(top_ids, top_probs, [f4, f8, f16])))
+    def forward(self, top_ids: torch.Tensor, top_probs: torch.Tensor, *maps: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``maps``: the Spotter's feature maps (exported: the resnet Spotter's f4, f8, f16)."""
+        return tuple(self.refiner.cross_kv(self.refiner.memory(top_ids, top_probs, list(maps))))
 
 
 class RefinerStepGraph(nn.Module):
