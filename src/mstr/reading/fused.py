@@ -20,7 +20,7 @@ import functools
 import torch
 from torch import nn
 
-from mstr.models.ppocr import PPOCRv6Backbone, _BranchStem, _Block, _max_pool_2x2_same, _PlainStem
+from mstr.models.ppocr import PPOCRv6Backbone, _BranchStem, _Block, _max_pool_2x2_same, _PlainStem, _same_pad
 
 __all__ = ["fused_kernels_available", "fuse_ppocr_encoder"]
 
@@ -52,8 +52,8 @@ def fused_kernels_available() -> bool:
 
 
 class _FusedBranchStem(nn.Module):
-    """:class:`~mstr.models.ppocr._BranchStem` with each convolution's ReLU fused, the 2×2 "SAME"
-    convolutions' padding kept explicit (one row and column after the map)."""
+    """:class:`~mstr.models.ppocr._BranchStem` with each convolution's ReLU fused (the 2×2 "SAME"
+    convolutions are padded as there, by :func:`~mstr.models.ppocr._same_pad`)."""
 
     def __init__(self, stem: _BranchStem) -> None:
         super().__init__()
@@ -62,8 +62,7 @@ class _FusedBranchStem(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.plain
         x = _conv(x.to(s.stem1.weight.dtype), s.stem1, "relu")
-        pad = (0, 1, 0, 1)
-        conv = _conv(nn.functional.pad(_conv(nn.functional.pad(x, pad), s.stem2a, "relu"), pad), s.stem2b, "relu")
+        conv = _conv(_same_pad(_conv(_same_pad(x), s.stem2a, "relu")), s.stem2b, "relu")
         x = _conv(torch.cat([_max_pool_2x2_same(x), conv], dim=1), s.stem3, "relu")
         return _conv(x, s.stem4, "relu")
 
