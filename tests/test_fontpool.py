@@ -323,13 +323,18 @@ def test_a_render_records_the_fonts_it_drew_from(toy_pool, tmp_path, monkeypatch
     assert fonts_record(spec)["hi"]["fingerprint"] != rec["fingerprint"]
 
 
+def _tamil_designs():
+    """(system Tamil fonts, their held-out designs, their designs, the pool's ``taken`` with 12 new designs)."""
+    system = [f for f in F.discover_fonts() if f.has("க")]
+    usable, held_sys = script_split("Taml", system)
+    sys_designs = sorted({f.design for fs in usable.values() for f in fs})
+    taken = {d: {"langs": ["ta"]} for d in sys_designs + [f"New Tamil {i}" for i in range(12)]}
+    return system, held_sys, sys_designs, taken
+
+
 def test_split_keeps_system_sides_and_holds_out_a_quarter_of_new_designs():
+    system, held_sys, sys_designs, taken = _tamil_designs()
     with tool_module("build_font_pool") as tool:
-        system = [f for f in F.discover_fonts() if f.has("க")]
-        usable, held_sys = script_split("Taml", system)
-        sys_designs = sorted({f.design for fs in usable.values() for f in fs})
-        new = [f"New Tamil {i}" for i in range(12)]
-        taken = {d: {"langs": ["ta"]} for d in sys_designs + new}
         held = tool.split_pool("Taml", taken, system)
     assert held & set(sys_designs) == held_sys
     assert len(held - set(sys_designs)) == 3  # a quarter of 12
@@ -450,3 +455,64 @@ def test_an_empty_glyph_behind_a_listed_code_point_is_not_claimed_by_the_pool(la
     assert "_" in record["lacks"]["en"]
     cps = from_ranges(record["cps"])
     assert ord("_") not in cps and ord("a") in cps and ord("5") in cps
+
+
+# ---------------------------------------------------------------------------------------------
+# fonts lacking a few rare letters
+
+
+def test_rare_letters_are_those_few_words_use():
+    from mstr.synth.poolbuild import rare_letters
+
+    assert "ৎ" in rare_letters("bn") and "ক" not in rare_letters("bn") and "া" not in rare_letters("bn")
+    assert "ൿ" in rare_letters("ml") and "ൻ" not in rare_letters("ml")   # chillu n is everywhere
+    assert "ऍ" in rare_letters("hi") and "क" not in rare_letters("hi")
+    assert rare_letters("en") == frozenset()
+
+
+def test_a_font_lacking_only_rare_letters_is_taken_and_one_lacking_a_common_letter_is_not(small_deva_path, tmp_path):
+    from mstr.synth.poolbuild import build_and_check
+
+    deva = [cp for cp in range(0x0900, 0x0980)] + [0x25CC] + list(range(0x20, 0x7F))
+    no_rare = _woff2_subset(small_deva_path, tmp_path / "a.woff2", [cp for cp in deva if cp != 0x090D])  # ऍ
+    no_ka = _woff2_subset(small_deva_path, tmp_path / "b.woff2", [cp for cp in deva if cp != 0x0915])    # क
+    res = build_and_check("A", [str(no_rare)], 0, "Deva", ["hi"], str(tmp_path / "a-pool.woff2"))
+    assert res.rejected is None and res.langs == ["hi"] and res.lacking == {"hi": "ऍ"}
+    assert check_font(no_rare, "hi")[0].startswith("notdef")          # the whole charset: fails
+    assert check_font(no_rare, "hi", skip="ऍ") == []
+    bad = build_and_check("B", [str(no_ka)], 0, "Deva", ["hi"], str(tmp_path / "b-pool.woff2"))
+    assert bad.rejected and bad.rejected.startswith("hi: notdef") and bad.lacking == {}
+    whole = build_and_check("C", [small_deva_path], 0, "Deva", ["hi"], str(tmp_path / "c-pool.woff2"))
+    assert whole.rejected is None and whole.lacking == {}
+
+
+def test_a_design_lacking_rare_letters_is_trained_on_and_never_held_out(tmp_path):
+    system, _, _, taken = _tamil_designs()
+    with tool_module("build_font_pool") as tool:
+        before = tool.split_pool("Taml", taken, system)
+        short = {f"Short Tamil {i}": {"langs": ["ta"], "lacking": {"ta": "ஶ"}} for i in range(8)}
+        after = tool.split_pool("Taml", {**taken, **short}, system)
+        assert after == before   # the held-out designs (and so the held-out tests) do not move
+        uroob = _system_font("Uroob-Regular.ttf")
+        rec = {"out": uroob, "family": "Uroob", "langs": ["ml"], "lacking": {"ml": "ൿ"},
+               "licence": "OFL-1.1", "source": "test", "bytes": 1}
+        out_dir = Path(uroob).parent
+        train = tool._record(out_dir, "Uroob", rec, set(), "Mlym")
+        held = tool._record(out_dir, "Uroob", rec, {"Uroob"}, "Mlym")
+    assert train["split"] == "train" and train["langs"] == ["ml"] and train["lacks"]["ml"].startswith("ൿ")
+    from mstr.fonts.info import from_ranges
+
+    assert ord("ൿ") not in from_ranges(train["cps"])   # mapped to a blank glyph: never drawn with it
+    assert held["split"] == "heldout" and held["langs"] == []       # not a held-out font of ml
+
+
+def test_debian_fonts_lacking_letters_are_taken_or_rejected_with_the_reason():
+    _system_font("Uroob-Regular.ttf"), _system_font("Suruma.ttf")
+    srcs = [(f, "debian:test", "OFL-1.1") for f in F.discover_fonts() if f.has("ക")]
+    rejected: dict = {}
+    with tool_module("build_font_pool") as tool:
+        cands = tool.debian_candidates(srcs, ["Mlym"], rejected)["Mlym"]
+    assert "Uroob" in cands and cands["Uroob"]["langs"] == ["ml"]        # lacks only ൿ
+    assert "Suruma" not in cands                                          # lacks the chillus
+    (why,) = [r["reason"] for r in rejected["Mlym"] if r["font"].startswith("Suruma")]
+    assert why.startswith("ml: lacks 5 letters") and "ൻ" in why

@@ -13,7 +13,9 @@ Sources, all free licences (each font's licence is recorded in pool.json):
 
 One file per design and script (the regular weight), each shape-checked with HarfBuzz for every
 language of its script (``mstr.synth.shapecheck``), Latin fonts also for caps-only and
-illegible designs (``mstr.synth.poolbuild``). Per script, designs are taken in
+illegible designs (``mstr.synth.poolbuild``); a font may lack up to three rare letters
+(``mstr.synth.poolbuild.rare_letters``), recorded in ``lacks``, and is then trained on only.
+Per script, designs are taken in
 ``sha1("<script>:<design>")`` order (system designs first) until the script's ``--max-mb``
 budget is spent.
 
@@ -44,12 +46,13 @@ from pathlib import Path
 from mstr.charsets import ALL_LANGS, load_charset
 from mstr.errors import UserError
 from mstr.scripts import SCRIPT_NAMES
-from mstr.fonts.coverage import classify
+from mstr.fonts.coverage import classify, missing_chars, required_chars
 from mstr.fonts.discover import read_font_file
 from mstr.fonts.info import FontInfo, design_of, from_ranges, to_ranges
 from mstr.fonts.pool import POOL_FILE, POOL_VERSION
 from mstr.fonts.split import script_split, split_designs
-from mstr.synth.poolbuild import BuildResult, build_alone, build_and_check, inkless, limit_worker_memory
+from mstr.synth.poolbuild import (MAX_RARE_MISSING, RARE_SHARE, BuildResult, build_alone, build_and_check,
+                                  inkless, lacking_letters, limit_worker_memory, rare_letters)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from font_pool_sources import DEBIAN_PACKAGES, debian_sources, npm_sources, sha  # noqa: E402
@@ -61,7 +64,7 @@ BUILD_VERSION = 3  # 3: pool files keep their sources' head.created and head.mod
 SCRIPTS = ("Latn", "Deva", "Beng", "Taml", "Telu", "Mlym", "Knda", "Gujr", "Guru", "Orya", "Arab")
 #: MB per script (the whole pool stays under 25 MB).
 DEFAULT_MB = {"Latn": 9.0, "Deva": 3.5, "Beng": 1.5, "Taml": 1.2, "Telu": 2.2, "Mlym": 1.5,
-              "Knda": 1.2, "Gujr": 1.2, "Guru": 0.9, "Orya": 0.7, "Arab": 2.0}
+              "Knda": 1.2, "Gujr": 1.2, "Guru": 0.9, "Orya": 0.7, "Arab": 2.4}
 #: Largest pool file (KB) per script ("*": the others): a 170 KB textured display face would
 #: take the room of ten ordinary Latin designs.
 MAX_FILE_KB = {"Latn": 60, "*": 600}
@@ -89,13 +92,30 @@ def debian_candidates(srcs: list[tuple[FontInfo, str, str]], scripts: list[str],
         script = load_charset(lang).script
         if script not in scripts:
             continue
-        good, excluded = classify(lang, fonts)
+        good, excluded = classify(lang, fonts, may_lack=lambda f, lang=lang: lacking_letters(f.has, lang) is not None)
         usable[lang] = set(good)
         for f, reason in excluded:
             if (script, f.design) not in seen_bad:
                 seen_bad.add((script, f.design))
                 rejected.setdefault(script, []).append(
                     {"font": f.name, "source": meta[f][0], "reason": f"{lang}: {reason}"})
+    used = {(load_charset(lang).script, f.design) for lang, good in usable.items() for f in good}
+    for f in fonts:  # a design with most of a script's letters but used for none of its languages: say why
+        for lang in usable:
+            script = load_charset(lang).script
+            if (script, f.design) in seen_bad or (script, f.design) in used:
+                continue
+            miss = missing_chars(f, load_charset(lang))
+            if 0 < len(miss) <= len(required_chars(load_charset(lang))) // 2:
+                seen_bad.add((script, f.design))
+                rare = rare_letters(lang)
+                common = [c for c in miss if c not in rare]
+                why = (f"lacks {len(common)} letters that {RARE_SHARE:.1%} or more of its words use "
+                       f"({' '.join(common[:6])})" if common else
+                       f"lacks {len(miss)} rare letters, over the {MAX_RARE_MISSING} a pool font may lack "
+                       f"({' '.join(miss[:6])})")
+                rejected.setdefault(script, []).append({"font": f.name, "source": meta[f][0],
+                                                        "reason": f"{lang}: {why}"})
     for lang, good in usable.items():
         script = load_charset(lang).script
         for f in good:
@@ -141,8 +161,10 @@ class BuildCache:
 
     def _key(self, design: str, cand: dict, script: str, refs: list[str]) -> str:
         stats = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in cand["files"]]
-        return sha(json.dumps([BUILD_VERSION, design, script, sorted(cand["langs"]), stats,
-                               cand.get("index", 0), refs if script == "Latn" else []]))
+        key = [BUILD_VERSION, design, script, sorted(cand["langs"]), stats, cand.get("index", 0),
+               refs if script == "Latn" else []]
+        rare = {lang: "".join(sorted(rare_letters(lang))) for lang in sorted(cand["langs"]) if rare_letters(lang)}
+        return sha(json.dumps(key + [rare] if rare else key))  # the letters a font may lack: see rare_letters
 
     def get(self, design: str, cand: dict, script: str, refs: list[str], out: Path) -> BuildResult | None:
         key = self._key(design, cand, script, refs)
@@ -219,7 +241,7 @@ def build_script(script: str, cands: dict[str, dict], out_dir: Path, budget: flo
                     full = True
                 else:
                     used += res.size
-                    taken[d] = {**c, "out": res.out, "langs": res.langs, "bytes": res.size,
+                    taken[d] = {**c, "out": res.out, "langs": res.langs, "bytes": res.size, "lacking": res.lacking,
                                 "failed_langs": {k: v for k, v in res.problems.items() if v}}
             if broken:  # a broken pool takes no more work
                 ex.shutdown(cancel_futures=True)
@@ -242,14 +264,19 @@ def excluded_designs(script: str, held: set[str], orthography: dict[str, str]) -
 
 
 def split_pool(script: str, taken: dict[str, dict], system_fonts: list[FontInfo]) -> set[str]:
-    """Held-out designs: the system split's held-out designs, plus a quarter of the new ones."""
+    """Held-out designs: the system split's held-out designs, plus a quarter of the new ones.
+
+    A design's languages whose rare letters it lacks (``lacking``) take no part: it is held out
+    for none of them (:func:`_record` drops them from a held-out design), so the held-out tests
+    draw only fonts with every letter, and the split is what it was before such fonts joined."""
     usable_sys, held_sys = script_split(script, system_fonts)
     sys_designs = {f.design for fs in usable_sys.values() for f in fs}
     new: dict[str, set[str]] = {}
     for d, rec in taken.items():
         if d not in sys_designs:
             for lang in rec["langs"]:
-                new.setdefault(lang, set()).add(d)
+                if not rec.get("lacking", {}).get(lang):
+                    new.setdefault(lang, set()).add(d)
     return (held_sys & set(taken)) | split_designs(script, new)
 
 
@@ -257,21 +284,24 @@ def _record(out_dir: Path, design: str, rec: dict, held: set[str], script: str,
             excluded: set[str] = frozenset()) -> dict:
     info = read_font_file(rec["out"])[0]
     cps = from_ranges(info["cps"])
+    lacking = rec.get("lacking", {})
+    split = "excluded" if design in excluded else "heldout" if design in held else "train"
+    # a held-out design is for the languages it has every letter of (see split_pool)
+    langs = [lang for lang in rec["langs"] if split == "train" or not lacking.get(lang)]
     needed = {lang: [*dict.fromkeys((*cs.digits, *cs.punctuation, *cs.common))]
-              for lang in rec["langs"] for cs in [load_charset(lang)]}
+              for lang in langs for cs in [load_charset(lang)]}
     # a listed code point whose glyph is empty counts as missing: the pool does not claim it
     blank = set(inkless(rec["out"], sorted({c for cs in needed.values() for c in cs
                                             if all(ord(x) in cps for x in c)})))
-    cps = cps - {ord(c) for c in blank if len(c) == 1}
+    cps = cps - {ord(c) for c in blank if len(c) == 1} - {ord(c) for c in "".join(lacking.values())}
     lacks = {}
     for lang, chars in needed.items():
         miss = [c for c in chars if c in blank or not all(ord(x) in cps for x in c)]
-        if miss:
-            lacks[lang] = "".join(miss)
+        if miss or lacking.get(lang):
+            lacks[lang] = lacking.get(lang, "") + "".join(miss)
     return {"file": str(Path(rec["out"]).relative_to(out_dir)), "family": rec["family"],
             "design": design, "style": rec.get("style") or info["style"], "script": script,
-            "langs": rec["langs"],
-            "split": "excluded" if design in excluded else "heldout" if design in held else "train",
+            "langs": langs, "split": split,
             "licence": rec["licence"], "source": rec["source"], "cps": to_ranges(cps),
             "ot": info["ot"], "variable": info["var"], "lacks": lacks, "bytes": rec["bytes"]}
 
@@ -303,6 +333,10 @@ def write_report(out_dir: Path, pool: dict, seconds: float) -> None:
                              for r in recs if r["split"] == "excluded")
         if out_of_test:
             lines += ["Excluded (held out of training, and out of the held-out test): " + ", ".join(out_of_test), ""]
+        short = sorted(f"{r['design']} ({lang}: {' '.join(rare)})" for r in recs for lang in r["langs"]
+                       for rare in [[c for c in r["lacks"].get(lang, "") if c in rare_letters(lang)]] if rare)
+        if short:
+            lines += [f"Lacking a few rare letters (drawing the other words; training only): {', '.join(short)}", ""]
         if any("orthography" in r for r in recs):
             lines += ["Orthography (vowel sign u joined to the consonant or drawn apart): " + ", ".join(
                 f"{r['design']} {r['orthography']}" for r in recs if "orthography" in r), ""]

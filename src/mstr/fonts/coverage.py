@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from mstr.fonts.discover import discover_fonts
 from mstr.fonts.info import FontInfo
@@ -184,11 +184,16 @@ def _shaping_reason(font: FontInfo, script: str) -> str | None:
     return None
 
 
-def classify(lang: str, fonts: Sequence[FontInfo]) -> tuple[list[FontInfo], list[tuple[FontInfo, str]]]:
-    """(usable fonts, [(font, reason)] for fonts with full coverage that are still excluded)."""
+def classify(lang: str, fonts: Sequence[FontInfo], *, may_lack: Callable[[FontInfo], bool] | None = None,
+             ) -> tuple[list[FontInfo], list[tuple[FontInfo, str]]]:
+    """(usable fonts, [(font, reason)] for fonts with full coverage that are still excluded).
+
+    ``may_lack``: also take a font that lacks required characters when ``may_lack(font)`` says
+    so (the font pool's fonts lacking a few rare letters); the system-font split never does."""
     cs = lang_charset(lang)
     required = required_chars(cs)
-    candidates = sorted((f for f in fonts if all(f.has(item) for item in required)),
+    candidates = sorted((f for f in fonts if all(f.has(item) for item in required)
+                         or (may_lack is not None and may_lack(f))),
                         key=lambda f: (f.path, f.index))
     excluded: dict[FontInfo, str] = {}
     for f in candidates:

@@ -15,8 +15,9 @@ circles.
       "ot": ["dev2", "deva"], "lacks": {"hi": "₹"}, "bytes": 82964}, …], "rejected": {…}}
 
 ``langs`` are the languages whose charset letters and diacritics the font has and shapes;
-``lacks`` lists, per language, the charset's digits / punctuation the font does not have (the
-renderer can avoid them). ``split`` is by design, per script (see ``tools/build_font_pool.py``):
+``lacks`` lists, per language, the charset's digits / punctuation the font does not have, and
+the few rare letters it may lack (``mstr.synth.poolbuild.rare_letters``; they are not in ``cps``
+either, so the renderer avoids them). ``split`` is by design, per script (see ``tools/build_font_pool.py``):
 ``train``, ``heldout``, or ``excluded`` (out of both: held-out Malayalam designs of the traditional
 orthography, recorded in ``orthography``; only the split ``all`` lists them).
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from mstr.scripts import SCRIPT_RANGES
 
-__all__ = ["keep_codepoints", "make_pool_font", "case_problem", "legibility", "debian_licence",
+__all__ = ["keep_codepoints", "make_pool_font", "case_problem", "legibility", "debian_licence", "rare_letters",
+           "lacking_letters", "RARE_SHARE", "MAX_RARE_MISSING",
            "BuildResult", "build_and_check", "build_alone", "limit_worker_memory", "MIN_LEGIBILITY"]
 
 #: Kept in every pool file: ASCII, no-break space, dashes, quotes, ellipsis, ₹, ◌, ZWNJ / ZWJ,
@@ -162,6 +164,42 @@ class BuildResult:
     problems: dict[str, list[str]]  # lang → shaping problems (empty lists for passing langs)
     rejected: str | None = None
     size: int = 0
+    lacking: dict[str, str] = field(default_factory=dict)  # lang → the rare letters it lacks (rare_letters)
+
+
+#: A letter or sign that fewer than this share of a language's shipped words use is *rare*: a
+#: pool font may lack up to :data:`MAX_RARE_MISSING` of them and still draw the language's other
+#: words (Uroob, a Malayalam signboard face, lacks only ൿ; Likhan, a Bengali hand, only ৎ).
+RARE_SHARE = 0.005
+MAX_RARE_MISSING = 3
+
+
+@lru_cache(maxsize=None)
+def rare_letters(lang: str) -> frozenset[str]:
+    """The required characters of ``lang`` (:func:`mstr.fonts.coverage.required_chars`) that
+    fewer than :data:`RARE_SHARE` of the words of its shipped word list hold (independent vowels
+    such as ఔ, ൿ, ৎ, ॲ). None for Latin-script languages: Latin designs are plentiful, and the
+    word list, in lower case, says nothing of capitals."""
+    from mstr.fonts.coverage import lang_charset, required_chars
+    from mstr.synth.wordlists import load_vocab
+
+    cs = lang_charset(lang)
+    if cs.script == "Latn":
+        return frozenset()
+    words = load_vocab(lang)
+    return frozenset(c for c in required_chars(cs) if sum(c in w for w in words) < RARE_SHARE * len(words))
+
+
+def lacking_letters(has: Callable[[str], bool], lang: str) -> str | None:
+    """The rare letters of ``lang`` that a font lacks ("" for none; ``has(text)``: whether the
+    font maps every code point of ``text``), or None when it lacks a letter that is not rare, or
+    more than :data:`MAX_RARE_MISSING`."""
+    from mstr.fonts.coverage import lang_charset, required_chars
+
+    missing = [c for c in required_chars(lang_charset(lang)) if not has(c)]
+    if len(missing) > MAX_RARE_MISSING or not set(missing) <= rare_letters(lang):
+        return None
+    return "".join(missing)
 
 
 #: Time (s) and memory (GiB) one font may take to build and check (a few Devanagari fonts have
@@ -240,10 +278,18 @@ def _build_and_check(key: str, sources: Sequence[str], index: int, script: str,
         if reason:
             return BuildResult(key, out, [], {}, rejected=reason)
     data = sfnt_bytes(out)
-    problems = {lang: check_font(out, lang, data=data) for lang in langs}
+    from fontTools.ttLib import TTFont
+
+    cmap = frozenset(TTFont(io.BytesIO(data)).getBestCmap())
+    lacking = {}  # lang → rare letters the font lacks, unmapped or drawn blank ("": none, or too many)
+    for lang in langs:
+        blank = set(inkless(out, [c for c in sorted(rare_letters(lang)) if ord(c) in cmap]))
+        lacking[lang] = lacking_letters(lambda t: all(ord(c) in cmap for c in t) and t not in blank, lang) or ""
+    problems = {lang: check_font(out, lang, data=data, skip=lacking[lang]) for lang in langs}
     good = [lang for lang in langs if not problems[lang]]
     rejected = None if good else "; ".join(f"{lang}: {p[0]}" for lang, p in problems.items())[:300]
-    return BuildResult(key, out, good, problems, rejected=rejected, size=Path(out).stat().st_size)
+    return BuildResult(key, out, good, problems, rejected=rejected, size=Path(out).stat().st_size,
+                       lacking={lang: lacking[lang] for lang in good if lacking[lang]})
 
 
 _LEGIBLE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

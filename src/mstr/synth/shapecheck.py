@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from mstr.errors import UserError
 from mstr.scripts import INDIC_BLOCK_START
@@ -143,11 +143,13 @@ class _Shaper:
 
 
 def check_font(path: str | Path, lang: str, *, index: int = 0, data: bytes | None = None,
-               max_examples: int = 3) -> list[str]:
+               max_examples: int = 3, skip: Sequence[str] = ()) -> list[str]:
     """Problems of one font for language ``lang``: an empty list when it shapes every sample.
 
     Each problem is one line naming the failure and up to ``max_examples`` clusters.
-    ``data``: the font's sfnt bytes, if already read (else read from ``path``).
+    ``data``: the font's sfnt bytes, if already read (else read from ``path``). ``skip``:
+    characters the font is known to lack (rare letters, see
+    :func:`mstr.synth.poolbuild.rare_letters`): samples holding one are not shaped.
     """
     try:
         import uharfbuzz  # noqa: F401
@@ -157,7 +159,11 @@ def check_font(path: str | Path, lang: str, *, index: int = 0, data: bytes | Non
     samples = cluster_samples(lang)
     script = samples.script
     bad: dict[str, list[str]] = {"notdef": [], "dotted circle": [], "blank": []}
-    for text in samples.plain:
+    def kept(texts: Sequence[str]) -> list[str]:
+        return [t for t in texts if not any(c in t for c in skip)]
+
+    plain = kept(samples.plain)
+    for text in plain:
         gids = shaper.shape(text)
         if 0 in gids:
             bad["notdef"].append(text)
@@ -165,10 +171,10 @@ def check_font(path: str | Path, lang: str, *, index: int = 0, data: bytes | Non
             bad["dotted circle"].append(text)
         elif not any(shaper.inked(g) for g in gids):
             bad["blank"].append(text)
-    problems = [f"{kind} in {len(texts)} of {len(samples.plain)} clusters "
+    problems = [f"{kind} in {len(texts)} of {len(plain)} clusters "
                 f"(e.g. {' '.join(texts[:max_examples])})" for kind, texts in bad.items() if texts]
     word = "joining" if script == "Arab" else "conjuncts"
-    for group in samples.formed:
+    for group in map(kept, samples.formed):
         same = [t for t in group if shaper.shape(t) == shaper.nominal(t)]
         if group and 1 - len(same) / len(group) < MIN_FORMED_SCRIPT.get(script, MIN_FORMED):
             problems.append(f"no {word}: {len(same)} of {len(group)} samples keep the letters' "
