@@ -168,3 +168,37 @@ def demo_manifest(folder, n: int, lang: str = "en"):
     manifest = folder / "train.jsonl"
     manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return manifest
+
+
+def _toy_pool(folder: Path, deva_font_path: str, second: str) -> Path:
+    """A two-font Devanagari pool: one train design, one held out (files copied, records made)."""
+    import json
+    import shutil
+
+    from mstr import fonts as F
+    from mstr.fonts import pool as fontpool
+    from mstr.fonts.discover import read_font_file
+
+    folder.mkdir()
+    recs = []
+    for name, src, split in (("a.ttf", deva_font_path, "train"), ("b.ttf", second, "heldout")):
+        shutil.copy(src, folder / name)
+        face = read_font_file(str(folder / name))[0]
+        recs.append({"file": name, "family": face["family"], "design": F.design_of(face["family"]),
+                     "style": face["style"], "script": "Deva", "langs": ["hi"], "split": split,
+                     "licence": "OFL-1.1", "source": "test", "cps": face["cps"], "ot": face["ot"],
+                     "lacks": {"hi": "₹"} if split == "train" else {}, "bytes": 1000})
+    (folder / fontpool.POOL_FILE).write_text(json.dumps(
+        {"version": fontpool.POOL_VERSION, "fonts": recs, "rejected": {"Deva": [{"font": "x"}]}}))
+    return folder
+
+
+@pytest.fixture
+def toy_pool(tmp_path, deva_font_path, hi_fonts):
+    """A two-font Devanagari pool (``pool.json`` and the files) in ``tmp_path/pool``."""
+    from mstr import fonts as F
+    from mstr.fonts.discover import read_font_file
+
+    other = next(f.path for f in hi_fonts if f.design != F.design_of(
+        read_font_file(deva_font_path)[0]["family"]) and f.index == 0)
+    return _toy_pool(tmp_path / "pool", deva_font_path, other)

@@ -42,3 +42,22 @@ def test_predictions_of_another_set_are_refused(tmp_path, capsys):
         (tmp_path / "bad.jsonl").write_text('{"lang": "hi"}\n')
         assert fb.main([str(data), str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl" in capsys.readouterr().err
+
+
+def test_a_pool_set_is_replayed_in_the_pool_fonts_it_was_drawn_from(toy_pool, tmp_path, monkeypatch, capsys):
+    """The render drew from the pool ($MSTR_FONT_POOL, as `--font-pool` sets it); the replay must too,
+    whatever the environment says now."""
+    from mstr.fonts.pool import POOL_ENV
+
+    monkeypatch.setenv(POOL_ENV, str(toy_pool))
+    out = tmp_path / "pool-set"
+    generate(GenSpec(kind="words", langs=("hi",), n=8, seed=2, fonts="heldout", height=32,
+                     font_pool=str(toy_pool)), out, progress=False)
+    monkeypatch.delenv(POOL_ENV)
+    labels = {int(k[6:]): v.decode() for k, v in dump_lmdb(out / "LMDB" / "hi" / "test_lmdb").items()
+              if k.startswith(b"label-")}
+    held = json.loads((out / "done.json").read_text())["fonts"]["hi"]["designs"]
+    with tool_module("font_buckets") as fb:
+        fonts = fb.designs_of(out, {"hi": sorted(labels)})
+    assert {v[0] for v in fonts.values()} == set(held) and len(held) == 1   # the pool's one held-out design
+    assert {k[1]: v[1] for k, v in fonts.items()} == labels

@@ -36,9 +36,15 @@ def designs_of(data: Path, wanted: dict[str, list[int]]) -> dict[tuple[str, int]
     if moved:
         raise UserError(f"{data}: the fonts of {', '.join(moved)} are not the ones the set was rendered with "
                         "(fingerprints differ): install the same fonts or font pool, or render the set again")
+    from mstr.fonts import discover_fonts, fonts_for_lang
+
     out: dict[tuple[str, int], tuple[str, str]] = {}
     for lang, indices in sorted(wanted.items()):
-        maker = SampleMaker(spec, lang)
+        if spec.font_pool is not None:  # the fonts the set drew from (as fonts_record finds them)
+            fonts = fonts_for_lang(lang, spec.fonts, pool=spec.font_pool)
+        else:
+            fonts = fonts_for_lang(lang, spec.fonts, fonts=discover_fonts())
+        maker = SampleMaker(spec, lang, fonts)
         drawn: list = []
         pick = maker.synth.pick_font
 
