@@ -77,11 +77,14 @@ def test_workers_load_with_the_same_keywords(tiny, monkeypatch):
 
     monkeypatch.setattr(parallel_module, "ParallelReader", FakeParallel)
     monkeypatch.setattr(parallel_module, "cpu_cores", lambda: 8)
-    mstr.load(tiny, workers=3, worker_threads=2, refine_policy="always", refine_ratio=None, script_margin=1.5)
+    mstr.load(tiny, workers=3, worker_threads=2, refine_policy="always", refine_ratio=None, script_margin=1.5,
+              turn_tall=2.0)
     assert seen["workers"] == 3 and seen["threads"] == 2
     assert seen["load_kwargs"] == {"path": tiny, "refiner": True, "device": "cpu", "bf16": None, "backend": "torch",
                                    "refine_policy": "always", "refine_mode": "auto", "refine_below": None,
-                                   "refine_ratio": None, "script_consistency": True, "script_margin": 1.5}
+                                   "refine_ratio": None, "script_consistency": True, "script_margin": 1.5,
+                                   "turn_tall": 2.0}
     assert seen["local"].refine_settings == RefineSettings(policy="always", ratio=None)
+    assert seen["local"].turn_tall == 2.0
     with pytest.raises(UserError, match="workers > 1 reads with the torch backend only"):
         mstr.load(tiny, workers=2, backend="onnx")

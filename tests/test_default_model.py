@@ -74,3 +74,20 @@ def test_load_passes_the_refine_options_through():
     assert (rec.refine_policy, rec.refine_mode, rec.refine_below) == ("confidence", "greedy", 0.5)
     with pytest.raises(ValueError, match="refine_mode"):
         mstr.load(V4_BUNDLE, refine_mode="sideways")
+
+
+def test_a_word_photographed_turned_is_read_upright():
+    """A crop over 1.5× as tall as wide is read turned both ways too (mstr.inputs.read_images)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from mstr.fonts import fonts_for_lang
+
+    fonts = fonts_for_lang("en", "all")
+    plain = [f.path for f in fonts if f.path.endswith(("DejaVuSans.ttf", "NotoSans-Regular.ttf"))]
+    font = ImageFont.truetype((plain or [fonts[0].path])[0], 40)
+    word = Image.new("RGB", (300, 64), "white")
+    ImageDraw.Draw(word).text((12, 6), "MARKET", fill="black", font=font)
+    crops = [word.rotate(90, expand=True), word.rotate(270, expand=True)]   # up the side, down the side
+    turned = mstr.load().read(crops)
+    assert [(_alnum(p.text), p.turned) for p in turned] == [("market", 270), ("market", 90)]
+    assert all(_alnum(p.text) != "market" for p in mstr.load(turn_tall=None).read(crops))

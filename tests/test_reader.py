@@ -11,6 +11,7 @@ from PIL import Image
 
 import mstr
 import mstr.reading.reader as reader_module
+from mstr.errors import UserError
 from mstr.engines.baselines import CtcRecognizer
 from mstr.reading.parallel import ParallelReader
 from mstr.reading.prediction import Prediction
@@ -55,6 +56,55 @@ def test_read_batches_in_order_and_reports_unusable_inputs():
     assert len(preds) == 7 and reader.batches == [2, 2, 2]          # the unusable input is not batched
     assert preds[5].error and preds[5].text == "" and not preds[6].error
     assert [p.text for p in preds if not p.error] == ["1.0", "1.1", "2.0", "2.1", "3.0", "3.1"]
+
+
+class LeftBright(Reader):
+    """A stand-in for a model that reads best when the word runs left to right: the confidence is
+    the brightness of the left half of the model input."""
+
+    def __init__(self) -> None:
+        self.image_size = (32, 128)
+        self.rows = 0
+
+    def read_tensor(self, x: torch.Tensor) -> list[Prediction]:
+        self.rows += x.shape[0]
+        conf = ((x[:, :, :, :64].mean(dim=(1, 2, 3)) + 1) / 2).tolist()
+        return [Prediction(text=f"{c:.3f}", confidence=c, script=None) for c in conf]
+
+
+def _bright_top(h: int, w: int) -> Image.Image:
+    a = np.zeros((h, w, 3), np.uint8)
+    a[: h // 3] = 255
+    return Image.fromarray(a)
+
+
+def test_a_tall_image_is_also_read_turned_and_the_most_confident_reading_is_kept():
+    reader = LeftBright()
+    tall = _bright_top(90, 30)
+    wide = tall.rotate(90, expand=True)              # the same picture, its bright end on the left
+    squat = _bright_top(36, 30)                      # 1.2× as tall as wide: under the 1.5 ratio
+    preds = reader.read([tall, wide, squat], batch_size=2)
+    assert reader.rows == 5                          # three reads of the tall image, one each of the others
+    assert [p.turned for p in preds] == [90, 0, 0]
+    assert preds[0].confidence == pytest.approx(preds[1].confidence) and preds[1].confidence > 0.6  # 2/3 bright
+    reader.turn_tall, reader.rows = None, 0          # never turn
+    (upright,) = reader.read([tall])
+    assert reader.rows == 1 and upright.turned == 0 and upright.confidence < 0.4  # 1/3 bright
+    counting = Counting()                            # every reading equally confident: the upright one stays
+    assert counting.read([tall])[0].turned == 0 and counting.batches == [3]
+
+
+def test_turning_is_a_setting_of_load_and_of_the_commands(tiny):
+    from mstr.cli.main import build_parser
+    from mstr.reading.decode_options import decoding_command_parts, decoding_load_kwargs
+
+    assert mstr.load(tiny).turn_tall == 1.5 and mstr.load(tiny, turn_tall=None).turn_tall is None
+    for bad in (0, -1, "tall", True):
+        with pytest.raises(UserError, match="turn_tall"):
+            mstr.load(tiny, turn_tall=bad)
+    args = build_parser().parse_args(["read", "x.png", "--no-turn"])
+    assert decoding_load_kwargs(args)["turn_tall"] is None and "--no-turn" in decoding_command_parts(args)
+    assert decoding_load_kwargs(build_parser().parse_args(["read", "x.png"]))["turn_tall"] == 1.5
 
 
 def test_refine_settings_change_on_a_loaded_reader_and_are_checked(tiny):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mstr.errors import UserError
-from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN
+from mstr.reading.decode_options import DEFAULT_SCRIPT_CONSISTENCY, DEFAULT_SCRIPT_MARGIN, DEFAULT_TURN_TALL
 from mstr.reading.refine_policy import (DEFAULT_REFINE_MODE, DEFAULT_REFINE_POLICY, DEFAULT_REFINE_RATIO,
                                         RefineSettings)
 
@@ -50,7 +50,7 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
          refine_mode: str = DEFAULT_REFINE_MODE, refine_below: float | None = None,
          refine_ratio: float | None = DEFAULT_REFINE_RATIO, workers: int = 1, worker_threads: int | None = None,
          script_consistency: bool = DEFAULT_SCRIPT_CONSISTENCY, script_margin: float = DEFAULT_SCRIPT_MARGIN,
-         lexicon=None):
+         lexicon=None, turn_tall: float | None = DEFAULT_TURN_TALL):
     """Load a model bundle (a folder; None = the shipped default model).
 
     ``refiner=False`` reads with the Spotter alone; ``refine_policy`` chooses between the Spotter's
@@ -79,6 +79,10 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     mixed one is likelier by more than ``script_margin`` nats; ``lexicon`` (a word-list path or a
     :class:`~mstr.reading.lexicon.Lexicon`) corrects every reading to the closest listed word when near
     enough. A language hint is given per call: ``read(images, langs=["hi"])``.
+
+    ``turn_tall`` (default 1.5): an image more than that many times as tall as wide is also read
+    turned by 90° and 270°, and the most confident reading is kept (its ``turned`` field says
+    which); None reads every image as it is (:func:`mstr.inputs.read_images`).
     """
     check_device(device)
     from mstr.reading.lexicon import as_lexicon
@@ -87,14 +91,18 @@ def load(path: str | Path | None = None, *, refiner: bool = True, device: str = 
     if isinstance(script_margin, bool) or not isinstance(script_margin, (int, float)) or script_margin < 0:
         raise UserError(f"script_margin must be a number of at least 0 (nats), got {script_margin!r}")
     refine = RefineSettings(refine_policy, refine_mode, refine_below, refine_ratio)  # a bad setting fails here
+    if turn_tall is not None and (isinstance(turn_tall, bool) or not isinstance(turn_tall, (int, float))
+                                  or not turn_tall > 0):
+        raise UserError(f"turn_tall must be a ratio above 0 (e.g. 1.5), or None to never turn an image; got {turn_tall!r}")
     if workers != 1:
         return _load_parallel(path, workers=workers, worker_threads=worker_threads, lexicon=lexicon,
                               load_kwargs={"refiner": refiner, "device": device, "bf16": bf16, "backend": backend,
                                            **refine.kwargs(), "script_consistency": script_consistency,
-                                           "script_margin": script_margin})
+                                           "script_margin": script_margin, "turn_tall": turn_tall})
     reader = _load_one(path, refiner=refiner, device=device, bf16=bf16, backend=backend, refine=refine)
     reader.script_consistency, reader.script_margin = bool(script_consistency), float(script_margin)
     reader.lexicon = lexicon
+    reader.turn_tall = None if turn_tall is None else float(turn_tall)
     return reader
 
 

@@ -15,7 +15,11 @@ Every reader's ``read(images)`` (torch, ONNX, baselines, parallel workers) goes 
   other images of the call are still read and every input has its prediction, in order;
 * a blank image (one colour: nothing to read) gives ``text=""``, ``no_text=True``;
 * images are decoded one batch at a time and each is shrunk to the model's input size at once,
-  so a long list of large photos never sits decoded in memory together.
+  so a long list of large photos never sits decoded in memory together;
+* with ``turn_tall=R``, an image more than ``R`` times as tall as it is wide (a word photographed
+  turned, as on a shop's side panel or a vertical banner) is also read turned a quarter each way,
+  and the most confident of the three readings is kept (the upright one on a tie); its
+  Prediction's ``turned`` says by how many degrees (counter-clockwise) the kept reading was turned.
 
 Only PIL, numpy and torch are imported here: inference uses this module.
 """
@@ -137,26 +141,36 @@ def _failed(message: str) -> Prediction:
 
 
 def read_images(images: Iterable[Any] | Any, image_size: tuple[int, int],
-                read_tensor: Callable[[torch.Tensor], list[Prediction]], batch_size: int = 64) -> list[Prediction]:
+                read_tensor: Callable[[torch.Tensor], list[Prediction]], batch_size: int = 64,
+                turn_tall: float | None = None) -> list[Prediction]:
     """One Prediction per input image, in input order (see the module docstring): each image is
     checked, decoded and preprocessed to ``3, H, W`` (``image_size = (H, W)``) as it comes, and
-    every ``batch_size`` of them go to ``read_tensor`` (``B, 3, H, W`` → predictions)."""
+    every ``batch_size`` of them go to ``read_tensor`` (``B, 3, H, W`` → predictions). With
+    ``turn_tall``, an image over ``turn_tall`` times as tall as wide is read turned by 90° and
+    270° too, and the most confident reading is kept."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if turn_tall is not None and not (isinstance(turn_tall, (int, float)) and turn_tall > 0):
+        raise UserError(f"turn_tall must be a ratio above 0 (or None: never turn), got {turn_tall!r}")
     results: list[Prediction | None] = []
-    pending: list[tuple[int, torch.Tensor]] = []
+    pending: list[tuple[int, int, torch.Tensor]] = []  # (input index, degrees turned, tensor)
+
+    def keep(i: int, pred: Prediction) -> None:  # the upright reading comes first and wins ties
+        if results[i] is None or pred.confidence > results[i].confidence:  # type: ignore[union-attr]
+            results[i] = pred
 
     def flush() -> None:
-        x = torch.stack([t for _, t in pending])
+        x = torch.stack([t for _, _, t in pending])
         blank = is_blank(x).tolist()
-        rows = [i for (i, _), b in zip(pending, blank) if not b]
-        for (i, _), b in zip(pending, blank):
+        rows = [(i, turned) for (i, turned, _), b in zip(pending, blank) if not b]
+        for (i, _, _), b in zip(pending, blank):
             if b:
-                results[i] = Prediction(text="", confidence=0.0, script=None, no_text=True)
+                keep(i, Prediction(text="", confidence=0.0, script=None, no_text=True))
         if rows:
-            keep = torch.tensor([k for k, b in enumerate(blank) if not b])
-            for i, pred in zip(rows, read_tensor(x if len(rows) == len(pending) else x[keep])):
-                results[i] = pred
+            kept = torch.tensor([k for k, b in enumerate(blank) if not b])
+            for (i, turned), pred in zip(rows, read_tensor(x if len(rows) == len(pending) else x[kept])):
+                pred.turned = turned
+                keep(i, pred)
         pending.clear()
 
     for i, item in enumerate(iter_images(images)):
@@ -166,8 +180,10 @@ def read_images(images: Iterable[Any] | Any, image_size: tuple[int, int],
         except BadImage as exc:
             results[i] = _failed(str(exc))
             continue
-        pending.append((i, to_tensor(image, image_size)))
-        del image  # only the model-size tensor is kept
+        pending.append((i, 0, to_tensor(image, image_size)))
+        if turn_tall is not None and image.height > turn_tall * image.width:
+            pending += [(i, turned, to_tensor(image.rotate(turned, expand=True), image_size)) for turned in (90, 270)]
+        del image  # only the model-size tensors are kept
         if len(pending) >= batch_size:
             flush()
     if pending:

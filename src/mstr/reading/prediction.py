@@ -19,7 +19,9 @@ class Prediction:
     ``error``: set (and text empty) when the image could not be read; ``no_text``: True (and text
     empty, confidence 0) when the image is blank — one colour, nothing to read — so no model ran;
     ``lexicon_from``: the model's reading when a lexicon replaced it by ``text`` (None otherwise;
-    ``confidence``, ``chars`` and ``topk`` are then those of the model's reading; :mod:`mstr.reading.lexicon`).
+    ``confidence``, ``chars`` and ``topk`` are then those of the model's reading; :mod:`mstr.reading.lexicon`);
+    ``turned``: 90 or 270 when the image, much taller than wide, read best turned by that many degrees
+    counter-clockwise (``turn_tall`` of :func:`mstr.inputs.read_images`; 0 otherwise).
     """
 
     text: str
@@ -30,6 +32,7 @@ class Prediction:
     error: str | None = None
     no_text: bool = False
     lexicon_from: str | None = None
+    turned: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -22,6 +22,7 @@ import torch
 
 from mstr.bank import Bank
 from mstr.inputs import read_images
+from mstr.reading.decode_options import DEFAULT_TURN_TALL
 from mstr.photo import PhotoReader
 from mstr.reading.calibration import confidence_power
 from mstr.reading.decode import Reading, cut_at_eos, spotter_decode, to_predictions
@@ -53,6 +54,9 @@ class Reader(PhotoReader):
     bf16: bool = False
     #: the word-confidence calibration of the bundle (``config["calibration"]``; 1.0: none)
     confidence_power: float = 1.0
+    #: images over this many times as tall as wide are also read turned a quarter each way, the most
+    #: confident reading kept (:func:`mstr.inputs.read_images`); None: never turned
+    turn_tall: float | None = DEFAULT_TURN_TALL
 
     def _init_reader(self, bank: Bank, *, config: dict[str, Any] | None, name: str, device: str,
                      image_size: Sequence[int], config_path: Any = None) -> None:
@@ -68,7 +72,8 @@ class Reader(PhotoReader):
     def read(self, images: Any, batch_size: int = 64) -> list[Prediction]:
         """Read images — paths, PIL images, arrays, bytes; one or many (:mod:`mstr.inputs`) — one
         Prediction each, in order; an unusable image gives a Prediction with ``error``."""
-        return read_images(images, self.image_size, self.read_tensor, batch_size)  # type: ignore[attr-defined]
+        return read_images(images, self.image_size, self.read_tensor, batch_size,  # type: ignore[attr-defined]
+                           turn_tall=self.turn_tall)
 
 
 def _refine_field(field: str, doc: str) -> property:
@@ -180,5 +185,5 @@ class SpotterReader(Reader, LangSettings):
         :class:`~mstr.reading.lexicon.Lexicon` or word-list path (None: the reader's, False: none)."""
         self.lang_mask(langs)  # a bad hint fails before any image is read
         preds = read_images(images, self.image_size, lambda x: self.read_tensor(  # type: ignore[attr-defined]
-            x, use_refiner, langs=langs, script_consistency=script_consistency), batch_size)
+            x, use_refiner, langs=langs, script_consistency=script_consistency), batch_size, turn_tall=self.turn_tall)
         return self.apply_lexicon(preds, lexicon)
