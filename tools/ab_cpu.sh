@@ -19,6 +19,12 @@
 # v2light drawing v1's vocabulary (`--vocab v1`: tells the signboard vocabulary's part).
 # An arm whose bundle exists is not trained again.
 # Prints the table (tools/gpu/ablation_table.py; 'test xx': WRR on TEST per language) into WORK/table.md.
+#
+# The same A/B on a lent GPU machine (the A/B at convergence the issue asks for; nothing else changes):
+#   M="python3 -m mstr" ARMS="v1 v2light" ACCEL=gpu BATCH=256 DATA_WORKERS=3 RENDER_WORKERS=14 EVAL=0 \
+#     bash tools/ab_cpu.sh 6000 30000 runs/ab-gpu
+# (carry fontpool/ and out/backgrounds; bring runs/ab-gpu/arms/*/bundle back and run the same command
+# here with EVAL=1 to evaluate them: an arm whose bundle exists is not trained again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-1200}
@@ -27,20 +33,23 @@ WORK=${3:-runs/ab-cpu}
 TEST=${4:-runs/data/v2_test}
 ARMS=${ARMS:-v1 v2}
 THREADS=${THREADS:-1}
-M=.venv/bin/mstr
+ACCEL=${ACCEL:-cpu}; BATCH=${BATCH:-64}; DATA_WORKERS=${DATA_WORKERS:-0}; RENDER_WORKERS=${RENDER_WORKERS:-2}
+EVAL=${EVAL:-1}
+M=${M:-.venv/bin/mstr}  # on a machine without the venv: M="python3 -m mstr"
 LANGS=en,hi,mr,bn,ta,te,ml,kn
 BANK=src/mstr/resources/models/default/bank
 SHARED=${SHARED:-../shared/data}
 [ -d fontpool ] || make fonts
 [ -d out/backgrounds ] || make backgrounds
-[ -d "$SHARED/real" ] || { echo "needs $SHARED/real and $SHARED/real-extra (the real English dev splits)" >&2; exit 2; }
+[ "$EVAL" = 0 ] || [ -d "$SHARED/real" ] || {
+  echo "needs $SHARED/real and $SHARED/real-extra (the real English dev splits); EVAL=0 trains only" >&2; exit 2; }
 mkdir -p "$WORK"
-if [ ! -f "$TEST/done.json" ]; then
+if [ "$EVAL" != 0 ] && [ ! -f "$TEST/done.json" ]; then
   $M synth words --langs $LANGS --n 500 --fonts heldout --seed 1 --height 48 --recipe v2 \
     --backgrounds out/backgrounds --out "$TEST"
 fi
 
-C="--langs $LANGS --n $N --fonts train --height 48 --shard-size 1000 --val-frac 0 --no-merge --workers 2 --seed 41"
+C="--langs $LANGS --n $N --fonts train --height 48 --shard-size 1000 --val-frac 0 --no-merge --workers $RENDER_WORKERS --seed 41"
 recipe() {  # the render options of an arm
   case $1 in
     v1) echo "--recipe v1" ;;                                   # system fonts' training designs
@@ -63,7 +72,8 @@ done
 arm() {  # arm NAME: train on WORK/p/NAME
   [ -f "$WORK/arms/$1/bundle/spotter.safetensors" ] && return 0
   $M train spotter bank="$BANK" out="$WORK/arms/$1" name="ab-$1" data.langs=$LANGS \
-    "data.sources=[{name: synth, packed: $WORK/p/$1}]" data.val_sources=null data.batch_size=64 data.workers=0 \
+    "data.sources=[{name: synth, packed: $WORK/p/$1}]" data.val_sources=null data.batch_size="$BATCH" \
+    data.workers="$DATA_WORKERS" trainer.accelerator="$ACCEL" \
     model.encoder=ppocr-tiny model.encoder_init=wheel model.image_size=[48,192] model.d_model=128 \
     optim.max_steps="$STEPS" optim.warmup_steps=100 optim.lr=0.002 optim.encoder_lr_scale=0.3 \
     trainer.threads="$THREADS" trainer.log_every=50 trainer.ckpt_every=100000 trainer.progress_bar=false \
@@ -73,6 +83,7 @@ pids=()
 for a in $ARMS; do arm "$a" & pids+=($!); done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
+[ "$EVAL" = 0 ] && { echo "EVAL=0: bundles in $WORK/arms/*/bundle, not evaluated"; exit 0; }
 for a in $ARMS; do
   B=$WORK/arms/$a/bundle; E=$WORK/arms/$a/eval
   [ -f "$E/iiit5k-dev/report.json" ] || $M eval --bundle "$B" --manifest configs/splits/iiit5k_train/dev.jsonl \
