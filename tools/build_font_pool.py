@@ -99,14 +99,15 @@ def debian_candidates(srcs: list[tuple[FontInfo, str, str]], scripts: list[str],
                 seen_bad.add((script, f.design))
                 rejected.setdefault(script, []).append(
                     {"font": f.name, "source": meta[f][0], "reason": f"{lang}: {reason}"})
-    used = {(load_charset(lang).script, f.design) for lang, good in usable.items() for f in good}
+    charsets = {lang: load_charset(lang) for lang in usable}
+    used = {(charsets[lang].script, f.design) for lang, good in usable.items() for f in good}
     for f in fonts:  # a design with most of a script's letters but used for none of its languages: say why
-        for lang in usable:
-            script = load_charset(lang).script
+        for lang, cs in charsets.items():
+            script = cs.script
             if (script, f.design) in seen_bad or (script, f.design) in used:
                 continue
-            miss = missing_chars(f, load_charset(lang))
-            if 0 < len(miss) <= len(required_chars(load_charset(lang))) // 2:
+            miss = missing_chars(f, cs)
+            if 0 < len(miss) <= len(required_chars(cs)) // 2:
                 seen_bad.add((script, f.design))
                 rare = rare_letters(lang)
                 common = [c for c in miss if c not in rare]

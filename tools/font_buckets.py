@@ -24,7 +24,7 @@ _INDEX = re.compile(r"^image-(\d{9})$")
 def designs_of(data: Path, wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple[str, str]]:
     """(lang, LMDB index) -> (design, label) for the samples of ``wanted`` (lang -> indices, 1-based)."""
     from mstr.errors import UserError
-    from mstr.synth.generate import GenSpec, SampleMaker, fonts_record
+    from mstr.synth.generate import GenSpec, SampleMaker, fonts_record, spec_fonts
 
     spec = GenSpec.from_json(json.loads((data / "spec.json").read_text(encoding="utf-8")))
     if spec.kind != "words" or spec.fonts != "heldout":
@@ -36,15 +36,9 @@ def designs_of(data: Path, wanted: dict[str, list[int]]) -> dict[tuple[str, int]
     if moved:
         raise UserError(f"{data}: the fonts of {', '.join(moved)} are not the ones the set was rendered with "
                         "(fingerprints differ): install the same fonts or font pool, or render the set again")
-    from mstr.fonts import discover_fonts, fonts_for_lang
-
     out: dict[tuple[str, int], tuple[str, str]] = {}
     for lang, indices in sorted(wanted.items()):
-        if spec.font_pool is not None:  # the fonts the set drew from (as fonts_record finds them)
-            fonts = fonts_for_lang(lang, spec.fonts, pool=spec.font_pool)
-        else:
-            fonts = fonts_for_lang(lang, spec.fonts, fonts=discover_fonts())
-        maker = SampleMaker(spec, lang, fonts)
+        maker = SampleMaker(spec, lang, spec_fonts(spec, lang))  # the fonts the set drew from
         drawn: list = []
         pick = maker.synth.pick_font
 
@@ -78,26 +72,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.predictions}: not an `mstr eval --lmdb` predictions.jsonl ({e!r})", file=sys.stderr)
         return 2
     keep = {x for x in args.langs.split(",") if x}
-    rows = [r for r in rows if r.get("error") is None and (not keep or r["lang"] in keep)]
+    rows = [{**r, "key": (r["lang"], int(_INDEX.match(r["id"]).group(1)))} for r in rows
+            if r.get("error") is None and (not keep or r["lang"] in keep)]
     if not rows:
         print(f"error: {args.predictions}: no scored words for {args.langs or 'any language'}", file=sys.stderr)
         return 2
     wanted: dict[str, list[int]] = defaultdict(list)
     for r in rows:
-        wanted[r["lang"]].append(int(_INDEX.match(r["id"]).group(1)))
+        wanted[r["lang"]].append(r["key"][1])
     try:
         fonts = designs_of(args.data, wanted)
     except (UserError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    wrong = [r["id"] for r in rows if fonts[(r["lang"], int(r["id"][6:]))][1] != r["gt_raw"]]
+    wrong = [r["id"] for r in rows if fonts[r["key"]][1] != r["gt_raw"]]
     if wrong:
         print(f"error: {len(wrong)} replayed labels differ from the predictions' (first: {wrong[0]}): "
               f"{args.predictions} was not made from {args.data}", file=sys.stderr)
         return 2
     table: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
-        cell = table[(r["lang"], fonts[(r["lang"], int(r["id"][6:]))][0])]
+        cell = table[(r["lang"], fonts[r["key"]][0])]
         cell[0] += bool(r["correct"])
         cell[1] += 1
     print("| lang | design | words | WRR |")

@@ -150,8 +150,6 @@ def read_images(images: Iterable[Any] | Any, image_size: tuple[int, int],
     270° too, and the most confident reading is kept."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
-    if turn_tall is not None and not (isinstance(turn_tall, (int, float)) and turn_tall > 0):
-        raise UserError(f"turn_tall must be a ratio above 0 (or None: never turn), got {turn_tall!r}")
     results: list[Prediction | None] = []
     pending: list[tuple[int, int, torch.Tensor]] = []  # (input index, degrees turned, tensor)
 

@@ -332,19 +332,25 @@ def _shard_count(out: Path, lang: str, shard: int) -> int:
         return r.num_samples
 
 
-def fonts_record(spec: GenSpec) -> dict[str, dict[str, Any]]:
-    """Per language, the font files ``spec`` draws from (its side of the split, from its pool or
-    the system fonts) and one fingerprint of their names and bytes: two renders of one spec are
-    the same draw only when their fingerprints agree (a rebuilt pool or new system fonts change it)."""
-    from mstr.atomic import sha256_file
+def spec_fonts(spec: GenSpec, lang: str) -> list[Any]:
+    """The fonts ``spec`` draws ``lang`` from: its side of the split, from its pool or the system
+    fonts (whatever ``$MSTR_FONT_POOL`` says now)."""
     from mstr.fonts import discover_fonts, fonts_for_lang
+
+    if spec.font_pool is not None:
+        return fonts_for_lang(lang, spec.fonts, pool=spec.font_pool)
+    return fonts_for_lang(lang, spec.fonts, fonts=discover_fonts())
+
+
+def fonts_record(spec: GenSpec) -> dict[str, dict[str, Any]]:
+    """Per language, the font files ``spec`` draws from (:func:`spec_fonts`) and one fingerprint of
+    their names and bytes: two renders of one spec are the same draw only when their fingerprints
+    agree (a rebuilt pool or new system fonts change it)."""
+    from mstr.atomic import sha256_file
 
     record, digests = {}, {}  # a file shared by languages of one script is read once
     for lang in spec.langs:
-        if spec.font_pool is not None:
-            fonts = fonts_for_lang(lang, spec.fonts, pool=spec.font_pool)
-        else:  # system fonts, whatever $MSTR_FONT_POOL says now
-            fonts = fonts_for_lang(lang, spec.fonts, fonts=discover_fonts())
+        fonts = spec_fonts(spec, lang)
         h = hashlib.sha256()
         paths = sorted({f.path for f in fonts}, key=lambda p: (Path(p).name, p))
         for path in paths:

@@ -281,10 +281,11 @@ def _build_and_check(key: str, sources: Sequence[str], index: int, script: str,
     from fontTools.ttLib import TTFont
 
     cmap = frozenset(TTFont(io.BytesIO(data)).getBestCmap())
-    lacking = {}  # lang → rare letters the font lacks, unmapped or drawn blank ("": none, or too many)
-    for lang in langs:
-        blank = set(inkless(out, [c for c in sorted(rare_letters(lang)) if ord(c) in cmap]))
-        lacking[lang] = lacking_letters(lambda t: all(ord(c) in cmap for c in t) and t not in blank, lang) or ""
+    rare = sorted({c for lang in langs for c in rare_letters(lang) if ord(c) in cmap})
+    blank = set(inkless(out, rare)) if rare else set()  # mapped to a glyph that draws nothing
+    # lang → rare letters the font lacks, unmapped or blank ("": none, or too many to be taken)
+    lacking = {lang: lacking_letters(lambda t: all(ord(c) in cmap for c in t) and t not in blank, lang) or ""
+               for lang in langs}
     problems = {lang: check_font(out, lang, data=data, skip=lacking[lang]) for lang in langs}
     good = [lang for lang in langs if not problems[lang]]
     rejected = None if good else "; ".join(f"{lang}: {p[0]}" for lang, p in problems.items())[:300]
